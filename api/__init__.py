@@ -1,0 +1,109 @@
+"""The HTTP boundary: the app factory, authentication, errors, REST blueprints and web views.
+
+Only this package knows HTTP. The domain packages (formulary, clinic, inventory) and core are
+called from here with plain arguments.
+"""
+
+from pathlib import Path
+
+from flask import Flask, request, send_from_directory
+
+from api import audit, health, users
+from api.cli import register_cli
+from api.common import IdConverter
+from api.errors import register_error_handlers
+from api.extensions import api, csrf, db, login_manager, migrate
+from api.web import auth as web_auth
+from config import BaseConfig, config_for
+from core.audit import SYSTEM, set_actor
+from core.database import sqlite_write_intent
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+REST_BLUEPRINTS = [users.blp, audit.blp, health.blp]
+
+
+def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_path=str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    _load_config(app, config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_request_hooks(app)
+    register_cli(app)
+    return app
+
+
+def _load_config(app: Flask, config) -> None:
+    overrides = config if isinstance(config, dict) else {}
+    name = None if isinstance(config, dict) else config
+    base = name if isinstance(name, type) else config_for(name or overrides.get("CONFIG"))
+    app.config.from_object(base)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(overrides)
+    if not app.config.get("SECRET_KEY"):
+        raise RuntimeError(
+            "SECRET_KEY is not set. Set it in the environment (or instance/config.py); "
+            "for local development use FLASK_CONFIG=development."
+        )
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        Path(app.instance_path).mkdir(exist_ok=True)
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    app.url_map.converters["id"] = IdConverter
+    api.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "web.login"
+    login_manager.login_message_category = "info"
+    csrf.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    for blueprint in REST_BLUEPRINTS:
+        api.register_blueprint(blueprint)
+        # The JSON API authenticates with bearer tokens, not cookies: no CSRF to forge.
+        csrf.exempt(blueprint)
+    app.register_blueprint(web_auth.bp)
+    _serve_swagger_ui_assets(app)
+
+
+def _serve_swagger_ui_assets(app: Flask) -> None:
+    import swagger_ui_bundle
+
+    @app.route("/api/docs/assets/<path:filename>")
+    def swagger_ui_asset(filename):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+
+def register_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def start_request():
+        sqlite_write_intent.set(request.method in WRITE_METHODS)
+
+    @app.teardown_request
+    def end_request(error=None):
+        # Threads serve one request after another: nothing of this one may leak into the next.
+        set_actor(SYSTEM.user_id, SYSTEM.username)
+        sqlite_write_intent.set(False)
+
+    @app.after_request
+    def commit_or_roll_back(response):
+        """One transaction per request: a write that answered 2xx/3xx is committed, anything
+        else is rolled back, so a refused request changes nothing."""
+        if request.method not in WRITE_METHODS or response.status_code >= 400:
+            db.session.rollback()
+            return response
+        try:
+            db.session.commit()
+        except Exception as error:  # noqa: BLE001 - answered as JSON below
+            db.session.rollback()
+            return app.make_response(app.handle_user_exception(error))
+        return response

@@ -1,0 +1,63 @@
+"""`flask --app wsgi ...` commands. Each command commits once at its end, or not at all."""
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from core.accounts import Role, User, create_user
+from core.audit import acting_as
+from core.database import db
+from core.errors import DomainError
+
+users_cli = AppGroup("users", help="Manage users.")
+
+DEMO_USERS = [
+    ("pharmacist", Role.PHARMACIST, "pharmacist-demo-pass", "pharmacist@clinic.example"),
+    ("doctor", Role.DOCTOR, "doctor-demo-pass", "doctor@clinic.example"),
+    ("admin", Role.ADMIN, "admin-demo-pass1", "admin@clinic.example"),
+]
+
+
+@users_cli.command("create")
+@click.option("--username", required=True)
+@click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
+@click.option("--email", default=None)
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="Prompted for when not given (at least 12 characters).",
+)
+def create_user_command(username, role, email, password):
+    """Create a user."""
+    with acting_as(None, "cli"):
+        try:
+            user = create_user(username=username, role=role, password=password, email=email)
+        except DomainError as error:
+            db.session.rollback()
+            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.errors.items())
+            raise click.ClickException(f"{error.message} {detail}".strip()) from None
+        db.session.commit()
+    click.echo(f"Created {user.role.value} {user.username!r} (id {user.id}).")
+
+
+@click.command("seed")
+@click.option("--demo", is_flag=True, help="Also demo users, patients and lots.")
+def seed_command(demo):
+    """Load the starter catalogue and rules (idempotent); --demo adds demonstration data."""
+    with acting_as(None, "seed"):
+        if demo:
+            for username, role, password, email in DEMO_USERS:
+                if db.session.scalar(db.select(User.id).where(User.username == username)) is None:
+                    create_user(username=username, role=role, password=password, email=email)
+        db.session.commit()
+    if demo:
+        click.echo("Demo users (username / password):")
+        for username, role, password, _ in DEMO_USERS:
+            click.echo(f"  {role.value:<11} {username} / {password}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_command)

@@ -1,0 +1,32 @@
+"""Pieces every REST blueprint shares: id converter, pagination, common query arguments."""
+
+import marshmallow as ma
+from sqlalchemy import Select, func, select
+from werkzeug.routing import IntegerConverter
+
+from core.database import db
+
+PAGINATION = {"page_size": 50, "max_page_size": 500}
+
+
+class IdConverter(IntegerConverter):
+    """Ids fit a 32-bit integer column on every database: anything larger is simply not found
+    (404) rather than an overflow deep in the driver."""
+
+    def __init__(self, map, **kwargs):
+        super().__init__(map, min=1, max=2**31 - 1)
+
+
+def paginate(stmt: Select, pagination_parameters) -> list:
+    """One page of a select, and the total count for the X-Pagination header: two queries,
+    whatever the page size."""
+    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+    pagination_parameters.item_count = db.session.scalar(count_stmt)
+    page = stmt.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
+    return db.session.scalars(page).all()
+
+
+class AsOfSchema(ma.Schema):
+    as_of = ma.fields.Date(
+        metadata={"description": "Answer as on this date (ISO 8601); default today in the clinic."}
+    )

@@ -1,0 +1,92 @@
+"""Every error, from any layer, answers the JSON of SPEC 4:
+`{"code", "status", "message", "errors"}`. Pages outside /api get a small HTML page instead."""
+
+import logging
+
+from flask import Flask, render_template, request
+from sqlalchemy.exc import IntegrityError
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from core.database import db
+from core.errors import Conflict, DomainError, Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+DOMAIN_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
+
+
+def error_payload(code: int, message: str, errors: dict | None = None, **details) -> dict:
+    payload = {"code": code, "status": HTTP_STATUS_CODES.get(code, "Error"), "message": message}
+    payload["errors"] = errors or {}
+    payload.update(details)
+    return payload
+
+
+def _flatten_locations(messages: dict) -> dict:
+    """webargs nests field errors under their location (`json`, `query`); the API names the
+    fields directly."""
+    flat: dict = {}
+    for location, fields in messages.items():
+        if not isinstance(fields, dict):
+            flat[location] = fields
+            continue
+        for field, field_messages in fields.items():
+            flat[field] = field_messages
+    return flat
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api") or request.accept_mimetypes.best == "application/json"
+
+
+def _respond(payload: dict, headers: dict | None = None):
+    if _wants_json():
+        return payload, payload["code"], headers or {}
+    return render_template("error.html", error=payload), payload["code"], headers or {}
+
+
+def handle_http_exception(error: HTTPException):
+    data = getattr(error, "data", None) or {}
+    errors = data.get("errors") or data.get("messages") or {}
+    if error.code == 422 and errors:
+        errors = _flatten_locations(errors)
+        message = data.get("message") or "Invalid value for " + ", ".join(sorted(errors)) + "."
+    else:
+        message = data.get("message") or error.description or HTTP_STATUS_CODES.get(error.code, "")
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    if error.code == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    return _respond(error_payload(error.code, message, errors), headers)
+
+
+def handle_domain_error(error: DomainError):
+    code = next(status for kind, status in DOMAIN_STATUS.items() if isinstance(error, kind))
+    return _respond(error_payload(code, error.message, error.errors, **error.details))
+
+
+def handle_integrity_error(error: IntegrityError):
+    # The schema's constraints are the last guard; a rule check should have said it first.
+    log.warning("integrity error reached the boundary: %s", error.orig)
+    db.session.rollback()
+    return _respond(
+        error_payload(
+            409,
+            "The change conflicts with data already stored (a duplicate or a reference in use).",
+        )
+    )
+
+
+def handle_unexpected_error(error: Exception):
+    if isinstance(error, HTTPException):
+        return handle_http_exception(error)
+    log.exception("unhandled error", exc_info=error)
+    return handle_http_exception(InternalServerError())
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DomainError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,0 +1,54 @@
+"""Sign in and out of the web interface, and each role's home page."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired
+
+from core.accounts import authenticate
+from core.audit import set_actor
+
+bp = Blueprint("web", __name__)
+
+
+class LoginForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired()])
+    password = PasswordField("Password", validators=[DataRequired()])
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("web.home"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(form.username.data, form.password.data)
+        if user is not None:
+            set_actor(user.id, user.username)
+            login_user(user)
+            flash(f"Signed in as {user.username}.", "success")
+            return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
+        form.password.errors.append("Unknown username or wrong password.")
+    return render_template("login.html", form=form), 200 if not form.errors else 401
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    flash("Signed out.", "info")
+    return redirect(url_for("web.login"))
+
+
+@bp.route("/")
+@login_required
+def home():
+    return render_template("home.html")
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a path on this site: never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None

@@ -1,0 +1,110 @@
+"""Configuration classes.
+
+Every environment variable the product reads (SPEC section 6) is read here and nowhere else.
+`config_for(name)` picks the class; the app factory may also be handed a mapping (tests do).
+"""
+
+import os
+from pathlib import Path
+
+INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
+
+
+def database_url(url: str | None) -> str | None:
+    """A plain `postgresql://` URL means psycopg 3, not SQLAlchemy's default psycopg2."""
+    if not url:
+        return url
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _expiry_alert_days(raw: str) -> tuple[int, ...]:
+    days = sorted({int(part) for part in raw.split(",") if part.strip()}, reverse=True)
+    if not days or any(day <= 0 for day in days):
+        raise ValueError(f"EXPIRY_ALERT_DAYS must list positive whole days, got {raw!r}")
+    return tuple(days)
+
+
+def _flag(raw: str | None, default: bool) -> bool:
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class BaseConfig:
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or (
+        f"sqlite:///{INSTANCE_DIR / 'formulary.sqlite3'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "UTC")
+    EXPIRY_ALERT_DAYS = _expiry_alert_days(os.environ.get("EXPIRY_ALERT_DAYS", "90,60,30,7"))
+    SCAN_TIME = os.environ.get("SCAN_TIME", "06:00")
+    SCHEDULER_ENABLED = _flag(os.environ.get("SCHEDULER_ENABLED"), default=False)
+    MAIL_SERVER = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
+    MAIL_FROM = os.environ.get("MAIL_FROM", "serum-formulary@localhost")
+
+    TOKEN_LIFETIME_HOURS = int(os.environ.get("TOKEN_LIFETIME_HOURS", "12"))
+    PASSWORD_HASH_METHOD = "scrypt"
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    WTF_CSRF_ENABLED = True
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+    API_TITLE = "Serum formulary"
+    API_VERSION = "1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    # Swagger UI's files come from the swagger-ui-bundle package, served by the app itself.
+    OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"
+    API_SPEC_OPTIONS = {
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
+
+
+class DevelopmentConfig(BaseConfig):
+    DEBUG = True
+    SECRET_KEY = BaseConfig.SECRET_KEY or "development-only-secret-key"
+    SCHEDULER_ENABLED = _flag(os.environ.get("SCHEDULER_ENABLED"), default=True)
+
+
+class TestingConfig(BaseConfig):
+    TESTING = True
+    SECRET_KEY = "testing-secret-key"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL")) or "sqlite://"
+    SCHEDULER_ENABLED = False
+    WTF_CSRF_ENABLED = False
+    MAIL_SERVER = None
+    # Still a salted key-derivation hash, but cheap enough for a suite that creates many users.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:2000"
+
+
+class ProductionConfig(BaseConfig):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> type[BaseConfig]:
+    name = name or os.environ.get("FLASK_CONFIG") or "production"
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise ValueError(
+            f"FLASK_CONFIG must be one of {', '.join(CONFIGS)}, got {name!r}"
+        ) from None

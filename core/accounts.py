@@ -1,0 +1,143 @@
+"""Users, their roles and their API tokens."""
+
+import enum
+import functools
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from flask import current_app
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from core.clock import utcnow
+from core.database import UTCDateTime, db
+from core.errors import Conflict, Invalid
+
+PASSWORD_MIN_LENGTH = 12
+
+
+class Role(enum.StrEnum):
+    PHARMACIST = "pharmacist"
+    DOCTOR = "doctor"
+    ADMIN = "admin"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    role: Mapped[Role] = mapped_column(
+        db.Enum(Role, native_enum=False, length=20, values_callable=lambda e: [m.value for m in e])
+    )
+    email: Mapped[str | None] = mapped_column(String(254))
+    active: Mapped[bool] = mapped_column(default=True)
+    alert_emails: Mapped[bool] = mapped_column(default=False)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    tokens: Mapped[list["ApiToken"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    # Flask-Login reads `is_active`; the column is named as the API names it.
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    def set_password(self, password: str) -> None:
+        if len(password) < PASSWORD_MIN_LENGTH:
+            raise Invalid(
+                {"password": [f"Must be at least {PASSWORD_MIN_LENGTH} characters long."]}
+            )
+        self.password_hash = generate_password_hash(
+            password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        )
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
+
+
+class ApiToken(db.Model):
+    """A bearer token. Only its SHA-256 is stored: a leaked table hands out no sessions."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_user(
+    username: str,
+    role: Role | str,
+    password: str,
+    email: str | None = None,
+    active: bool = True,
+    alert_emails: bool = False,
+) -> User:
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"A user named {username!r} already exists.", {"username": ["Taken."]})
+    user = User(
+        username=username,
+        role=Role(role),
+        email=email,
+        active=active,
+        alert_emails=alert_emails,
+    )
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (the caller does not learn which part
+    was wrong)."""
+    user = db.session.scalar(select(User).where(User.username == username))
+    if user is None:
+        # Check a hash anyway so that an unknown name takes as long as a wrong password.
+        check_password_hash(_decoy_hash(), password)
+        return None
+    if not user.check_password(password) or not user.active:
+        return None
+    return user
+
+
+def issue_token(
+    user: User, lifetime: timedelta, now: datetime | None = None
+) -> tuple[str, ApiToken]:
+    """A new random token for the user; the clear text is returned once and never stored."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    record = ApiToken(user=user, token_hash=hash_token(token), expires_at=now + lifetime)
+    db.session.add(record)
+    db.session.flush()
+    return token, record
+
+
+def user_for_token(token: str, now: datetime | None = None) -> User | None:
+    """The active user a token belongs to, unless the token has expired."""
+    now = now or utcnow()
+    record = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_token(token)).join(ApiToken.user)
+    )
+    if record is None or record.expires_at <= now or not record.user.active:
+        return None
+    return record.user

@@ -1,0 +1,174 @@
+"""The audit log, written centrally from the ORM's flush: every insert, update and delete of
+an audited model is recorded with the acting user, whichever route, command or job made it.
+
+The acting user is a context variable that the request or command sets (`acting_as`).
+Writes made with bulk Core statements bypass the flush; such operations (a CSV import) record
+one summary entry themselves with `record`.
+"""
+
+import contextlib
+import contextvars
+import dataclasses
+import datetime as dt
+import decimal
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Index, String, event, insert, inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from core.clock import utcnow
+from core.database import UTCDateTime, db
+
+# Never copied into the log.
+SECRET_COLUMNS = {"password_hash", "token_hash"}
+# Bookkeeping tables whose rows are not business writes.
+UNAUDITED_TABLES = {"audit_log", "api_tokens"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Actor:
+    user_id: int | None
+    username: str
+
+
+SYSTEM = Actor(None, "system")
+_actor: contextvars.ContextVar[Actor] = contextvars.ContextVar("audit_actor", default=SYSTEM)
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_user_id_at", "user_id", "at"),
+        Index("ix_audit_log_username_at", "username", "at"),
+        Index("ix_audit_log_entity_at", "entity", "entity_id", "at"),
+        Index("ix_audit_log_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # No foreign key: the log outlives what it describes, users included.
+    user_id: Mapped[int | None]
+    username: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(20))
+    entity: Mapped[str] = mapped_column(String(60))
+    entity_id: Mapped[str | None] = mapped_column(String(60))
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def current_actor() -> Actor:
+    return _actor.get()
+
+
+@contextlib.contextmanager
+def acting_as(user_id: int | None, username: str):
+    token = _actor.set(Actor(user_id, username))
+    try:
+        yield
+    finally:
+        _actor.reset(token)
+
+
+def set_actor(user_id: int | None, username: str) -> None:
+    """For a request: the actor holds until the request's context ends."""
+    _actor.set(Actor(user_id, username))
+
+
+def record(action: str, entity: str, entity_id=None, changes: dict | None = None) -> None:
+    """An entry for a write that bypasses the ORM flush (bulk statements)."""
+    db.session.execute(insert(AuditEntry).values(_entry(action, entity, entity_id, changes or {})))
+
+
+def _entry(action: str, entity: str, entity_id, changes: dict) -> dict:
+    actor = current_actor()
+    return {
+        "at": utcnow(),
+        "user_id": actor.user_id,
+        "username": actor.username,
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "changes": changes,
+    }
+
+
+def _jsonable(value):
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, db.Model):
+        return _identity(value)
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _identity(obj) -> str | None:
+    # Read from the attributes: during a flush a new row has its key but no identity yet.
+    key = inspect(obj).mapper.primary_key_from_instance(obj)
+    if any(part is None for part in key):
+        return None
+    return ",".join(str(part) for part in key)
+
+
+def _column_values(obj) -> dict:
+    state = inspect(obj)
+    return {
+        attr.key: _jsonable(getattr(obj, attr.key))
+        for attr in state.mapper.column_attrs
+        if attr.key not in SECRET_COLUMNS
+    }
+
+
+def _changed_values(obj) -> dict:
+    """Old and new value of each changed column, and ids added to or removed from each
+    many-to-many collection."""
+    state = inspect(obj)
+    changes = {}
+    for attr in state.attrs:
+        history = attr.history
+        if not history.has_changes():
+            continue
+        if attr.key in SECRET_COLUMNS:
+            changes[attr.key] = "changed"
+            continue
+        prop = state.mapper.attrs[attr.key]
+        if hasattr(prop, "direction"):  # a relationship
+            if not prop.uselist or prop.secondary is None:
+                continue
+            changes[attr.key] = {
+                "added": [_identity(o) for o in history.added],
+                "removed": [_identity(o) for o in history.deleted],
+            }
+        else:
+            changes[attr.key] = {
+                "old": _jsonable(history.deleted[0]) if history.deleted else None,
+                "new": _jsonable(history.added[0]) if history.added else None,
+            }
+    return changes
+
+
+def _audited(obj) -> bool:
+    return isinstance(obj, db.Model) and obj.__tablename__ not in UNAUDITED_TABLES
+
+
+@event.listens_for(Session, "after_flush")
+def _write_audit_entries(session: Session, flush_context) -> None:
+    # In after_flush the new rows have their ids and every attribute still holds its history.
+    entries = []
+    for obj in session.new:
+        if _audited(obj):
+            entries.append(_entry("create", obj.__tablename__, _identity(obj), _column_values(obj)))
+    for obj in session.dirty:
+        if _audited(obj) and session.is_modified(obj):
+            changes = _changed_values(obj)
+            if changes:
+                entries.append(_entry("update", obj.__tablename__, _identity(obj), changes))
+    for obj in session.deleted:
+        if _audited(obj):
+            entries.append(_entry("delete", obj.__tablename__, _identity(obj), _column_values(obj)))
+    if entries:
+        session.connection().execute(insert(AuditEntry), entries)

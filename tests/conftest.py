@@ -1,0 +1,119 @@
+"""Shared fixtures: the app, a database that rolls back after each test (on SQLite and on
+PostgreSQL, chosen by TEST_DATABASE_URL), clients signed in as each role, a query counter and a
+real server process for tests about serving."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from api import create_app
+from config import database_url as driver_url
+from core.database import db
+from tests import factories
+from tests.databases import scratch_database
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def database_url():
+    """The suite's database: TEST_DATABASE_URL, or a SQLite file of this run's own."""
+    if TEST_DATABASE_URL:
+        yield TEST_DATABASE_URL
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{Path(folder) / 'suite.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url):
+    app = create_app({"CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": driver_url(database_url)})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def db_session(app):
+    """Each test runs inside an outer transaction that is rolled back at its end. The session
+    joins it with savepoints, so code under test may commit and roll back as in production."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def login_as(db_session):
+    """`login_as("doctor")` makes a user of that role and answers the Authorization header of
+    a fresh token; `login_as(user)` signs in an existing user."""
+
+    def sign_in(role_or_user="admin", **user_fields):
+        user = role_or_user
+        if isinstance(role_or_user, str):
+            user = factories.make_user(role=role_or_user, **user_fields)
+        return factories.auth_header(user)
+
+    return sign_in
+
+
+@pytest.fixture
+def count_queries(app):
+    """`with count_queries() as counted:` then `counted.count`: the SQL statements sent,
+    savepoint bookkeeping excluded."""
+
+    class Counter:
+        def __init__(self):
+            self.statements = []
+
+        @property
+        def count(self):
+            return len(self.statements)
+
+        def __enter__(self):
+            event.listen(db.engine, "before_cursor_execute", self._record)
+            return self
+
+        def __exit__(self, *exc):
+            event.remove(db.engine, "before_cursor_execute", self._record)
+
+        def _record(self, conn, cursor, statement, parameters, context, executemany):
+            if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+                self.statements.append(statement)
+
+    return Counter
+
+
+@pytest.fixture
+def scratch_db(database_url):
+    """An empty database of the suite's kind (a new SQLite file, or a new PostgreSQL
+    database), for tests that need committed data or a schema of their own."""
+    with scratch_database(database_url) as url:
+        yield url

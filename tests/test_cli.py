@@ -1,0 +1,71 @@
+"""`flask users create` and `flask seed`."""
+
+from sqlalchemy import func, select
+
+from core.accounts import User
+from core.audit import AuditEntry
+from core.database import db
+
+
+def test_users_create_makes_a_user_with_a_hashed_password(runner):
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "--username",
+            "pharm",
+            "--role",
+            "pharmacist",
+            "--email",
+            "p@clinic.example",
+            "--password",
+            "a long enough password",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.username == "pharm"))
+    assert user.role.value == "pharmacist" and user.check_password("a long enough password")
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity_id == str(user.id)))
+    assert entry.username == "cli"
+
+
+def test_users_create_prompts_for_the_password_when_not_given(runner):
+    result = runner.invoke(
+        args=["users", "create", "--username", "doc", "--role", "doctor"],
+        input="prompted password\nprompted password\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(User).where(User.username == "doc")).check_password(
+        "prompted password"
+    )
+
+
+def test_users_create_refuses_a_short_password_and_a_taken_name(runner):
+    short = runner.invoke(
+        args=["users", "create", "--username", "a", "--role", "admin", "--password", "short"]
+    )
+    assert short.exit_code != 0 and "12 characters" in short.output
+    runner.invoke(
+        args=["users", "create", "--username", "b", "--role", "admin", "--password", "x" * 12]
+    )
+    taken = runner.invoke(
+        args=["users", "create", "--username", "b", "--role", "admin", "--password", "x" * 12]
+    )
+    assert taken.exit_code != 0 and "already exists" in taken.output
+
+
+def test_users_create_refuses_an_unknown_role(runner):
+    result = runner.invoke(
+        args=["users", "create", "--username", "a", "--role", "wizard", "--password", "x" * 12]
+    )
+    assert result.exit_code != 0
+
+
+def test_seed_demo_prints_the_demo_logins_and_is_idempotent(runner):
+    first = runner.invoke(args=["seed", "--demo"])
+    assert first.exit_code == 0, first.output
+    assert "doctor / " in first.output
+    count = db.session.scalar(select(func.count()).select_from(User))
+    second = runner.invoke(args=["seed", "--demo"])
+    assert second.exit_code == 0
+    assert db.session.scalar(select(func.count()).select_from(User)) == count
