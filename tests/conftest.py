@@ -13,7 +13,7 @@ from sqlalchemy.orm import scoped_session, sessionmaker
 from api import create_app
 from config import database_url as driver_url
 from core.database import db
-from tests import factories
+from tests import factories, servers
 from tests.databases import scratch_database
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -41,9 +41,13 @@ def app(database_url):
 
 
 @pytest.fixture(autouse=True)
-def db_session(app):
+def db_session(request, app):
     """Each test runs inside an outer transaction that is rolled back at its end. The session
-    joins it with savepoints, so code under test may commit and roll back as in production."""
+    joins it with savepoints, so code under test may commit and roll back as in production.
+    Tests marked `server` commit for real, into a scratch database of their own."""
+    if request.node.get_closest_marker("server"):
+        yield None
+        return
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -117,3 +121,18 @@ def scratch_db(database_url):
     database), for tests that need committed data or a schema of their own."""
     with scratch_database(database_url) as url:
         yield url
+
+
+@pytest.fixture
+def live_app(scratch_db):
+    """An app over a scratch database built by the migrations; data set up through it is
+    committed for real, so that a server process sees it."""
+    app = servers.prepared_app(scratch_db)
+    yield app
+    servers.dispose(app)
+
+
+@pytest.fixture
+def live_server(scratch_db, live_app):
+    with servers.gunicorn_server(scratch_db) as server:
+        yield server
