@@ -1,4 +1,4 @@
-"""The production server (gunicorn, threaded workers) serves the API and the pages over real HTTP."""
+"""gunicorn with threaded workers serves the API and the pages over real HTTP."""
 
 import pytest
 

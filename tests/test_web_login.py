@@ -55,7 +55,11 @@ def test_login_never_redirects_off_site(client):
 @pytest.fixture
 def csrf_client(database_url):
     app = create_app(
-        {"CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": driver_url(database_url), "WTF_CSRF_ENABLED": True}
+        {
+            "CONFIG": "testing",
+            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
+            "WTF_CSRF_ENABLED": True,
+        }
     )
     return app.test_client()
 
