@@ -8,6 +8,9 @@ from pathlib import Path
 
 from flask import Flask, request, send_from_directory
 
+import clinic.models
+import formulary.models
+import inventory.models
 from api import audit, health, users
 from api.cli import register_cli
 from api.common import IdConverter
@@ -17,6 +20,9 @@ from api.web import auth as web_auth
 from config import BaseConfig, config_for
 from core.audit import SYSTEM, set_actor
 from core.database import sqlite_write_intent
+
+# Every domain's tables, so that the metadata is whole for create_all and Alembic.
+DOMAIN_MODELS = (formulary.models, clinic.models, inventory.models)
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

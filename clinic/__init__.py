@@ -1,0 +1,1 @@
+"""Who receives serums: patients, allergies, conditions, courses, sessions, side effects."""

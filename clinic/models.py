@@ -1,0 +1,1 @@
+"""Clinic tables: patients, allergies, conditions, courses, sessions and side effects."""

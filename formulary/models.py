@@ -1,0 +1,214 @@
+"""Formulary tables: substances (and classes) with their "is a" and "contains" relations,
+cross-reactivity groups, and versioned serum formulas."""
+
+import enum
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.clock import utcnow
+from core.database import UTCDateTime, db
+
+
+def _enum(enum_class: type[enum.Enum], length: int = 20):
+    """Enums are stored as their value in a plain string column (with a CHECK), on every
+    database alike."""
+    return db.Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Category(enum.StrEnum):
+    AMINO_ACID = "amino_acid"
+    VITAMIN = "vitamin"
+    TRACE_ELEMENT = "trace_element"
+    ANTIOXIDANT = "antioxidant"
+    ENZYME = "enzyme"
+    NUCLEIC_ACID = "nucleic_acid"
+    EXCIPIENT = "excipient"
+    ANAESTHETIC = "anaesthetic"
+    OTHER = "other"
+
+
+class SerumStatus(enum.StrEnum):
+    DRAFT = "draft"
+    APPROVED = "approved"
+    RETIRED = "retired"
+
+
+class SerumSource(enum.StrEnum):
+    COMPOUNDED = "compounded"
+    MANUFACTURED = "manufactured"
+
+
+# "is a": cyanocobalamin (child) is a B vitamin (parent).
+substance_parents = Table(
+    "substance_parents",
+    db.metadata,
+    Column("child_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
+    Column("parent_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", Text, nullable=True),
+    Index("ix_substance_parents_parent_id", "parent_id"),
+)
+
+# "contains": cyanocobalamin (carrier) contains cobalt (allergen).
+substance_contains = Table(
+    "substance_contains",
+    db.metadata,
+    Column("carrier_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
+    Column("allergen_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
+    Column("source", Text, nullable=True),
+    Index("ix_substance_contains_allergen_id", "allergen_id"),
+)
+
+cross_reactivity_members = Table(
+    "cross_reactivity_members",
+    db.metadata,
+    Column(
+        "group_id", ForeignKey("cross_reactivity_groups.id", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("substance_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_cross_reactivity_members_substance_id", "substance_id"),
+)
+
+
+class Substance(db.Model):
+    __tablename__ = "substances"
+    __table_args__ = (
+        CheckConstraint(
+            "(max_concentration_value IS NULL) = (max_concentration_unit IS NULL)",
+            name="max_concentration_value_and_unit",
+        ),
+        CheckConstraint(
+            "max_concentration_value IS NULL OR max_concentration_value > 0",
+            name="max_concentration_positive",
+        ),
+        Index("ix_substances_category", "category"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    # Lower-cased name, for case-insensitive look-ups that use an index on every database.
+    name_key: Mapped[str] = mapped_column(String(120), unique=True)
+    category: Mapped[Category] = mapped_column(_enum(Category))
+    is_class: Mapped[bool] = mapped_column(default=False)
+    max_concentration_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    max_concentration_unit: Mapped[str | None] = mapped_column(String(20))
+    note: Mapped[str | None] = mapped_column(Text)
+
+    synonyms: Mapped[list["SubstanceSynonym"]] = relationship(
+        back_populates="substance",
+        cascade="all, delete-orphan",
+        order_by="SubstanceSynonym.name",
+    )
+    parents: Mapped[list["Substance"]] = relationship(
+        secondary=substance_parents,
+        primaryjoin=lambda: Substance.id == substance_parents.c.child_id,
+        secondaryjoin=lambda: Substance.id == substance_parents.c.parent_id,
+        order_by=lambda: Substance.name,
+    )
+    contains: Mapped[list["Substance"]] = relationship(
+        secondary=substance_contains,
+        primaryjoin=lambda: Substance.id == substance_contains.c.carrier_id,
+        secondaryjoin=lambda: Substance.id == substance_contains.c.allergen_id,
+        order_by=lambda: Substance.name,
+    )
+
+
+class SubstanceSynonym(db.Model):
+    """Another name a substance goes by ("B12", "Novocain"); unique across the catalogue so that
+    a name always means one substance."""
+
+    __tablename__ = "substance_synonyms"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    substance_id: Mapped[int] = mapped_column(
+        ForeignKey("substances.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(120))
+    name_key: Mapped[str] = mapped_column(String(120), unique=True)
+
+    substance: Mapped[Substance] = relationship(back_populates="synonyms")
+
+
+class CrossReactivityGroup(db.Model):
+    __tablename__ = "cross_reactivity_groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    members: Mapped[list[Substance]] = relationship(
+        secondary=cross_reactivity_members, order_by=lambda: Substance.name
+    )
+
+
+class Serum(db.Model):
+    """One version of a serum formula. Versions of the same serum share its code."""
+
+    __tablename__ = "serums"
+    __table_args__ = (
+        UniqueConstraint("code", "version", name="uq_serums_code_version"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("dose_volume_ml > 0", name="dose_volume_positive"),
+        Index("ix_serums_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name: Mapped[str] = mapped_column(String(160))
+    version: Mapped[int] = mapped_column(default=1)
+    status: Mapped[SerumStatus] = mapped_column(_enum(SerumStatus), default=SerumStatus.DRAFT)
+    source: Mapped[SerumSource] = mapped_column(_enum(SerumSource))
+    manufacturer: Mapped[str | None] = mapped_column(String(160))
+    dose_volume_ml: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+    # Beyond-use days of a compounded batch by storage (SPEC 3.5).
+    bud_room_days: Mapped[int] = mapped_column(default=1)
+    bud_refrigerated_days: Mapped[int] = mapped_column(default=4)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    components: Mapped[list["SerumComponent"]] = relationship(
+        back_populates="serum",
+        cascade="all, delete-orphan",
+        order_by="SerumComponent.position",
+    )
+    author = relationship("User", foreign_keys=[author_id])
+    approved_by = relationship("User", foreign_keys=[approved_by_id])
+
+
+class SerumComponent(db.Model):
+    __tablename__ = "serum_components"
+    __table_args__ = (
+        UniqueConstraint("serum_id", "substance_id", name="uq_serum_components_serum_substance"),
+        CheckConstraint("amount_value > 0", name="amount_positive"),
+        Index("ix_serum_components_substance_id", "substance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serum_id: Mapped[int] = mapped_column(ForeignKey("serums.id", ondelete="CASCADE"))
+    substance_id: Mapped[int] = mapped_column(ForeignKey("substances.id", ondelete="RESTRICT"))
+    position: Mapped[int] = mapped_column(default=0)
+    amount_value: Mapped[Decimal] = mapped_column(Numeric(18, 6))
+    amount_unit: Mapped[str] = mapped_column(String(20))
+
+    serum: Mapped[Serum] = relationship(back_populates="components")
+    substance: Mapped[Substance] = relationship()

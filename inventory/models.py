@@ -1,0 +1,1 @@
+"""Inventory tables: products, lots, the movement ledger, batches and alerts."""
