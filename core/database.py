@@ -5,6 +5,7 @@ Flask-SQLAlchemy's `db` lives here rather than in `api/` so that `formulary/`, `
 """
 
 import contextvars
+import enum
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -27,6 +28,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+
+def value_enum(enum_class: type[enum.Enum], length: int = 20):
+    """An enum stored as its value in a plain string column with a CHECK, alike on every
+    database (no PostgreSQL enum types to migrate)."""
+    return db.Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
 
 # Set by the request or command that is about to write. On SQLite a write transaction must
 # take the write lock when it begins: a deferred transaction that reads first and writes later
