@@ -143,7 +143,7 @@ def screen_serum(
         *patient_reasons(profile),
         *(r for c in components for r in component_reasons(profile, c, groups)),
     ]
-    return _screen(reasons)
+    return screen_from_reasons(reasons)
 
 
 def patient_reasons(profile: PatientProfile) -> list[Reason]:
@@ -173,7 +173,8 @@ def component_reasons(
     return reasons
 
 
-def _screen(reasons: list[Reason]) -> Screen:
+def screen_from_reasons(reasons: Iterable[Reason]) -> Screen:
+    """The verdict of a set of reasons (the strongest wins), reasons strongest first."""
     ordered = sorted(reasons, key=lambda r: -r.verdict.rank)
     return Screen(strongest(r.verdict for r in ordered), tuple(ordered))
 

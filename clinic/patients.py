@@ -1,0 +1,123 @@
+"""Patients: identity, alopecia stage, conditions and the allergy-history statement."""
+
+from sqlalchemy import select
+
+from clinic.models import AllergyStatus, AlopeciaScale, Patient, PatientCondition
+from core.database import db
+from core.errors import Conflict, Invalid, NotFound
+
+STAGES_BY_SCALE = {AlopeciaScale.NORWOOD: 7, AlopeciaScale.LUDWIG: 3}
+ROMAN_STAGES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7}
+STAGE_NAMES = {number: roman for roman, number in ROMAN_STAGES.items()}
+
+
+def get_patient(patient_id: int) -> Patient:
+    patient = db.session.get(Patient, patient_id)
+    if patient is None:
+        raise NotFound(f"No patient with id {patient_id}.")
+    return patient
+
+
+def parse_stage(scale: AlopeciaScale | None, stage: str | int | None) -> int | None:
+    """A stage on its scale, as its ordinal: "IV" or 4 on Norwood is 4. A stage needs its scale
+    and must exist on it (Norwood I-VII, Ludwig I-III)."""
+    if stage is None and scale is None:
+        return None
+    if stage is None or scale is None:
+        missing = "alopecia_stage" if stage is None else "alopecia_scale"
+        raise Invalid({missing: ["A stage and its scale go together: give both or neither."]})
+    number = _stage_number(stage)
+    top = STAGES_BY_SCALE[AlopeciaScale(scale)]
+    if number is None or not 1 <= number <= top:
+        raise Invalid(
+            {"alopecia_stage": [f"{scale.capitalize()} stages run from I to {STAGE_NAMES[top]}."]}
+        )
+    return number
+
+
+def _stage_number(stage: str | int) -> int | None:
+    if isinstance(stage, int):
+        return stage
+    text = str(stage).strip().upper()
+    return int(text) if text.isdigit() else ROMAN_STAGES.get(text)
+
+
+def create_patient(fields: dict) -> Patient:
+    _refuse_taken_mrn(fields["mrn"])
+    scale = fields.get("alopecia_scale")
+    patient = Patient(
+        mrn=fields["mrn"],
+        name=fields["name"],
+        birth_date=fields.get("birth_date"),
+        sex=fields["sex"],
+        alopecia_scale=scale,
+        alopecia_stage=parse_stage(scale, fields.get("alopecia_stage")),
+    )
+    patient.conditions = _conditions(fields.get("conditions", []))
+    db.session.add(patient)
+    db.session.flush()
+    return patient
+
+
+def update_patient(patient: Patient, changes: dict) -> Patient:
+    if "mrn" in changes and changes["mrn"] != patient.mrn:
+        _refuse_taken_mrn(changes["mrn"])
+        patient.mrn = changes["mrn"]
+    for field in ("name", "birth_date", "sex"):
+        if field in changes:
+            setattr(patient, field, changes[field])
+    if "alopecia_scale" in changes or "alopecia_stage" in changes:
+        scale = changes.get("alopecia_scale", patient.alopecia_scale)
+        stage = changes.get("alopecia_stage", patient.alopecia_stage)
+        patient.alopecia_stage = parse_stage(scale, stage)
+        patient.alopecia_scale = scale
+    if "conditions" in changes:
+        _replace_conditions(patient, changes["conditions"])
+    if "allergy_status" in changes:
+        state_allergy_status(patient, changes["allergy_status"])
+    db.session.flush()
+    return patient
+
+
+def state_allergy_status(patient: Patient, status: AllergyStatus | str) -> None:
+    """The doctor's statement about the allergy history. "recorded" follows from recording an
+    allergy; "no known allergies" cannot stand beside an active allergy."""
+    status = AllergyStatus(status)
+    if status == AllergyStatus.RECORDED:
+        raise Invalid(
+            {"allergy_status": ["Becomes 'recorded' by recording an allergy, not by a statement."]}
+        )
+    if status == AllergyStatus.NO_KNOWN_ALLERGIES:
+        active = [a.substance.name for a in patient.allergies if a.counts]
+        if active:
+            raise Conflict(
+                "The patient has active allergies ("
+                + ", ".join(active)
+                + "): 'no known allergies' would contradict them. Resolve or refute them first.",
+                {"allergy_status": ["Contradicts the active allergies."]},
+            )
+    patient.allergy_status = status
+
+
+def _refuse_taken_mrn(mrn: str) -> None:
+    if db.session.scalar(select(Patient.id).where(Patient.mrn == mrn)) is not None:
+        raise Conflict(f"A patient with MRN {mrn!r} already exists.", {"mrn": ["Taken."]})
+
+
+def _conditions(entries: list[dict]) -> list[PatientCondition]:
+    codes = [entry["code"] for entry in entries]
+    duplicates = sorted({code for code in codes if codes.count(code) > 1})
+    if duplicates:
+        raise Invalid({"conditions": [f"Listed more than once: {', '.join(duplicates)}."]})
+    return [PatientCondition(code=e["code"], active=e.get("active", True)) for e in entries]
+
+
+def _replace_conditions(patient: Patient, entries: list[dict]) -> None:
+    """Update in place so that the audit log shows which condition changed."""
+    wanted = {c.code: c for c in _conditions(entries)}
+    for existing in list(patient.conditions):
+        if existing.code not in wanted:
+            patient.conditions.remove(existing)
+            continue
+        existing.active = wanted.pop(existing.code).active
+    patient.conditions.extend(wanted.values())

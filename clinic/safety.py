@@ -1,0 +1,130 @@
+"""Feeding the safety screen: the patient's profile and the serums' substance graph, loaded
+set-based (a fixed number of queries whatever the number of serums), then screened by the
+pure function in formulary/screen.py."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from clinic.models import Allergy, ConditionRule, Patient
+from core.database import db
+from formulary.graph import lineages
+from formulary.models import CrossReactivityGroup, Serum, SerumComponent, SerumStatus
+from formulary.screen import (
+    AllergyFact,
+    ConditionFact,
+    CrossReactivityFact,
+    PatientProfile,
+    Screen,
+    ScreenComponent,
+    Verdict,
+    component_reasons,
+    patient_reasons,
+    screen_from_reasons,
+    screen_serum,
+)
+
+
+@dataclass(frozen=True)
+class ScreenedSerum:
+    serum: Serum
+    screen: Screen
+
+
+def patient_profile(patient: Patient) -> PatientProfile:
+    counting = [allergy for allergy in _allergies(patient) if allergy.counts]
+    allergen_lineages = lineages({allergy.substance_id for allergy in counting})
+    active_codes = {c.code for c in patient.conditions if c.active}
+    rules = (
+        db.session.scalars(
+            select(ConditionRule)
+            .where(ConditionRule.code.in_(active_codes))
+            .order_by(ConditionRule.code)
+        ).all()
+        if active_codes
+        else []
+    )
+    return PatientProfile(
+        sex=patient.sex.value,
+        alopecia_scale=patient.alopecia_scale.value if patient.alopecia_scale else None,
+        alopecia_stage=patient.alopecia_stage,
+        allergy_status=patient.allergy_status.value,
+        allergies=tuple(
+            AllergyFact(
+                allergy_id=allergy.id,
+                substance_id=allergy.substance_id,
+                substance=allergy.substance.name,
+                criticality=allergy.criticality.value,
+                lineage=tuple(allergen_lineages.get(allergy.substance_id, ())),
+            )
+            for allergy in counting
+        ),
+        conditions=tuple(
+            ConditionFact(rule.code, rule.label, Verdict(rule.verdict), rule.message)
+            for rule in rules
+        ),
+    )
+
+
+def screen_patient_serum(patient: Patient, serum: Serum) -> Screen:
+    profile = patient_profile(patient)
+    components = _screen_components(serum.components, lineages(_substance_ids([serum])))
+    return screen_serum(profile, components, cross_reactivity_facts())
+
+
+def screen_approved_serums(patient: Patient, verdict: Verdict | None = None) -> list[ScreenedSerum]:
+    """Every approved serum with its verdict, safest first (then by code). Reasons that depend
+    only on a substance are worked out once per substance, not once per serum."""
+    serums = db.session.scalars(
+        select(Serum)
+        .where(Serum.status == SerumStatus.APPROVED)
+        .options(selectinload(Serum.components).selectinload(SerumComponent.substance))
+        .order_by(Serum.code, Serum.version)
+    ).all()
+    profile = patient_profile(patient)
+    groups = cross_reactivity_facts()
+    reach = lineages(_substance_ids(serums))
+    common = patient_reasons(profile)
+    by_substance: dict[int, list] = {}
+    screened = []
+    for serum in serums:
+        reasons = list(common)
+        for component in _screen_components(serum.components, reach):
+            if component.substance_id not in by_substance:
+                by_substance[component.substance_id] = component_reasons(profile, component, groups)
+            reasons += by_substance[component.substance_id]
+        screened.append(ScreenedSerum(serum, screen_from_reasons(reasons)))
+    if verdict is not None:
+        screened = [s for s in screened if s.screen.verdict == verdict]
+    return sorted(screened, key=lambda s: s.screen.verdict.rank)
+
+
+def cross_reactivity_facts() -> list[CrossReactivityFact]:
+    groups = db.session.scalars(
+        select(CrossReactivityGroup).options(selectinload(CrossReactivityGroup.members))
+    ).all()
+    return [
+        CrossReactivityFact(g.id, g.name, frozenset(m.id for m in g.members), g.note)
+        for g in groups
+    ]
+
+
+def _allergies(patient: Patient) -> list[Allergy]:
+    return db.session.scalars(
+        select(Allergy)
+        .where(Allergy.patient_id == patient.id)
+        .options(selectinload(Allergy.substance))
+        .order_by(Allergy.id)
+    ).all()
+
+
+def _substance_ids(serums) -> set[int]:
+    return {component.substance_id for serum in serums for component in serum.components}
+
+
+def _screen_components(components, reach) -> list[ScreenComponent]:
+    return [
+        ScreenComponent(c.substance_id, c.substance.name, tuple(reach.get(c.substance_id, ())))
+        for c in components
+    ]
