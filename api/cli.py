@@ -4,6 +4,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from clinic.conditions import seed_condition_rules
 from core.accounts import Role, User, create_user
 from core.audit import acting_as
 from core.database import db
@@ -47,6 +48,7 @@ def create_user_command(username, role, email, password):
 def seed_command(demo):
     """Load the starter catalogue and rules (idempotent); --demo adds demonstration data."""
     with acting_as(None, "seed"):
+        seed_condition_rules()
         if demo:
             for username, role, password, email in DEMO_USERS:
                 if db.session.scalar(db.select(User.id).where(User.username == username)) is None:
