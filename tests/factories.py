@@ -37,3 +37,14 @@ def auth_header(user: User, lifetime: timedelta = timedelta(hours=1)) -> dict:
     token, _ = issue_token(user, lifetime)
     db.session.commit()
     return {"Authorization": f"Bearer {token}"}
+
+
+def make_patient(**fields):
+    from clinic.models import AlopeciaScale, Patient, Sex
+
+    fields.setdefault("mrn", unique("MRN-"))
+    fields.setdefault("name", f"Patient {fields['mrn']}")
+    fields.setdefault("sex", Sex.MALE)
+    fields.setdefault("alopecia_scale", AlopeciaScale.NORWOOD)
+    fields.setdefault("alopecia_stage", 3)
+    return save(Patient(**fields))
