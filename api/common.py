@@ -26,6 +26,13 @@ def paginate(stmt: Select, pagination_parameters) -> list:
     return db.session.scalars(page).all()
 
 
+def paginate_list(items: list, pagination_parameters) -> list:
+    """One page of a list that had to be computed whole (e.g. sorted by a screen verdict)."""
+    pagination_parameters.item_count = len(items)
+    start = pagination_parameters.first_item
+    return items[start : start + pagination_parameters.page_size]
+
+
 class AsOfSchema(ma.Schema):
     as_of = ma.fields.Date(
         metadata={"description": "Answer as on this date (ISO 8601); default today in the clinic."}

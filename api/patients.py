@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from api.auth import roles_required
-from api.common import PAGINATION, paginate
+from api.common import PAGINATION, paginate, paginate_list
 from clinic import allergies as allergy_rules
 from clinic import fhir, patients
 from clinic.models import (
@@ -245,9 +245,10 @@ def safety(query, patient_id):
 @blp.arguments(SerumListQuerySchema, location="query")
 @blp.response(200, ScreenedSerumSchema(many=True))
 @blp.paginate(**PAGINATION)
-def screened_serums(query, patient_id):
+def screened_serums(query, patient_id, pagination_parameters):
     """Every approved serum with its verdict for this patient, safest first."""
-    return screen_approved_serums(patients.get_patient(patient_id), query.get("verdict"))
+    screened = screen_approved_serums(patients.get_patient(patient_id), query.get("verdict"))
+    return paginate_list(screened, pagination_parameters)
 
 
 @blp.route("/patients/<id:patient_id>/fhir/allergies", methods=["GET"])
