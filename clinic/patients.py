@@ -121,3 +121,4 @@ def _replace_conditions(patient: Patient, entries: list[dict]) -> None:
             continue
         existing.active = wanted.pop(existing.code).active
     patient.conditions.extend(wanted.values())
+    patient.conditions.sort(key=lambda condition: condition.code)
