@@ -6,7 +6,7 @@ each listing (best of several runs), the ratio (goal: under 2), and the number o
 statements at 500 and at 5,000 serums (goal: equal).
 
     .venv/bin/python bench/safety_screen.py            # SQLite file in a temp folder
-    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench .venv/bin/python bench/safety_screen.py
+    BENCH_DATABASE_URL=postgresql://... .venv/bin/python bench/safety_screen.py   # PostgreSQL
 """
 
 import os
@@ -22,15 +22,15 @@ from sqlalchemy.orm import selectinload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api import create_app  # noqa: E402
-from api.patients import ScreenedSerumSchema  # noqa: E402
-from api.serums import SerumSchema  # noqa: E402
-from clinic.models import Allergy, AllergyStatus, Patient, Sex  # noqa: E402
-from clinic.safety import screen_approved_serums  # noqa: E402
-from config import database_url  # noqa: E402
-from core.database import db  # noqa: E402
-from formulary.models import Serum, SerumComponent, SerumStatus  # noqa: E402
-from formulary.substances import create_substance  # noqa: E402
+from api import create_app
+from api.patients import ScreenedSerumSchema
+from api.serums import SerumSchema
+from clinic.models import Allergy, AllergyStatus, Patient, Sex
+from clinic.safety import screen_approved_serums
+from config import database_url
+from core.database import db
+from formulary.models import Serum, SerumComponent, SerumStatus
+from formulary.substances import create_substance
 
 SERUMS = 5_000
 COMPONENTS = 8
