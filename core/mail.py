@@ -1,0 +1,122 @@
+"""An outbox for e-mail: a message is stored first and sent afterwards, so that nothing is lost
+when the mail server is down and nothing is sent twice when two deliverers run at once.
+
+Messages are claimed one by one with a conditional UPDATE (queued -> sending) before they are
+handed to SMTP; a failed send puts the message back in the queue with its error. A claim left
+behind by a deliverer that died mid-send is taken back after CLAIM_TIMEOUT: a message may then,
+rarely, go out twice, but it is never lost.
+"""
+
+import enum
+import logging
+import smtplib
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from flask import current_app
+from sqlalchemy import Index, String, Text, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.clock import utcnow
+from core.database import UTCDateTime, db, value_enum
+
+log = logging.getLogger(__name__)
+
+CLAIM_TIMEOUT = timedelta(minutes=15)
+
+
+class OutboxStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+
+
+class OutboxMessage(db.Model):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_id", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[OutboxStatus] = mapped_column(
+        value_enum(OutboxStatus), default=OutboxStatus.QUEUED
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+def queue_message(recipient: str, subject: str, body: str) -> OutboxMessage:
+    message = OutboxMessage(recipient=recipient, subject=subject, body=body)
+    db.session.add(message)
+    db.session.flush()
+    return message
+
+
+def deliver_outbox() -> dict:
+    """Send every queued message; answers counts of sent, failed and still queued. Commits after
+    each message, so that a crash mid-way never re-sends what went out."""
+    server = current_app.config.get("MAIL_SERVER")
+    if not server:
+        queued = db.session.scalar(
+            select(db.func.count()).where(OutboxMessage.status == OutboxStatus.QUEUED)
+        )
+        return {"sent": 0, "failed": 0, "queued": queued}
+    sent = failed = 0
+    for message_id in db.session.scalars(
+        select(OutboxMessage.id).where(_deliverable()).order_by(OutboxMessage.id)
+    ).all():
+        if not _claim(message_id):
+            continue  # another deliverer has it
+        message = db.session.get(OutboxMessage, message_id)
+        try:
+            _send(message)
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("outbox message %s not sent: %s", message_id, error)
+            message.status = OutboxStatus.QUEUED
+            message.attempts += 1
+            message.last_error = f"{type(error).__name__}: {error}"[:1000]
+            failed += 1
+        else:
+            message.status = OutboxStatus.SENT
+            message.attempts += 1
+            message.sent_at = utcnow()
+            message.last_error = None
+            sent += 1
+        db.session.commit()
+    queued = db.session.scalar(
+        select(db.func.count()).where(OutboxMessage.status == OutboxStatus.QUEUED)
+    )
+    return {"sent": sent, "failed": failed, "queued": queued}
+
+
+def _deliverable():
+    abandoned = (OutboxMessage.status == OutboxStatus.SENDING) & (
+        OutboxMessage.claimed_at < utcnow() - CLAIM_TIMEOUT
+    )
+    return (OutboxMessage.status == OutboxStatus.QUEUED) | abandoned
+
+
+def _claim(message_id: int) -> bool:
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _deliverable())
+        .values(status=OutboxStatus.SENDING, claimed_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    return claimed == 1
+
+
+def _send(message: OutboxMessage) -> None:
+    config = current_app.config
+    email = EmailMessage()
+    email["From"] = config["MAIL_FROM"]
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = f"<outbox-{message.id}@serum-formulary>"
+    email.set_content(message.body)
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
+        smtp.send_message(email)
