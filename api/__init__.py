@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask, request, send_from_directory
 
 import clinic.models
+import core.mail
 import formulary.models
 import inventory.models
 from api import audit, condition_rules, health, patients, users
@@ -22,7 +23,7 @@ from core.audit import SYSTEM, set_actor
 from core.database import sqlite_write_intent
 
 # Every domain's tables, so that the metadata is whole for create_all and Alembic.
-DOMAIN_MODELS = (formulary.models, clinic.models, inventory.models)
+DOMAIN_MODELS = (core.mail, formulary.models, clinic.models, inventory.models)
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}

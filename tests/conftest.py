@@ -136,3 +136,15 @@ def live_app(scratch_db):
 def live_server(scratch_db, live_app):
     with servers.gunicorn_server(scratch_db) as server:
         yield server
+
+
+@pytest.fixture
+def mail_config(app):
+    """Point the app at a mail server for one test: `mail_config(port)`; restored after."""
+    saved = {key: app.config.get(key) for key in ("MAIL_SERVER", "MAIL_PORT")}
+
+    def configure(port: int, server: str = "127.0.0.1"):
+        app.config.update(MAIL_SERVER=server, MAIL_PORT=port)
+
+    yield configure
+    app.config.update(saved)
