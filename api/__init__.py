@@ -17,6 +17,7 @@ from api.cli import register_cli
 from api.common import IdConverter
 from api.errors import register_error_handlers
 from api.extensions import api, csrf, db, login_manager, migrate
+from api.security import register_security_headers
 from api.web import auth as web_auth
 from config import BaseConfig, config_for
 from core.audit import SYSTEM, set_actor
@@ -48,6 +49,7 @@ def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:
     register_blueprints(app)
     register_error_handlers(app)
     register_request_hooks(app)
+    register_security_headers(app)
     register_cli(app)
     return app
 

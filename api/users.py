@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from api.auth import roles_required
 from api.common import PAGINATION, paginate
+from api.security import clear_failed_logins, login_blocked, record_failed_login
 from core.accounts import PASSWORD_MIN_LENGTH, Role, User, authenticate, create_user, issue_token
 from core.audit import set_actor
 from core.database import db
@@ -61,9 +62,14 @@ class UserUpdateSchema(ma.Schema):
 @blp.doc(security=[])
 def token(credentials):
     """A bearer token for a username and password."""
-    user = authenticate(credentials["username"], credentials["password"])
+    username = credentials["username"]
+    if login_blocked(username):
+        abort(429, message="Too many failed sign-ins: wait 15 minutes and try again.")
+    user = authenticate(username, credentials["password"])
     if user is None:
+        record_failed_login(username)
         abort(401, message="Unknown username or wrong password.")
+    clear_failed_logins(username)
     set_actor(user.id, user.username)
     lifetime = timedelta(hours=current_app.config["TOKEN_LIFETIME_HOURS"])
     token_text, record = issue_token(user, lifetime)

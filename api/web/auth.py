@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
+from api.security import clear_failed_logins, login_blocked, record_failed_login
 from core.accounts import authenticate
 from core.audit import set_actor
 
@@ -22,15 +23,22 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("web.home"))
     form = LoginForm()
-    if form.validate_on_submit():
-        user = authenticate(form.username.data, form.password.data)
-        if user is not None:
-            set_actor(user.id, user.username)
-            login_user(user)
-            flash(f"Signed in as {user.username}.", "success")
-            return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
+    if not form.validate_on_submit():
+        return render_template("login.html", form=form), 400 if form.errors else 200
+    username = form.username.data
+    if login_blocked(username):
+        form.password.errors.append("Too many failed sign-ins: wait 15 minutes and try again.")
+        return render_template("login.html", form=form), 429
+    user = authenticate(username, form.password.data)
+    if user is None:
+        record_failed_login(username)
         form.password.errors.append("Unknown username or wrong password.")
-    return render_template("login.html", form=form), 200 if not form.errors else 401
+        return render_template("login.html", form=form), 401
+    clear_failed_logins(username)
+    set_actor(user.id, user.username)
+    login_user(user)
+    flash(f"Signed in as {user.username}.", "success")
+    return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
 
 
 @bp.route("/logout", methods=["POST"])
