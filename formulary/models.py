@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
 from core.database import UTCDateTime, db
+from formulary import units
 
 
 def _enum(enum_class: type[enum.Enum], length: int = 20):
@@ -121,6 +122,12 @@ class Substance(db.Model):
         order_by="Substance.name",
         viewonly=True,
     )
+
+    @property
+    def max_concentration_per_ml(self) -> dict | None:
+        if self.max_concentration_value is None:
+            return None
+        return {"value": self.max_concentration_value, "unit": self.max_concentration_unit}
 
 
 class RelationKind(enum.StrEnum):
@@ -284,3 +291,12 @@ class SerumComponent(db.Model):
 
     serum: Mapped[Serum] = relationship(back_populates="components")
     substance: Mapped[Substance] = relationship()
+
+    @property
+    def amount_per_dose(self) -> units.Amount:
+        return units.Amount(self.amount_value, self.amount_unit)
+
+    @property
+    def concentration_per_ml(self) -> units.Amount:
+        """Derived, never stored: it follows the dose volume of the version it belongs to."""
+        return units.concentration_per_ml(self.amount_per_dose, self.serum.dose_volume_ml)

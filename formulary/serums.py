@@ -43,14 +43,6 @@ def serum_query(code: str | None = None, status: SerumStatus | str | None = None
     return stmt.order_by(Serum.code, Serum.version)
 
 
-def amount_per_dose(component: SerumComponent) -> units.Amount:
-    return units.Amount(component.amount_value, component.amount_unit)
-
-
-def concentration_per_ml(component: SerumComponent) -> units.Amount:
-    return units.concentration_per_ml(amount_per_dose(component), component.serum.dose_volume_ml)
-
-
 def create_serum(
     author: User | None,
     code: str,
@@ -246,7 +238,7 @@ def _refuse_unsafe_formula(serum: Serum) -> None:
         maximum = max_concentration(component.substance)
         if maximum is None:
             continue
-        concentration = concentration_per_ml(component)
+        concentration = component.concentration_per_ml
         field = f"components.{position}.amount_per_dose"
         name = component.substance.name
         try:
