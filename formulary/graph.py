@@ -82,9 +82,8 @@ def set_relations(
         for target in targets or ():
             clash = requested.get(target.id, kind) is not kind
             if clash or wanted.get(target.id, kind) is not kind:
-                raise Invalid(
-                    {_FIELD[kind]: [f"{substance.name} cannot both be and contain {target.name}."]}
-                )
+                message = f"{substance.name} cannot both be and contain {target.name}."
+                raise Invalid({_FIELD[kind]: [message]}, message=message)
             requested[target.id] = kind
             _refuse_cycle(substance, kind, target)
     wanted.update(requested)

@@ -154,6 +154,8 @@ def _set_synonyms(substance: Substance, synonyms: Iterable[str]) -> None:
     substance.synonyms.extend(
         SubstanceSynonym(name=spelled, name_key=name_key(spelled)) for spelled in wanted.values()
     )
+    db.session.flush()
+    db.session.expire(substance, ["synonyms"])  # read back in the catalogue's order (by name)
 
 
 def _refuse_taken_name(name: str, field: str, ignore: Substance | None = None) -> None:
