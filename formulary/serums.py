@@ -238,26 +238,25 @@ def _refuse_unsafe_formula(serum: Serum) -> None:
         maximum = max_concentration(component.substance)
         if maximum is None:
             continue
-        concentration = component.concentration_per_ml
-        field = f"components.{position}.amount_per_dose"
-        name = component.substance.name
-        try:
-            too_much = units.exceeds(concentration, maximum)
-        except units.UnitError:
+        problem = _over_maximum(component.concentration_per_ml, maximum)
+        if problem:
+            name = component.substance.name
             refused.append(name)
-            errors[field] = [
-                f"{name}: an amount in {concentration.unit} cannot be checked against its "
-                f"maximum of {_number(maximum.value)} {maximum.unit} per mL."
-            ]
-            continue
-        if too_much:
-            refused.append(name)
-            errors[field] = [
-                f"{name}: {_number(concentration.value)} {concentration.unit} per mL is above "
-                f"its maximum of {_number(maximum.value)} {maximum.unit} per mL."
-            ]
+            errors[f"components.{position}.amount_per_dose"] = [f"{name}: {problem}"]
     if errors:
         raise Invalid(errors, message=f"Approval refused for {', '.join(refused)}.")
+
+
+def _over_maximum(concentration: units.Amount, maximum: units.Amount) -> str | None:
+    """Why a concentration breaks its maximum, or None when it does not."""
+    limit = f"its maximum of {_number(maximum.value)} {maximum.unit} per mL"
+    try:
+        in_limit_unit = units.convert(concentration, maximum.unit)
+    except units.UnitError:
+        return f"an amount in {concentration.unit} cannot be checked against {limit}."
+    if in_limit_unit.value <= maximum.value:
+        return None
+    return f"{_number(in_limit_unit.value)} {maximum.unit} per mL is above {limit}."
 
 
 def _number(value: Decimal) -> str:

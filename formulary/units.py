@@ -66,9 +66,3 @@ def convert(quantity: Amount, unit: str) -> Amount:
 def concentration_per_ml(amount_per_dose: Amount, dose_volume_ml: Decimal) -> Amount:
     """How much of the amount one mL of the dose holds, in the amount's own unit."""
     return Amount(Decimal(amount_per_dose.value) / Decimal(dose_volume_ml), amount_per_dose.unit)
-
-
-def exceeds(concentration: Amount, maximum: Amount) -> bool:
-    """Whether a concentration is above a maximum (both per mL); UnitError when the two cannot
-    be compared."""
-    return convert(concentration, maximum.unit).value > maximum.value
