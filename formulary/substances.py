@@ -135,6 +135,10 @@ def max_concentration(substance: Substance) -> units.Amount | None:
     return units.Amount(substance.max_concentration_value, substance.max_concentration_unit)
 
 
+def add_synonym(substance: Substance, synonym: str) -> None:
+    _set_synonyms(substance, [*(s.name for s in substance.synonyms), synonym])
+
+
 def _set_synonyms(substance: Substance, synonyms: Iterable[str]) -> None:
     """Replace the synonyms; a synonym that repeats the substance's own name is dropped."""
     wanted: dict[str, str] = {}
