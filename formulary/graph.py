@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 
 from core.database import db
 from core.errors import Invalid
@@ -27,6 +27,10 @@ from formulary.models import (
 # clinician expects ("procaine is a ester local anaesthetic" before "... contains ...").
 _RELATION_ORDER = {RelationKind.IS_A: 0, RelationKind.CONTAINS: 1}
 _FIELD = {RelationKind.IS_A: "parents", RelationKind.CONTAINS: "contains"}
+# Graph writes take this PostgreSQL transaction lock: two concurrent edits could otherwise each
+# pass the cycle check (A -> B and B -> A) or refresh the closure from a stale graph. SQLite
+# writers are serialised already (a write request begins IMMEDIATE).
+GRAPH_WRITE_LOCK = 31_403_001
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,7 @@ def set_relations(
     (when `contains` is given). A change that would close a cycle is refused (422, naming the
     cycle). `sources` notes where the fact of each new edge comes from, by related id."""
     sources = sources or {}
+    _lock_graph()
     wanted = {
         relation.related_id: relation.kind
         for relation in substance.relations
@@ -108,6 +113,11 @@ def add_relation(
     else:
         set_relations(substance, contains=[*substance.contains, related], sources=sources)
     return True
+
+
+def _lock_graph() -> None:
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(func.pg_advisory_xact_lock(GRAPH_WRITE_LOCK)))
 
 
 def _apply_edges(

@@ -55,6 +55,8 @@ def create_serum(
     """A new serum, version 1, as a draft written by `author`. Components are mappings
     `{"substance_id", "amount_per_dose": {"value", "unit"}}`."""
     code = code.strip()
+    if not code:
+        raise Invalid({"code": ["A serum needs a code."]})
     if db.session.scalar(select(Serum.id).where(Serum.code == code).limit(1)) is not None:
         raise Conflict(
             f"A serum with code {code!r} exists already; a change to it is a new version "
