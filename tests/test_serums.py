@@ -361,3 +361,26 @@ def test_the_serum_history_is_every_version_of_a_code():
     versions = db.session.scalars(serums.serum_query(code="HAIR")).all()
     assert [v.version for v in versions] == [1, 2]
     assert db.session.scalar(select(Serum).where(Serum.code == "HAIR", Serum.version == 1)) is first
+
+
+def test_an_abandoned_draft_is_retired_and_frees_the_code_for_a_new_version():
+    first = factories.make_approved_serum(code="HAIR")
+    draft = serums.new_version(first, None)
+    serums.retire(draft)
+    assert serums.new_version(first, None).version == 3
+    assert first.status is SerumStatus.APPROVED
+
+
+def test_the_formulary_endpoints_are_documented(client):
+    paths = set(client.get("/api/openapi.json").get_json()["paths"])
+    assert {
+        "/api/substances",
+        "/api/substances/{substance_id}",
+        "/api/cross-reactivity",
+        "/api/cross-reactivity/{group_id}",
+        "/api/serums",
+        "/api/serums/{serum_id}",
+        "/api/serums/{serum_id}/approve",
+        "/api/serums/{serum_id}/retire",
+        "/api/serums/{serum_id}/versions",
+    } <= paths
