@@ -12,7 +12,16 @@ import clinic.models
 import core.mail
 import formulary.models
 import inventory.models
-from api import audit, condition_rules, health, patients, users
+from api import (
+    audit,
+    condition_rules,
+    cross_reactivity,
+    health,
+    patients,
+    serums,
+    substances,
+    users,
+)
 from api.cli import register_cli
 from api.common import IdConverter
 from api.errors import register_error_handlers
@@ -32,6 +41,9 @@ REST_BLUEPRINTS = [
     users.blp,
     audit.blp,
     health.blp,
+    substances.blp,
+    cross_reactivity.blp,
+    serums.blp,
     patients.blp,
     condition_rules.blp,
 ]

@@ -9,6 +9,7 @@ from core.accounts import Role, User, create_user
 from core.audit import acting_as
 from core.database import db
 from core.errors import DomainError
+from formulary.seed import seed_catalogue, seed_demo_serums
 
 users_cli = AppGroup("users", help="Manage users.")
 
@@ -48,16 +49,30 @@ def create_user_command(username, role, email, password):
 def seed_command(demo):
     """Load the starter catalogue and rules (idempotent); --demo adds demonstration data."""
     with acting_as(None, "seed"):
-        seed_condition_rules()
-        if demo:
-            for username, role, password, email in DEMO_USERS:
-                if db.session.scalar(db.select(User.id).where(User.username == username)) is None:
-                    create_user(username=username, role=role, password=password, email=email)
+        try:
+            report = seed_catalogue()
+            seed_condition_rules()
+            if demo:
+                for username, role, password, email in DEMO_USERS:
+                    if _user_named(username) is None:
+                        create_user(username=username, role=role, password=password, email=email)
+                # Four eyes hold for the demo too: the pharmacist writes, the admin approves.
+                seed_demo_serums(_user_named("pharmacist"), _user_named("admin"), report=report)
+        except DomainError as error:
+            db.session.rollback()
+            raise click.ClickException(f"Seeding refused: {error.message}") from None
         db.session.commit()
+    click.echo(f"Catalogue: {report.summary()}.")
+    for skipped in report.skipped:
+        click.echo(f"  left as it is: {skipped}")
     if demo:
         click.echo("Demo users (username / password):")
         for username, role, password, _ in DEMO_USERS:
             click.echo(f"  {role.value:<11} {username} / {password}")
+
+
+def _user_named(username: str) -> User | None:
+    return db.session.scalar(db.select(User).where(User.username == username))
 
 
 def register_cli(app: Flask) -> None:

@@ -15,11 +15,13 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
 from core.database import UTCDateTime, db
+from formulary import units
 
 
 def _enum(enum_class: type[enum.Enum], length: int = 20):
@@ -56,26 +58,6 @@ class SerumSource(enum.StrEnum):
     COMPOUNDED = "compounded"
     MANUFACTURED = "manufactured"
 
-
-# "is a": cyanocobalamin (child) is a B vitamin (parent).
-substance_parents = Table(
-    "substance_parents",
-    db.metadata,
-    Column("child_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
-    Column("parent_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
-    Column("source", Text, nullable=True),
-    Index("ix_substance_parents_parent_id", "parent_id"),
-)
-
-# "contains": cyanocobalamin (carrier) contains cobalt (allergen).
-substance_contains = Table(
-    "substance_contains",
-    db.metadata,
-    Column("carrier_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
-    Column("allergen_id", ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True),
-    Column("source", Text, nullable=True),
-    Index("ix_substance_contains_allergen_id", "allergen_id"),
-)
 
 cross_reactivity_members = Table(
     "cross_reactivity_members",
@@ -117,18 +99,99 @@ class Substance(db.Model):
         cascade="all, delete-orphan",
         order_by="SubstanceSynonym.name",
     )
+    relations: Mapped[list["SubstanceRelation"]] = relationship(
+        back_populates="substance",
+        foreign_keys="SubstanceRelation.substance_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    # Read-only views of `relations`, one per kind, as the API shows them (ids).
     parents: Mapped[list["Substance"]] = relationship(
-        secondary=substance_parents,
-        primaryjoin=lambda: Substance.id == substance_parents.c.child_id,
-        secondaryjoin=lambda: Substance.id == substance_parents.c.parent_id,
-        order_by=lambda: Substance.name,
+        secondary="substance_relations",
+        primaryjoin="and_(Substance.id == SubstanceRelation.substance_id, "
+        "SubstanceRelation.kind == 'is_a')",
+        secondaryjoin="Substance.id == SubstanceRelation.related_id",
+        order_by="Substance.name",
+        viewonly=True,
     )
     contains: Mapped[list["Substance"]] = relationship(
-        secondary=substance_contains,
-        primaryjoin=lambda: Substance.id == substance_contains.c.carrier_id,
-        secondaryjoin=lambda: Substance.id == substance_contains.c.allergen_id,
-        order_by=lambda: Substance.name,
+        secondary="substance_relations",
+        primaryjoin="and_(Substance.id == SubstanceRelation.substance_id, "
+        "SubstanceRelation.kind == 'contains')",
+        secondaryjoin="Substance.id == SubstanceRelation.related_id",
+        order_by="Substance.name",
+        viewonly=True,
     )
+
+    @property
+    def max_concentration_per_ml(self) -> dict | None:
+        if self.max_concentration_value is None:
+            return None
+        return {"value": self.max_concentration_value, "unit": self.max_concentration_unit}
+
+
+class RelationKind(enum.StrEnum):
+    IS_A = "is_a"
+    CONTAINS = "contains"
+
+    @property
+    def phrase(self) -> str:
+        """How a path spells the relation: ("procaine", "is a", "ester local anaesthetics")."""
+        return "is a" if self is RelationKind.IS_A else "contains"
+
+
+class SubstanceRelation(db.Model):
+    """One edge of the substance graph: the substance "is a" the related one (a class), or
+    "contains" it (an allergen carried inside). Both kinds together form one acyclic graph,
+    because an allergy walks up through either."""
+
+    __tablename__ = "substance_relations"
+    __table_args__ = (
+        CheckConstraint("substance_id <> related_id", name="not_self"),
+        Index("ix_substance_relations_related_id", "related_id"),
+    )
+
+    substance_id: Mapped[int] = mapped_column(
+        ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True
+    )
+    related_id: Mapped[int] = mapped_column(
+        ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[RelationKind] = mapped_column(_enum(RelationKind, length=10))
+    # Where the fact comes from (a reference work, a label), so a reviewer can check it.
+    source: Mapped[str | None] = mapped_column(Text)
+
+    substance: Mapped["Substance"] = relationship(
+        foreign_keys=[substance_id], back_populates="relations"
+    )
+    related: Mapped["Substance"] = relationship(foreign_keys=[related_id])
+
+
+class SubstanceLineage(db.Model):
+    """Transitive closure of the substance graph, kept up to date by formulary.graph on every
+    write of a relation: one row per (substance, ancestor) pair reachable upward through "is a"
+    and "contains" edges, itself included at depth 0, so that the safety screen finds every
+    class and carried allergen of any number of substances in one query.
+
+    Each row remembers the first hop of one shortest path (`next_id`, `relation`); the rest of
+    the path is the row (next_id, ancestor_id), so a path is rebuilt without walking edges."""
+
+    __tablename__ = "substance_lineage"
+    __table_args__ = (
+        CheckConstraint("depth >= 0", name="depth_not_negative"),
+        Index("ix_substance_lineage_ancestor_id", "ancestor_id"),
+    )
+
+    substance_id: Mapped[int] = mapped_column(
+        ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True
+    )
+    ancestor_id: Mapped[int] = mapped_column(
+        ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True
+    )
+    depth: Mapped[int]
+    via_contains: Mapped[bool] = mapped_column(default=False)
+    next_id: Mapped[int | None] = mapped_column(ForeignKey("substances.id", ondelete="CASCADE"))
+    relation: Mapped[RelationKind | None] = mapped_column(_enum(RelationKind, length=10))
 
 
 class SubstanceSynonym(db.Model):
@@ -168,6 +231,22 @@ class Serum(db.Model):
         CheckConstraint("version >= 1", name="version_positive"),
         CheckConstraint("dose_volume_ml > 0", name="dose_volume_positive"),
         Index("ix_serums_status", "status"),
+        # At most one draft and one approved version of a serum at a time, even when two
+        # pharmacists act at once (the workflow checks first; these are the last guard).
+        Index(
+            "uq_serums_one_draft_per_code",
+            "code",
+            unique=True,
+            sqlite_where=text("status = 'draft'"),
+            postgresql_where=text("status = 'draft'"),
+        ),
+        Index(
+            "uq_serums_one_approved_per_code",
+            "code",
+            unique=True,
+            sqlite_where=text("status = 'approved'"),
+            postgresql_where=text("status = 'approved'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -212,3 +291,12 @@ class SerumComponent(db.Model):
 
     serum: Mapped[Serum] = relationship(back_populates="components")
     substance: Mapped[Substance] = relationship()
+
+    @property
+    def amount_per_dose(self) -> units.Amount:
+        return units.Amount(self.amount_value, self.amount_unit)
+
+    @property
+    def concentration_per_ml(self) -> units.Amount:
+        """Derived, never stored: it follows the dose volume of the version it belongs to."""
+        return units.concentration_per_ml(self.amount_per_dose, self.serum.dose_volume_ml)

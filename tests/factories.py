@@ -48,3 +48,57 @@ def make_patient(**fields):
     fields.setdefault("alopecia_scale", AlopeciaScale.NORWOOD)
     fields.setdefault("alopecia_stage", 3)
     return save(Patient(**fields))
+
+
+def make_substance(name: str | None = None, category: str = "vitamin", **fields):
+    """A substance through the catalogue's own rules (so its lineage rows exist)."""
+    from formulary.substances import create_substance
+
+    substance = create_substance(name=name or unique("substance "), category=category, **fields)
+    db.session.commit()
+    return substance
+
+
+def make_class(name: str | None = None, category: str = "other", **fields):
+    return make_substance(name=name or unique("class "), category=category, is_class=True, **fields)
+
+
+def make_serum(author: User | None = None, components=(), **fields):
+    """A draft serum; `components` are (substance, value, unit) triples."""
+    from formulary.serums import create_serum
+
+    fields.setdefault("code", unique("SER-"))
+    fields.setdefault("name", f"Serum {fields['code']}")
+    fields.setdefault("source", "compounded")
+    fields.setdefault("dose_volume_ml", 2)
+    serum = create_serum(
+        author=author or make_user(role=Role.PHARMACIST),
+        components=[
+            {"substance_id": substance.id, "amount_per_dose": {"value": value, "unit": unit}}
+            for substance, value, unit in components
+        ],
+        **fields,
+    )
+    db.session.commit()
+    return serum
+
+
+def make_approved_serum(components=(), approver: User | None = None, **fields):
+    from formulary.serums import approve
+
+    if not components:
+        components = [(make_substance(), 1, "mg")]
+    serum = make_serum(components=components, **fields)
+    approve(serum, approver or make_user(role=Role.ADMIN))
+    db.session.commit()
+    return serum
+
+
+def make_cross_reactivity_group(name: str | None = None, members=(), note: str | None = None):
+    from formulary.cross_reactivity import create_group
+
+    if not members:
+        members = [make_substance(), make_substance()]
+    group = create_group(name=name or unique("group "), members=[m.id for m in members], note=note)
+    db.session.commit()
+    return group

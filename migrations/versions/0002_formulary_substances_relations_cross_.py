@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 23:44:30.274814
+Create Date: 2026-11-24 23:48:10.211855
 
 """
 from alembic import op
@@ -77,28 +77,37 @@ def upgrade():
     )
     with op.batch_alter_table('serums', schema=None) as batch_op:
         batch_op.create_index('ix_serums_status', ['status'], unique=False)
+        batch_op.create_index('uq_serums_one_approved_per_code', ['code'], unique=True, sqlite_where=sa.text("status = 'approved'"), postgresql_where=sa.text("status = 'approved'"))
+        batch_op.create_index('uq_serums_one_draft_per_code', ['code'], unique=True, sqlite_where=sa.text("status = 'draft'"), postgresql_where=sa.text("status = 'draft'"))
 
-    op.create_table('substance_contains',
-    sa.Column('carrier_id', sa.Integer(), nullable=False),
-    sa.Column('allergen_id', sa.Integer(), nullable=False),
-    sa.Column('source', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['allergen_id'], ['substances.id'], name=op.f('fk_substance_contains_allergen_id_substances'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['carrier_id'], ['substances.id'], name=op.f('fk_substance_contains_carrier_id_substances'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('carrier_id', 'allergen_id', name=op.f('pk_substance_contains'))
+    op.create_table('substance_lineage',
+    sa.Column('substance_id', sa.Integer(), nullable=False),
+    sa.Column('ancestor_id', sa.Integer(), nullable=False),
+    sa.Column('depth', sa.Integer(), nullable=False),
+    sa.Column('via_contains', sa.Boolean(), nullable=False),
+    sa.Column('next_id', sa.Integer(), nullable=True),
+    sa.Column('relation', sa.Enum('is_a', 'contains', name='relationkind', native_enum=False, length=10), nullable=True),
+    sa.CheckConstraint('depth >= 0', name=op.f('ck_substance_lineage_depth_not_negative')),
+    sa.ForeignKeyConstraint(['ancestor_id'], ['substances.id'], name=op.f('fk_substance_lineage_ancestor_id_substances'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['next_id'], ['substances.id'], name=op.f('fk_substance_lineage_next_id_substances'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['substance_id'], ['substances.id'], name=op.f('fk_substance_lineage_substance_id_substances'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('substance_id', 'ancestor_id', name=op.f('pk_substance_lineage'))
     )
-    with op.batch_alter_table('substance_contains', schema=None) as batch_op:
-        batch_op.create_index('ix_substance_contains_allergen_id', ['allergen_id'], unique=False)
+    with op.batch_alter_table('substance_lineage', schema=None) as batch_op:
+        batch_op.create_index('ix_substance_lineage_ancestor_id', ['ancestor_id'], unique=False)
 
-    op.create_table('substance_parents',
-    sa.Column('child_id', sa.Integer(), nullable=False),
-    sa.Column('parent_id', sa.Integer(), nullable=False),
+    op.create_table('substance_relations',
+    sa.Column('substance_id', sa.Integer(), nullable=False),
+    sa.Column('related_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.Enum('is_a', 'contains', name='relationkind', native_enum=False, length=10), nullable=False),
     sa.Column('source', sa.Text(), nullable=True),
-    sa.ForeignKeyConstraint(['child_id'], ['substances.id'], name=op.f('fk_substance_parents_child_id_substances'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['parent_id'], ['substances.id'], name=op.f('fk_substance_parents_parent_id_substances'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('child_id', 'parent_id', name=op.f('pk_substance_parents'))
+    sa.CheckConstraint('substance_id <> related_id', name=op.f('ck_substance_relations_not_self')),
+    sa.ForeignKeyConstraint(['related_id'], ['substances.id'], name=op.f('fk_substance_relations_related_id_substances'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['substance_id'], ['substances.id'], name=op.f('fk_substance_relations_substance_id_substances'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('substance_id', 'related_id', name=op.f('pk_substance_relations'))
     )
-    with op.batch_alter_table('substance_parents', schema=None) as batch_op:
-        batch_op.create_index('ix_substance_parents_parent_id', ['parent_id'], unique=False)
+    with op.batch_alter_table('substance_relations', schema=None) as batch_op:
+        batch_op.create_index('ix_substance_relations_related_id', ['related_id'], unique=False)
 
     op.create_table('substance_synonyms',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -141,15 +150,17 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_substance_synonyms_substance_id'))
 
     op.drop_table('substance_synonyms')
-    with op.batch_alter_table('substance_parents', schema=None) as batch_op:
-        batch_op.drop_index('ix_substance_parents_parent_id')
+    with op.batch_alter_table('substance_relations', schema=None) as batch_op:
+        batch_op.drop_index('ix_substance_relations_related_id')
 
-    op.drop_table('substance_parents')
-    with op.batch_alter_table('substance_contains', schema=None) as batch_op:
-        batch_op.drop_index('ix_substance_contains_allergen_id')
+    op.drop_table('substance_relations')
+    with op.batch_alter_table('substance_lineage', schema=None) as batch_op:
+        batch_op.drop_index('ix_substance_lineage_ancestor_id')
 
-    op.drop_table('substance_contains')
+    op.drop_table('substance_lineage')
     with op.batch_alter_table('serums', schema=None) as batch_op:
+        batch_op.drop_index('uq_serums_one_draft_per_code', sqlite_where=sa.text("status = 'draft'"), postgresql_where=sa.text("status = 'draft'"))
+        batch_op.drop_index('uq_serums_one_approved_per_code', sqlite_where=sa.text("status = 'approved'"), postgresql_where=sa.text("status = 'approved'"))
         batch_op.drop_index('ix_serums_status')
 
     op.drop_table('serums')

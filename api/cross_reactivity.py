@@ -1,0 +1,77 @@
+"""Cross-reactivity groups over HTTP (SPEC 3.1)."""
+
+import marshmallow as ma
+from flask_smorest import Blueprint
+
+from api.auth import ALL_ROLES, roles_required
+from api.common import PAGINATION, paginate
+from api.substances import WRITERS, FlatErrorsSchema, SubstanceRefSchema
+from formulary import cross_reactivity
+
+blp = Blueprint(
+    "cross_reactivity",
+    __name__,
+    url_prefix="/api",
+    description="Groups of substances a patient allergic to one may react to.",
+)
+
+GROUP_NAME_LENGTH = ma.validate.Length(min=1, max=120)
+
+
+class CrossReactivityGroupSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    members = ma.fields.Pluck(
+        SubstanceRefSchema, "id", many=True, metadata={"description": "Substance ids."}
+    )
+    note = ma.fields.String(allow_none=True)
+
+
+class CrossReactivityGroupUpdateSchema(FlatErrorsSchema):
+    name = ma.fields.String(validate=GROUP_NAME_LENGTH)
+    members = ma.fields.List(ma.fields.Integer(strict=True))
+    note = ma.fields.String(allow_none=True)
+
+
+class CrossReactivityGroupCreateSchema(CrossReactivityGroupUpdateSchema):
+    name = ma.fields.String(required=True, validate=GROUP_NAME_LENGTH)
+    members = ma.fields.List(ma.fields.Integer(strict=True), required=True)
+    note = ma.fields.String(allow_none=True, load_default=None)
+
+
+@blp.route("/cross-reactivity", methods=["GET"])
+@roles_required(*ALL_ROLES)
+@blp.response(200, CrossReactivityGroupSchema(many=True))
+@blp.paginate(**PAGINATION)
+def list_groups(pagination_parameters):
+    return paginate(cross_reactivity.group_query(), pagination_parameters)
+
+
+@blp.route("/cross-reactivity", methods=["POST"])
+@roles_required(*WRITERS)
+@blp.arguments(CrossReactivityGroupCreateSchema)
+@blp.response(201, CrossReactivityGroupSchema)
+def add_group(fields):
+    return cross_reactivity.create_group(**fields)
+
+
+@blp.route("/cross-reactivity/<id:group_id>", methods=["GET"])
+@roles_required(*ALL_ROLES)
+@blp.response(200, CrossReactivityGroupSchema)
+def get_group(group_id):
+    return cross_reactivity.get_group(group_id)
+
+
+@blp.route("/cross-reactivity/<id:group_id>", methods=["PATCH"])
+@roles_required(*WRITERS)
+@blp.arguments(CrossReactivityGroupUpdateSchema)
+@blp.response(200, CrossReactivityGroupSchema)
+def update_group(changes, group_id):
+    return cross_reactivity.update_group(cross_reactivity.get_group(group_id), changes)
+
+
+@blp.route("/cross-reactivity/<id:group_id>", methods=["DELETE"])
+@roles_required(*WRITERS)
+@blp.response(204)
+def delete_group(group_id):
+    cross_reactivity.delete_group(cross_reactivity.get_group(group_id))

@@ -1,0 +1,265 @@
+"""Serum formulas and their four-eyes workflow (SPEC 3.2).
+
+A serum is a line of versions sharing a code. A version is written as a draft, approved by a
+second person, and is then immutable: a change is the next version, itself a draft, and
+approving it retires the version it replaces. Every version stays in the history.
+"""
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from core.accounts import User
+from core.clock import utcnow
+from core.database import db
+from core.errors import Conflict, Invalid, NotFound
+from formulary import units
+from formulary.models import Serum, SerumComponent, SerumSource, SerumStatus, Substance
+from formulary.substances import max_concentration
+
+EDITABLE_FIELDS = ("name", "source", "manufacturer", "dose_volume_ml")
+
+
+def get_serum(serum_id: int) -> Serum:
+    serum = db.session.get(Serum, serum_id)
+    if serum is None:
+        raise NotFound(f"No serum with id {serum_id}.")
+    return serum
+
+
+def serum_query(code: str | None = None, status: SerumStatus | str | None = None) -> Select:
+    """Serum versions, by code then version, with everything the API shows loaded up front."""
+    stmt = select(Serum).options(
+        selectinload(Serum.components).selectinload(SerumComponent.substance),
+        selectinload(Serum.author),
+        selectinload(Serum.approved_by),
+    )
+    if code:
+        stmt = stmt.where(Serum.code == code.strip())
+    if status:
+        stmt = stmt.where(Serum.status == SerumStatus(status))
+    return stmt.order_by(Serum.code, Serum.version)
+
+
+def create_serum(
+    author: User | None,
+    code: str,
+    name: str,
+    source: SerumSource | str,
+    dose_volume_ml: Decimal,
+    components: Iterable[Mapping] = (),
+    manufacturer: str | None = None,
+) -> Serum:
+    """A new serum, version 1, as a draft written by `author`. Components are mappings
+    `{"substance_id", "amount_per_dose": {"value", "unit"}}`."""
+    code = code.strip()
+    if not code:
+        raise Invalid({"code": ["A serum needs a code."]})
+    if db.session.scalar(select(Serum.id).where(Serum.code == code).limit(1)) is not None:
+        raise Conflict(
+            f"A serum with code {code!r} exists already; a change to it is a new version "
+            "(POST /api/serums/{id}/versions).",
+            {"code": ["Taken."]},
+        )
+    serum = Serum(
+        code=code,
+        name=name.strip(),
+        version=1,
+        status=SerumStatus.DRAFT,
+        source=SerumSource(source),
+        manufacturer=manufacturer,
+        dose_volume_ml=Decimal(dose_volume_ml),
+        author=author,
+    )
+    _refuse_missing_manufacturer(serum)
+    serum.components = _components(components)
+    db.session.add(serum)
+    db.session.flush()
+    return serum
+
+
+def update_draft(serum: Serum, changes: Mapping) -> Serum:
+    """Apply a PATCH to a draft; `components`, when given, replaces them all."""
+    _refuse_unless_draft(serum, "edited")
+    for field in EDITABLE_FIELDS:
+        if field in changes:
+            setattr(serum, field, changes[field])
+    if "source" in changes:
+        serum.source = SerumSource(changes["source"])
+    _refuse_missing_manufacturer(serum)
+    if "components" in changes:
+        replacements = _components(changes["components"])
+        # Old rows go first: the same substance may come back, and (serum, substance) is unique.
+        serum.components.clear()
+        db.session.flush()
+        serum.components.extend(replacements)
+    db.session.flush()
+    return serum
+
+
+def approve(serum: Serum, approver: User) -> Serum:
+    """Four eyes: the approver is not the author. Approving a version retires the approved one
+    it replaces."""
+    _refuse_unless_draft(serum, "approved")
+    if serum.author_id is not None and serum.author_id == approver.id:
+        raise Conflict(
+            f"{approver.username} wrote this draft of {serum.code} and cannot also approve it: "
+            "approval needs a second person (four-eyes rule)."
+        )
+    _refuse_unsafe_formula(serum)
+    for previous in db.session.scalars(
+        select(Serum).where(
+            Serum.code == serum.code, Serum.status == SerumStatus.APPROVED, Serum.id != serum.id
+        )
+    ):
+        previous.status = SerumStatus.RETIRED
+    # The retirement reaches the database before the approval (one approved per code).
+    db.session.flush()
+    serum.status = SerumStatus.APPROVED
+    serum.approved_by = approver
+    serum.approved_at = utcnow()
+    db.session.flush()
+    return serum
+
+
+def retire(serum: Serum) -> Serum:
+    """Withdraw an approved version (or abandon a draft); a retired version stays retired."""
+    if serum.status is SerumStatus.RETIRED:
+        raise Conflict(f"{serum.code} version {serum.version} is retired already.")
+    serum.status = SerumStatus.RETIRED
+    db.session.flush()
+    return serum
+
+
+def new_version(serum: Serum, author: User | None) -> Serum:
+    """The next version of the serum's code, a draft copy of this version, written by
+    `author`. One draft per code at a time: a second would fork the history."""
+    draft = db.session.scalar(
+        select(Serum).where(Serum.code == serum.code, Serum.status == SerumStatus.DRAFT)
+    )
+    if draft is not None:
+        raise Conflict(
+            f"{serum.code} has a draft already (version {draft.version}, id {draft.id}): "
+            "edit or approve it before starting another."
+        )
+    latest = db.session.scalar(select(func.max(Serum.version)).where(Serum.code == serum.code))
+    copy = Serum(
+        code=serum.code,
+        name=serum.name,
+        version=latest + 1,
+        status=SerumStatus.DRAFT,
+        source=serum.source,
+        manufacturer=serum.manufacturer,
+        dose_volume_ml=serum.dose_volume_ml,
+        bud_room_days=serum.bud_room_days,
+        bud_refrigerated_days=serum.bud_refrigerated_days,
+        author=author,
+        components=[
+            SerumComponent(
+                substance_id=c.substance_id,
+                position=c.position,
+                amount_value=c.amount_value,
+                amount_unit=c.amount_unit,
+            )
+            for c in serum.components
+        ],
+    )
+    db.session.add(copy)
+    db.session.flush()
+    return copy
+
+
+def _refuse_unless_draft(serum: Serum, action: str) -> None:
+    if serum.status is not SerumStatus.DRAFT:
+        raise Conflict(
+            f"{serum.code} version {serum.version} is {serum.status.value} and cannot be "
+            f"{action}: only a draft can. Start a new version (POST /api/serums/{serum.id}"
+            "/versions) to change it."
+        )
+
+
+def _refuse_missing_manufacturer(serum: Serum) -> None:
+    if serum.source is SerumSource.MANUFACTURED and not (serum.manufacturer or "").strip():
+        raise Invalid({"manufacturer": ["A manufactured serum names its manufacturer."]})
+
+
+def _components(items: Iterable[Mapping]) -> list[SerumComponent]:
+    """Components from their request form; every bad one is named by its position."""
+    items = list(items)
+    ids = {item["substance_id"] for item in items}
+    found = db.session.scalars(select(Substance).where(Substance.id.in_(ids)))
+    substances = {substance.id: substance for substance in found}
+    errors: dict[str, list[str]] = {}
+    components, seen = [], set()
+    for position, item in enumerate(items):
+        field = f"components.{position}"
+        substance = substances.get(item["substance_id"])
+        if substance is None:
+            errors[f"{field}.substance_id"] = [f"No substance with id {item['substance_id']}."]
+            continue
+        if substance.is_class:
+            errors[f"{field}.substance_id"] = [
+                f"{substance.name} is a class of substances, not an ingredient."
+            ]
+            continue
+        if substance.id in seen:
+            errors[f"{field}.substance_id"] = [f"{substance.name} is listed twice."]
+            continue
+        seen.add(substance.id)
+        amount = item["amount_per_dose"]
+        try:
+            unit = units.canonical_unit(amount["unit"])
+        except units.UnitError as error:
+            errors[f"{field}.amount_per_dose"] = [f"{substance.name}: {error}"]
+            continue
+        components.append(
+            SerumComponent(
+                substance=substance,
+                position=position,
+                amount_value=Decimal(amount["value"]),
+                amount_unit=unit,
+            )
+        )
+    if errors:
+        raise Invalid(errors)
+    return components
+
+
+def _refuse_unsafe_formula(serum: Serum) -> None:
+    """Approval checks what a pharmacist's second look would: something in the syringe, and no
+    component above its substance's maximum concentration."""
+    if not serum.components:
+        raise Invalid(
+            {"components": ["A serum without components cannot be approved."]},
+            message=f"{serum.code} version {serum.version} has no components.",
+        )
+    errors, refused = {}, []
+    for position, component in enumerate(serum.components):
+        maximum = max_concentration(component.substance)
+        if maximum is None:
+            continue
+        problem = _over_maximum(component.concentration_per_ml, maximum)
+        if problem:
+            name = component.substance.name
+            refused.append(name)
+            errors[f"components.{position}.amount_per_dose"] = [f"{name}: {problem}"]
+    if errors:
+        raise Invalid(errors, message=f"Approval refused for {', '.join(refused)}.")
+
+
+def _over_maximum(concentration: units.Amount, maximum: units.Amount) -> str | None:
+    """Why a concentration breaks its maximum, or None when it does not."""
+    limit = f"its maximum of {_number(maximum.value)} {maximum.unit} per mL"
+    try:
+        in_limit_unit = units.convert(concentration, maximum.unit)
+    except units.UnitError:
+        return f"an amount in {concentration.unit} cannot be checked against {limit}."
+    if in_limit_unit.value <= maximum.value:
+        return None
+    return f"{_number(in_limit_unit.value)} {maximum.unit} per mL is above {limit}."
+
+
+def _number(value: Decimal) -> str:
+    return f"{Decimal(value).quantize(Decimal('0.0001')).normalize():f}"
