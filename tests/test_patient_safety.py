@@ -223,3 +223,27 @@ def test_the_serum_list_runs_the_same_queries_for_4_and_24_serums(
             approver=approver,
         )
     assert queries() == four
+
+
+def test_the_seeded_demo_serums_screen_as_a_doctor_expects(client, runner, login_as):
+    assert runner.invoke(args=["seed", "--demo"]).exit_code == 0
+    patient = factories.make_patient()
+    headers = login_as("doctor")
+    record(client, headers, patient, substance="fish-derived material")
+    record(client, headers, patient, substance="Novocain", criticality="high")
+    record(client, headers, patient, substance="cobalt")
+    record(client, headers, patient, substance="sulfamethoxazole")
+    listed = client.get(f"/api/patients/{patient.id}/serums", headers=headers).get_json()
+    by_code = {entry["serum"]["code"]: entry for entry in listed}
+    assert by_code["HAIR-PN"]["verdict"] == "contraindicated"
+    assert by_code["HAIR-PN"]["reasons"][0]["path"] == [
+        "polynucleotides (salmon origin)",
+        "contains",
+        "fish-derived material",
+    ]
+    assert by_code["HAIR-VIT-AA"]["verdict"] == "contraindicated"
+    assert by_code["HAIR-VIT-AA"]["reasons"][0]["path"] == ["cyanocobalamin", "contains", "cobalt"]
+    # Lidocaine is an amide: a procaine allergy says nothing of it. Nothing here is a sulfite
+    # matter either, whatever the sulfamethoxazole allergy.
+    assert by_code["HAIR-LIDO"]["verdict"] == "safe"
+    assert by_code["HAIR-AOX"]["verdict"] == "safe"
