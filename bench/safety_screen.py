@@ -18,15 +18,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import event, insert, select
-from sqlalchemy.orm import selectinload
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import create_app
 from api.patients import ScreenedSerumSchema
-from api.serums import SerumSchema
 from clinic.models import Allergy, AllergyStatus, Patient, Sex
-from clinic.safety import screen_approved_serums
+from clinic.safety import approved_serum_formulas, screen_approved_serums
 from config import database_url
 from core.database import db
 from formulary.models import Serum, SerumComponent, SerumStatus
@@ -103,16 +101,11 @@ def screened_listing(patient_id: int) -> list:
 
 
 def plain_listing(patient_id: int) -> list:
-    """The same list without the screen: the approved serums with their components."""
+    """The same list without the screen: the approved serums and their components, loaded the
+    same way and answered in the same shape, less the verdict and reasons."""
     db.session.expire_all()
     db.session.get(Patient, patient_id)
-    serums = db.session.scalars(
-        select(Serum)
-        .where(Serum.status == SerumStatus.APPROVED)
-        .options(selectinload(Serum.components).selectinload(SerumComponent.substance))
-        .order_by(Serum.code, Serum.version)
-    ).all()
-    return SerumSchema(many=True, only=("id", "code", "name", "version", "components")).dump(serums)
+    return ScreenedSerumSchema(many=True, only=("serum",)).dump(approved_serum_formulas())
 
 
 def best_time(function, *args) -> float:

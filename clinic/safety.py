@@ -2,6 +2,7 @@
 set-based (a fixed number of queries whatever the number of serums), then screened by the
 pure function in formulary/screen.py."""
 
+from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -10,12 +11,13 @@ from sqlalchemy.orm import selectinload
 from clinic.models import Allergy, ConditionRule, Patient
 from core.database import db
 from formulary.graph import lineages
-from formulary.models import CrossReactivityGroup, Serum, SerumComponent, SerumStatus
+from formulary.models import CrossReactivityGroup, Serum, SerumComponent, SerumStatus, Substance
 from formulary.screen import (
     AllergyFact,
     ConditionFact,
     CrossReactivityFact,
     PatientProfile,
+    Reason,
     Screen,
     ScreenComponent,
     Verdict,
@@ -27,8 +29,24 @@ from formulary.screen import (
 
 
 @dataclass(frozen=True)
+class SerumRef:
+    id: int
+    code: str
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
+class SerumFormula:
+    """An approved serum as the screen sees it: which substances it is made of."""
+
+    serum: SerumRef
+    components: tuple[tuple[int, str], ...]  # (substance id, substance name)
+
+
+@dataclass(frozen=True)
 class ScreenedSerum:
-    serum: Serum
+    serum: SerumRef
     screen: Screen
 
 
@@ -69,32 +87,51 @@ def patient_profile(patient: Patient) -> PatientProfile:
 
 def screen_patient_serum(patient: Patient, serum: Serum) -> Screen:
     profile = patient_profile(patient)
-    components = _screen_components(serum.components, lineages(_substance_ids([serum])))
+    reach = lineages({component.substance_id for component in serum.components})
+    components = _screen_components(serum.components, reach)
     return screen_serum(profile, components, cross_reactivity_facts())
+
+
+def approved_serum_formulas() -> list[SerumFormula]:
+    """Every approved serum with its components, in two queries whatever their number (no
+    ORM relationship loading, which would batch the IN lists by the hundred)."""
+    approved = Serum.status == SerumStatus.APPROVED
+    serums = db.session.execute(
+        select(Serum.id, Serum.code, Serum.name, Serum.version)
+        .where(approved)
+        .order_by(Serum.code, Serum.version)
+    ).all()
+    rows = db.session.execute(
+        select(SerumComponent.serum_id, SerumComponent.substance_id, Substance.name)
+        .join(Serum, Serum.id == SerumComponent.serum_id)
+        .join(Substance, Substance.id == SerumComponent.substance_id)
+        .where(approved)
+        .order_by(SerumComponent.serum_id, SerumComponent.position, SerumComponent.id)
+    ).all()
+    components: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for serum_id, substance_id, name in rows:
+        components[serum_id].append((substance_id, name))
+    return [SerumFormula(SerumRef(*serum), tuple(components[serum.id])) for serum in serums]
 
 
 def screen_approved_serums(patient: Patient, verdict: Verdict | None = None) -> list[ScreenedSerum]:
     """Every approved serum with its verdict, safest first (then by code). Reasons that depend
     only on a substance are worked out once per substance, not once per serum."""
-    serums = db.session.scalars(
-        select(Serum)
-        .where(Serum.status == SerumStatus.APPROVED)
-        .options(selectinload(Serum.components).selectinload(SerumComponent.substance))
-        .order_by(Serum.code, Serum.version)
-    ).all()
+    formulas = approved_serum_formulas()
     profile = patient_profile(patient)
     groups = cross_reactivity_facts()
-    reach = lineages(_substance_ids(serums))
+    reach = lineages({sid for formula in formulas for sid, _ in formula.components})
     common = patient_reasons(profile)
-    by_substance: dict[int, list] = {}
+    by_substance: dict[int, list[Reason]] = {}
     screened = []
-    for serum in serums:
+    for formula in formulas:
         reasons = list(common)
-        for component in _screen_components(serum.components, reach):
-            if component.substance_id not in by_substance:
-                by_substance[component.substance_id] = component_reasons(profile, component, groups)
-            reasons += by_substance[component.substance_id]
-        screened.append(ScreenedSerum(serum, screen_from_reasons(reasons)))
+        for substance_id, name in formula.components:
+            if substance_id not in by_substance:
+                component = ScreenComponent(substance_id, name, tuple(reach.get(substance_id, ())))
+                by_substance[substance_id] = component_reasons(profile, component, groups)
+            reasons += by_substance[substance_id]
+        screened.append(ScreenedSerum(formula.serum, screen_from_reasons(reasons)))
     if verdict is not None:
         screened = [s for s in screened if s.screen.verdict == verdict]
     return sorted(screened, key=lambda s: s.screen.verdict.rank)
@@ -117,10 +154,6 @@ def _allergies(patient: Patient) -> list[Allergy]:
         .options(selectinload(Allergy.substance))
         .order_by(Allergy.id)
     ).all()
-
-
-def _substance_ids(serums) -> set[int]:
-    return {component.substance_id for serum in serums for component in serum.components}
 
 
 def _screen_components(components, reach) -> list[ScreenComponent]:
