@@ -11,7 +11,7 @@ from flask import Flask, request, send_from_directory
 import clinic.models
 import formulary.models
 import inventory.models
-from api import audit, health, users
+from api import audit, health, lots, products, users
 from api.cli import register_cli
 from api.common import IdConverter
 from api.errors import register_error_handlers
@@ -26,7 +26,7 @@ DOMAIN_MODELS = (formulary.models, clinic.models, inventory.models)
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
-REST_BLUEPRINTS = [users.blp, audit.blp, health.blp]
+REST_BLUEPRINTS = [users.blp, audit.blp, health.blp, products.blp, lots.blp]
 
 
 def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:

@@ -4,6 +4,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from api.inventory_cli import register_inventory_cli
 from core.accounts import Role, User, create_user
 from core.audit import acting_as
 from core.database import db
@@ -61,3 +62,4 @@ def seed_command(demo):
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_command)
+    register_inventory_cli(app)
