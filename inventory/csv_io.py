@@ -229,7 +229,7 @@ def _products(ids: list[int]) -> dict[int, int | None]:
         stmt = select(Product.id, Product.days_after_opening).where(
             Product.id.in_(ids[start : start + 500])
         )
-        found.update(db.session.execute(stmt).tuples())
+        found.update(db.session.execute(stmt).tuples().all())
     return found
 
 
