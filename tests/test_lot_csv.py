@@ -55,7 +55,7 @@ def test_import_lots_creates_each_lot_with_its_receive_movement(runner, tmp_path
     ledger = dict(
         db.session.execute(
             select(Movement.lot_id, func.sum(Movement.quantity)).group_by(Movement.lot_id)
-        ).tuples()
+        ).all()
     )
     assert (ledger[first.id], ledger[second.id]) == (10, Decimal("2.5"))
 
