@@ -427,3 +427,11 @@ def test_the_lot_list_takes_as_many_queries_for_500_lots_as_for_5(client, login_
         return counted.count
 
     assert queries_for(5) == queries_for(500)
+
+
+def test_opening_through_the_api_without_a_body_opens_now(client, login_as):
+    lot = factories.make_lot(expiry_date=date.today() + timedelta(days=3650))
+    response = client.post(f"/api/lots/{lot.id}/open", headers=login_as("pharmacist"))
+    assert response.status_code == 200, response.get_json()
+    opened = datetime.fromisoformat(response.get_json()["opened_at"])
+    assert abs(opened - datetime.now(UTC)) < timedelta(minutes=1)
