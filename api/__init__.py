@@ -17,7 +17,9 @@ from api import (
     condition_rules,
     cross_reactivity,
     health,
+    lots,
     patients,
+    products,
     serums,
     substances,
     users,
@@ -46,6 +48,8 @@ REST_BLUEPRINTS = [
     serums.blp,
     patients.blp,
     condition_rules.blp,
+    products.blp,
+    lots.blp,
 ]
 
 

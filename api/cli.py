@@ -4,6 +4,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from api.inventory_cli import register_inventory_cli
 from clinic.conditions import seed_condition_rules
 from core.accounts import Role, User, create_user
 from core.audit import acting_as
@@ -78,3 +79,4 @@ def _user_named(username: str) -> User | None:
 def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_command)
+    register_inventory_cli(app)

@@ -1,1 +1,206 @@
-"""Inventory tables: products, lots, the movement ledger, batches and alerts."""
+"""Inventory tables: products, lots and the append-only movement ledger.
+
+Quantities are exact decimals stored as whole millionths of the product's unit in an integer
+column (`Quantity`): SQLite has no exact decimal type, and the ledger's sum must equal a lot's
+`quantity_on_hand` to the last digit on every database, in SQL (`flask inventory verify`) as
+much as in Python.
+"""
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.accounts import User
+from core.clock import utcnow
+from core.database import UTCDateTime, db
+from formulary.models import Serum, Substance
+
+QUANTITY_PLACES = 6
+_SCALE = 10**QUANTITY_PLACES
+
+
+class Quantity(TypeDecorator):
+    """An exact decimal amount with up to six decimal places, stored as an integer count of
+    millionths so that SUM and comparisons in SQL are exact on SQLite too."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        scaled = Decimal(value) * _SCALE
+        if scaled != scaled.to_integral_value():
+            raise ValueError(f"{value} has more than {QUANTITY_PLACES} decimal places")
+        return int(scaled)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        # Exact division keeps the natural exponent: 20000000 -> 20, 12500000 -> 12.5.
+        return Decimal(int(value)) / _SCALE
+
+    def coerce_compared_value(self, op, value):
+        # `quantity_on_hand - :q` and `quantity_on_hand >= :q` bind :q as a Quantity too.
+        return self
+
+
+def _enum(enum_class: type[enum.Enum], length: int = 20):
+    """Stored as its value in a plain string column (with a CHECK), on every database alike."""
+    return db.Enum(
+        enum_class,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class ProductKind(enum.StrEnum):
+    COMPONENT = "component"
+    SERUM = "serum"
+    CONSUMABLE = "consumable"
+
+
+class LotStatus(enum.StrEnum):
+    QUARANTINE = "quarantine"
+    AVAILABLE = "available"
+    RECALLED = "recalled"
+    DISPOSED = "disposed"
+
+
+class Storage(enum.StrEnum):
+    ROOM = "room"
+    REFRIGERATED = "refrigerated"
+    FROZEN = "frozen"
+
+
+class MovementKind(enum.StrEnum):
+    RECEIVE = "receive"
+    DISPENSE = "dispense"
+    CONSUME = "consume"
+    PRODUCE = "produce"
+    ADJUST = "adjust"
+    DISPOSE = "dispose"
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'component' AND substance_id IS NOT NULL AND serum_id IS NULL)"
+            " OR (kind = 'serum' AND serum_id IS NOT NULL AND substance_id IS NULL)"
+            " OR (kind = 'consumable' AND substance_id IS NULL AND serum_id IS NULL)",
+            name="kind_reference",
+        ),
+        CheckConstraint("reorder_point >= 0", name="reorder_point_not_negative"),
+        CheckConstraint(
+            "days_after_opening IS NULL OR days_after_opening > 0",
+            name="days_after_opening_positive",
+        ),
+        Index("ix_products_kind_name", "kind", "name"),
+        Index("ix_products_substance_id", "substance_id"),
+        Index("ix_products_serum_id", "serum_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[ProductKind] = mapped_column(_enum(ProductKind))
+    name: Mapped[str] = mapped_column(String(160))
+    unit: Mapped[str] = mapped_column(String(20))
+    substance_id: Mapped[int | None] = mapped_column(
+        ForeignKey("substances.id", ondelete="RESTRICT")
+    )
+    serum_id: Mapped[int | None] = mapped_column(ForeignKey("serums.id", ondelete="RESTRICT"))
+    # Always the 14-digit form, so that a GTIN-13 on the box and a GTIN-14 in a GS1 barcode
+    # find the same product.
+    gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
+    reorder_point: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    days_after_opening: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    substance: Mapped[Substance | None] = relationship()
+    serum: Mapped[Serum | None] = relationship()
+
+
+class Lot(db.Model):
+    __tablename__ = "lots"
+    __table_args__ = (
+        UniqueConstraint("product_id", "lot_number", name="uq_lots_product_id_lot_number"),
+        CheckConstraint("quantity_on_hand >= 0", name="quantity_on_hand_not_negative"),
+        CheckConstraint(
+            "effective_expiry <= expiry_date", name="effective_expiry_not_after_expiry"
+        ),
+        # FEFO: usable lots of a product, earliest effective expiry first, then earliest received.
+        Index("ix_lots_fefo", "product_id", "status", "effective_expiry", "received_at"),
+        # Lot lists: by product (and expiring), by status (and expiring), expiring alone.
+        Index("ix_lots_product_id_effective_expiry", "product_id", "effective_expiry"),
+        Index("ix_lots_status_effective_expiry", "status", "effective_expiry"),
+        Index("ix_lots_effective_expiry", "effective_expiry"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    lot_number: Mapped[str] = mapped_column(String(60))
+    # A month-only expiry ("07/2027", GS1 day 00) is stored as the month's last day.
+    expiry_date: Mapped[date] = mapped_column(Date)
+    expiry_month_only: Mapped[bool] = mapped_column(default=False)
+    # Derived (expiry_date, opened_at, the product's days_after_opening), kept by the domain so
+    # that FEFO and "expiring within N days" are plain indexed SQL.
+    effective_expiry: Mapped[date] = mapped_column(Date)
+    quantity_on_hand: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
+    status: Mapped[LotStatus] = mapped_column(_enum(LotStatus), default=LotStatus.AVAILABLE)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    supplier: Mapped[str | None] = mapped_column(String(160))
+    storage: Mapped[Storage] = mapped_column(_enum(Storage), default=Storage.ROOM)
+    # Why the lot was last recalled or disposed of (the audit log keeps the history).
+    status_reason: Mapped[str | None] = mapped_column(Text)
+
+    product: Mapped[Product] = relationship()
+
+
+class Movement(db.Model):
+    """One line of the append-only stock ledger: a signed change of one lot's quantity."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        CheckConstraint("quantity <> 0", name="quantity_not_zero"),
+        Index("ix_movements_lot_id_id", "lot_id", "id"),
+        Index("ix_movements_user_id", "user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
+    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    reason: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    lot: Mapped[Lot] = relationship()
+    user: Mapped[User | None] = relationship()
+
+    @property
+    def username(self) -> str | None:
+        return self.user.username if self.user is not None else None
+
+
+@event.listens_for(Movement, "before_update")
+@event.listens_for(Movement, "before_delete")
+def _refuse_rewriting_the_ledger(mapper, connection, movement):
+    """The ledger is append-only: a mistake is corrected by a new `adjust` movement."""
+    raise RuntimeError(f"movement {movement.id} is part of the append-only ledger")

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from api import create_app
@@ -33,11 +33,21 @@ def database_url():
 def app(database_url):
     app = create_app({"CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": driver_url(database_url)})
     with app.app_context():
-        db.drop_all()
+        _empty_database()
         db.create_all()
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+def _empty_database() -> None:
+    """Start from nothing, whatever an earlier run (of an older schema) left behind."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        return
+    db.drop_all()
 
 
 @pytest.fixture(autouse=True)

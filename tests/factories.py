@@ -5,10 +5,13 @@ still rolled back at its end), and a request that rolls back then cannot undo th
 """
 
 import itertools
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from core.accounts import Role, User, issue_token
 from core.database import db
+from inventory.lots import Expiry, receive
+from inventory.products import create_product
 
 _sequence = itertools.count(1)
 
@@ -102,3 +105,46 @@ def make_cross_reactivity_group(name: str | None = None, members=(), note: str |
     group = create_group(name=name or unique("group "), members=[m.id for m in members], note=note)
     db.session.commit()
     return group
+
+
+# --- inventory -------------------------------------------------------------------------------
+
+# Stock factories act at a fixed moment: tests about time pass their own `now`.
+STOCK_NOW = datetime(2025, 1, 1, 9, 0, tzinfo=UTC)
+
+
+def make_product(kind: str = "serum", **fields):
+    if kind == "component" and "substance_id" not in fields:
+        fields["substance_id"] = make_substance(unique("stock-substance-")).id
+    if kind == "serum" and "serum_id" not in fields:
+        fields["serum_id"] = make_serum(
+            name="Revitalising serum", source="manufactured", manufacturer="Serum Labs"
+        ).id
+    fields.setdefault("name", unique(f"{kind} product "))
+    fields.setdefault("unit", "vial")
+    product = create_product(kind=kind, **fields)
+    db.session.commit()
+    return product
+
+
+def make_lot(
+    product=None,
+    quantity="10",
+    expiry_date: date = date(2030, 12, 31),
+    now: datetime = STOCK_NOW,
+    **fields,
+):
+    """A lot received through the domain (so with its `receive` movement) at `now`."""
+    product = product or make_product()
+    fields.setdefault("lot_number", unique("LOT-"))
+    lot = receive(
+        product.id,
+        fields.pop("lot_number"),
+        Expiry(expiry_date),
+        Decimal(quantity),
+        None,
+        now,
+        **fields,
+    ).lot
+    db.session.commit()
+    return lot

@@ -1,0 +1,82 @@
+"""GS1 barcodes on the boxes a pharmacist receives: GTIN (AI 01), lot (AI 10), expiry
+(AI 17), read with biip.
+
+Accepted: the raw element string a scanner types (`0109501101530003172707001012345`), the
+same with a symbology identifier (`]d2...`, `]C1...`) and with the GS character (0x1D) after a
+variable-length field, and the human-readable form printed under the symbol
+(`(01)09501101530003(17)270700(10)12345`).
+"""
+
+import dataclasses
+from datetime import date
+
+import biip
+from biip.gs1_messages import GS1Message
+from biip.gtin import Gtin
+
+from core.errors import Invalid
+
+GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+@dataclasses.dataclass(frozen=True)
+class BoxLabel:
+    """What a GS1 barcode says about a box: its GTIN (14 digits), lot and expiry."""
+
+    gtin: str
+    lot_number: str
+    expiry_date: date | None
+    expiry_month_only: bool
+
+
+def normalize_gtin(text: str) -> str:
+    """A GTIN-8, -12, -13 or -14 as the 14 digits GS1 barcodes carry, its check digit
+    verified."""
+    text = text.strip()
+    if not text.isdigit() or len(text) not in GTIN_LENGTHS:
+        raise Invalid({"gtin": ["A GTIN has 8, 12, 13 or 14 digits."]})
+    try:
+        return Gtin.parse(text).as_gtin_14()
+    except biip.ParseError as error:
+        raise Invalid({"gtin": [str(error)]}) from None
+
+
+def read_barcode(text: str) -> BoxLabel:
+    """The GTIN, lot and expiry of a scanned or typed GS1 barcode; a 422 on `barcode` that says
+    which part is wrong otherwise."""
+    elements = _element_strings(text)
+    gtin_element = elements.get(ai="01")
+    if gtin_element is None:
+        _refuse("The barcode has no GTIN (AI 01).")
+    if gtin_element.gtin is None:
+        _refuse(f"GTIN (01) {gtin_element.value}: {gtin_element.gtin_error}")
+    lot_element = elements.get(ai="10")
+    if lot_element is None or not lot_element.value.strip():
+        _refuse("The barcode has no lot number (AI 10).")
+    expiry_element = elements.get(ai="17")
+    return BoxLabel(
+        gtin=gtin_element.gtin.as_gtin_14(),
+        lot_number=lot_element.value.strip(),
+        expiry_date=expiry_element.date if expiry_element else None,
+        # GS1: day 00 means the month only; biip already made it the month's last day.
+        expiry_month_only=bool(expiry_element) and expiry_element.value.endswith("00"),
+    )
+
+
+def _element_strings(text: str):
+    text = (text or "").strip()
+    if not text:
+        _refuse("The barcode is empty.")
+    try:
+        if text.startswith("("):
+            return GS1Message.parse_hri(text).element_strings
+        result = biip.parse(text)
+    except biip.ParseError as error:
+        _refuse(f"Not a GS1 barcode: {error}")
+    if result.gs1_message is None:
+        _refuse(f"Not a GS1 barcode: {result.gs1_message_error}")
+    return result.gs1_message.element_strings
+
+
+def _refuse(message: str):
+    raise Invalid({"barcode": [message]})

@@ -1,0 +1,72 @@
+"""When a lot may still be used: expiry dates as printed, the effective expiry of an opened
+vial, and usability on a clinic day (SPEC 3.4).
+
+Every boundary is inclusive: a lot is usable on its expiry day and on the last day of its
+opened life, and no later. Days are the clinic's days (CLINIC_TIMEZONE), never the server's.
+"""
+
+import calendar
+import re
+from datetime import date, datetime, timedelta
+
+from core.clock import clinic_date
+from inventory.models import Lot, LotStatus
+
+_FULL_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_YEAR_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+_MONTH_YEAR = re.compile(r"^(\d{2})/(\d{4})$")
+
+
+class ExpiryFormatError(ValueError):
+    """An expiry date that cannot be read."""
+
+
+def last_day_of_month(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def parse_expiry(text: str) -> tuple[date, bool]:
+    """The expiry date written as `YYYY-MM-DD`, or month-only as `YYYY-MM` or `MM/YYYY`, and
+    whether it was month-only. A month-only expiry means the month's last day: the product is
+    good through the whole month printed on the box."""
+    text = text.strip()
+    try:
+        if match := _FULL_DATE.match(text):
+            year, month, day = (int(part) for part in match.groups())
+            return date(year, month, day), False
+        if match := _YEAR_MONTH.match(text):
+            year, month = int(match[1]), int(match[2])
+            return last_day_of_month(year, month), True
+        if match := _MONTH_YEAR.match(text):
+            month, year = int(match[1]), int(match[2])
+            return last_day_of_month(year, month), True
+    except ValueError:
+        raise ExpiryFormatError(f"{text!r} is not a real date.") from None
+    raise ExpiryFormatError(f"{text!r} is not a date (YYYY-MM-DD, YYYY-MM or MM/YYYY).")
+
+
+def effective_expiry(
+    expiry_date: date, opened_at: datetime | None, days_after_opening: int | None
+) -> date:
+    """The last day a lot may be used: its expiry date, or the last day of its opened life
+    when that comes first. A vial opened on 1 January with 28 days lasts through 28 January:
+    the opening day is day one."""
+    if opened_at is None or days_after_opening is None:
+        return expiry_date
+    last_opened_day = clinic_date(opened_at) + timedelta(days=days_after_opening - 1)
+    return min(expiry_date, last_opened_day)
+
+
+def refresh_effective_expiry(lot: Lot, days_after_opening: int | None) -> None:
+    """Recompute the stored effective expiry after its expiry date, its opening or its
+    product's days after opening changed."""
+    lot.effective_expiry = effective_expiry(lot.expiry_date, lot.opened_at, days_after_opening)
+
+
+def usable_on(lot: Lot, day: date) -> bool:
+    """Whether the lot may be handed out on that clinic day."""
+    return (
+        lot.status == LotStatus.AVAILABLE
+        and lot.quantity_on_hand > 0
+        and day <= lot.effective_expiry
+    )

@@ -1,0 +1,87 @@
+"""First-expiring, first-out: a dispense for a product takes from its usable lots, earliest
+effective expiry first (ties: earliest received), splitting across lots when needed."""
+
+import dataclasses
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from core.clock import clinic_today
+from core.database import db
+from core.errors import Conflict, Invalid
+from inventory.ledger import post_movement
+from inventory.models import Lot, LotStatus, MovementKind
+from inventory.products import get_product
+
+
+@dataclasses.dataclass(frozen=True)
+class Pick:
+    lot: Lot
+    quantity: Decimal
+
+    @property
+    def lot_id(self) -> int:
+        return self.lot.id
+
+    @property
+    def lot_number(self) -> str:
+        return self.lot.lot_number
+
+
+def usable_lots(product_id: int, day: date, lock: bool = False) -> list[Lot]:
+    """The product's lots usable on that day, in FEFO order. With `lock` their rows stay
+    locked until the transaction ends (PostgreSQL), so that picks made from them hold."""
+    stmt = (
+        select(Lot)
+        .where(
+            Lot.product_id == product_id,
+            Lot.status == LotStatus.AVAILABLE,
+            Lot.effective_expiry >= day,
+            Lot.quantity_on_hand > 0,
+        )
+        .order_by(Lot.effective_expiry, Lot.received_at, Lot.id)
+    )
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return list(db.session.scalars(stmt))
+
+
+def fefo_picks(product_id: int, quantity: Decimal, day: date, lock: bool = False) -> list[Pick]:
+    """Which lots give `quantity` on that day, and how much each; a 409 when the usable stock
+    is short (nothing is picked then)."""
+    picks = []
+    missing = quantity
+    for lot in usable_lots(product_id, day, lock=lock):
+        if missing <= 0:
+            break
+        taken = min(lot.quantity_on_hand, missing)
+        picks.append(Pick(lot, taken))
+        missing -= taken
+    if missing > 0:
+        usable = quantity - missing
+        raise Conflict(
+            f"Only {usable} usable on {day.isoformat()} of product {product_id}; "
+            f"{quantity} requested.",
+            {"quantity": [f"Only {usable} usable."]},
+            usable=str(usable),
+        )
+    return picks
+
+
+def dispense(
+    product_id: int, quantity: Decimal, reason: str | None, user_id: int | None, now: datetime
+) -> list[Pick]:
+    """Hand out `quantity` of a product FEFO, now: all of it from lots usable today, or
+    nothing (409)."""
+    if quantity <= 0:
+        raise Invalid({"quantity": ["Must be more than 0."]})
+    product = get_product(product_id)
+    today = clinic_today(now)
+    with db.session.begin_nested():
+        picks = fefo_picks(product.id, quantity, today, lock=True)
+        for pick in picks:
+            post_movement(
+                pick.lot, MovementKind.DISPENSE, -pick.quantity, reason, user_id, now, today
+            )
+    return picks

@@ -1,0 +1,116 @@
+"""Products: what the clinic stocks, and what each kind must refer to (SPEC 3.4)."""
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from core.database import db
+from core.errors import Conflict, Invalid, NotFound
+from formulary.models import Serum, Substance
+from inventory.barcodes import normalize_gtin
+from inventory.expiry import refresh_effective_expiry
+from inventory.models import Lot, Product, ProductKind
+
+# Multi-dose vials of serums and raw ingredients keep 28 days once opened unless told otherwise.
+DEFAULT_DAYS_AFTER_OPENING = 28
+_REFERENCE_FIELD = {ProductKind.COMPONENT: "substance_id", ProductKind.SERUM: "serum_id"}
+_NOT_GIVEN = object()
+
+
+def get_product(product_id: int) -> Product:
+    product = db.session.get(Product, product_id)
+    if product is None:
+        raise NotFound(f"No product with id {product_id}.")
+    return product
+
+
+def product_for_gtin(gtin: str) -> Product | None:
+    return db.session.scalar(select(Product).where(Product.gtin == gtin))
+
+
+def create_product(
+    kind: ProductKind | str,
+    name: str,
+    unit: str,
+    substance_id: int | None = None,
+    serum_id: int | None = None,
+    gtin: str | None = None,
+    reorder_point: Decimal = Decimal(0),
+    days_after_opening=_NOT_GIVEN,
+) -> Product:
+    kind = ProductKind(kind)
+    if days_after_opening is _NOT_GIVEN:
+        days_after_opening = None if kind == ProductKind.CONSUMABLE else DEFAULT_DAYS_AFTER_OPENING
+    product = Product(
+        kind=kind,
+        name=name,
+        unit=unit,
+        substance_id=substance_id,
+        serum_id=serum_id,
+        reorder_point=reorder_point,
+        days_after_opening=days_after_opening,
+    )
+    _check_reference(product)
+    product.gtin = _unused_gtin(gtin, product)
+    db.session.add(product)
+    db.session.flush()
+    return product
+
+
+def update_product(product: Product, changes: dict) -> Product:
+    """Apply the changed fields. A new days-after-opening moves the effective expiry of the
+    product's opened lots with it; the unit cannot change under stock already counted in it."""
+    if "unit" in changes and changes["unit"] != product.unit and _has_lots(product):
+        raise Conflict(
+            "The unit of a product with lots cannot change: its quantities are counted in it.",
+            {"unit": ["Lots exist in the current unit."]},
+        )
+    if "gtin" in changes:
+        changes["gtin"] = _unused_gtin(changes["gtin"], product)
+    for field, value in changes.items():
+        setattr(product, field, ProductKind(value) if field == "kind" else value)
+    _check_reference(product)
+    if "days_after_opening" in changes:
+        _refresh_opened_lots(product)
+    db.session.flush()
+    return product
+
+
+def _check_reference(product: Product) -> None:
+    """A component names its substance, a serum product its serum, a consumable neither."""
+    needed = _REFERENCE_FIELD.get(product.kind)
+    for field in ("substance_id", "serum_id"):
+        value = getattr(product, field)
+        if field == needed and value is None:
+            raise Invalid({field: [f"A {product.kind.value} product needs a {field}."]})
+        if field != needed and value is not None:
+            raise Invalid({field: [f"A {product.kind.value} product has no {field}."]})
+    if needed == "substance_id" and db.session.get(Substance, product.substance_id) is None:
+        raise Invalid({"substance_id": [f"No substance with id {product.substance_id}."]})
+    if needed == "serum_id" and db.session.get(Serum, product.serum_id) is None:
+        raise Invalid({"serum_id": [f"No serum with id {product.serum_id}."]})
+
+
+def _unused_gtin(gtin: str | None, product: Product) -> str | None:
+    if gtin is None:
+        return None
+    gtin = normalize_gtin(gtin)
+    holder = product_for_gtin(gtin)
+    if holder is not None and holder is not product:
+        raise Conflict(
+            f"GTIN {gtin} already belongs to product {holder.id} ({holder.name}).",
+            {"gtin": ["Already in use."]},
+        )
+    return gtin
+
+
+def _has_lots(product: Product) -> bool:
+    return (
+        db.session.scalar(select(Lot.id).where(Lot.product_id == product.id).limit(1)) is not None
+    )
+
+
+def _refresh_opened_lots(product: Product) -> None:
+    opened = select(Lot).where(Lot.product_id == product.id, Lot.opened_at.is_not(None))
+    for lot in db.session.scalars(opened):
+        refresh_effective_expiry(lot, product.days_after_opening)

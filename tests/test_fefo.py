@@ -1,0 +1,160 @@
+"""FEFO dispense: earliest effective expiry first, never an unusable lot, all or nothing."""
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from core.clock import clinic_today
+from core.database import db
+from core.errors import Conflict
+from inventory import lots
+from inventory.fefo import dispense, fefo_picks
+from inventory.models import Lot, LotStatus, Movement
+from tests import factories
+
+NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+TODAY = date(2025, 3, 1)
+
+
+def picked(picks):
+    return [(pick.lot_id, pick.quantity) for pick in picks]
+
+
+def test_fefo_takes_the_earliest_effective_expiry_first():
+    product = factories.make_product()
+    late = factories.make_lot(product, expiry_date=date(2026, 1, 1))
+    early = factories.make_lot(product, expiry_date=date(2025, 6, 1))
+    assert picked(fefo_picks(product.id, Decimal(3), TODAY)) == [(early.id, 3)]
+    assert late.quantity_on_hand == 10
+
+
+def test_fefo_ties_go_to_the_earliest_received():
+    product = factories.make_product()
+    second = factories.make_lot(product, expiry_date=date(2025, 6, 1), now=NOW)
+    first = factories.make_lot(product, expiry_date=date(2025, 6, 1), now=NOW - timedelta(days=3))
+    assert picked(fefo_picks(product.id, Decimal(1), TODAY)) == [(first.id, 1)]
+    assert second.id != first.id
+
+
+def test_fefo_splits_a_dispense_across_lots():
+    product = factories.make_product()
+    early = factories.make_lot(product, quantity="4", expiry_date=date(2025, 6, 1))
+    late = factories.make_lot(product, quantity="10", expiry_date=date(2025, 9, 1))
+    picks = dispense(product.id, Decimal(6), "session", None, NOW)
+    assert picked(picks) == [(early.id, 4), (late.id, 2)]
+    assert (early.quantity_on_hand, late.quantity_on_hand) == (0, 8)
+
+
+def test_fefo_skips_an_opened_vial_past_its_28_days():
+    product = factories.make_product()
+    opened = factories.make_lot(product, expiry_date=date(2025, 12, 31), now=NOW)
+    lots.open_lot(opened.id, now=NOW)  # last day 28 March
+    sealed = factories.make_lot(product, expiry_date=date(2026, 6, 30), now=NOW)
+    assert picked(fefo_picks(product.id, Decimal(1), date(2025, 3, 28))) == [(opened.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), date(2025, 3, 29))) == [(sealed.id, 1)]
+
+
+def test_fefo_takes_an_opened_vial_before_a_sealed_lot_that_expires_earlier_on_paper():
+    product = factories.make_product()
+    sealed = factories.make_lot(product, expiry_date=date(2025, 5, 31), now=NOW)
+    opened = factories.make_lot(product, expiry_date=date(2026, 12, 31), now=NOW)
+    lots.open_lot(opened.id, now=NOW)  # effective expiry 28 March, before 31 May
+    assert [pick.lot_id for pick in fefo_picks(product.id, Decimal(12), TODAY)] == [
+        opened.id,
+        sealed.id,
+    ]
+
+
+def test_fefo_uses_a_lot_on_its_expiry_day_and_not_the_day_after():
+    product = factories.make_product()
+    lot = factories.make_lot(product, expiry_date=date(2025, 3, 1))
+    assert picked(fefo_picks(product.id, Decimal(1), date(2025, 3, 1))) == [(lot.id, 1)]
+    with pytest.raises(Conflict):
+        fefo_picks(product.id, Decimal(1), date(2025, 3, 2))
+
+
+@pytest.mark.parametrize("status", [LotStatus.QUARANTINE, LotStatus.RECALLED])
+def test_fefo_never_hands_out_a_quarantined_or_recalled_lot(status):
+    product = factories.make_product()
+    blocked = factories.make_lot(product, expiry_date=date(2025, 4, 1), quarantine=True)
+    if status == LotStatus.RECALLED:
+        lots.recall(blocked.id, "recall")
+    good = factories.make_lot(product, expiry_date=date(2025, 9, 1))
+    assert picked(fefo_picks(product.id, Decimal(2), TODAY)) == [(good.id, 2)]
+
+
+def test_fefo_never_hands_out_an_expired_or_disposed_lot():
+    product = factories.make_product()
+    expired = factories.make_lot(
+        product, expiry_date=date(2025, 2, 28), now=NOW - timedelta(days=30)
+    )
+    disposed = factories.make_lot(product, expiry_date=date(2025, 4, 1))
+    lots.dispose(disposed.id, "broken", None, NOW)
+    with pytest.raises(Conflict):
+        dispense(product.id, Decimal(1), None, None, NOW)
+    assert expired.quantity_on_hand == 10
+
+
+def test_a_dispense_beyond_the_usable_stock_is_a_conflict_and_changes_nothing():
+    product = factories.make_product()
+    first = factories.make_lot(product, quantity="3", expiry_date=date(2025, 6, 1))
+    second = factories.make_lot(product, quantity="3", expiry_date=date(2025, 7, 1))
+    movements_before = db.session.scalar(select(func.count()).select_from(Movement))
+    with pytest.raises(Conflict) as refused:
+        dispense(product.id, Decimal(7), None, None, NOW)
+    assert "Only 6 usable" in refused.value.message
+    db.session.expire_all()
+    assert db.session.get(Lot, first.id).quantity_on_hand == 3
+    assert db.session.get(Lot, second.id).quantity_on_hand == 3
+    assert db.session.scalar(select(func.count()).select_from(Movement)) == movements_before
+
+
+def test_dispense_answers_the_picks_and_records_dispense_movements(client, login_as):
+    product = factories.make_product()
+    expiry = clinic_today() + timedelta(days=100)
+    early = factories.make_lot(product, quantity="2", expiry_date=expiry)
+    late = factories.make_lot(product, quantity="5", expiry_date=expiry + timedelta(days=1))
+    response = client.post(
+        f"/api/products/{product.id}/dispense",
+        headers=login_as("pharmacist"),
+        json={"quantity": 3, "reason": "session 12"},
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json() == {
+        "picks": [
+            {"lot_id": early.id, "lot_number": early.lot_number, "quantity": 2},
+            {"lot_id": late.id, "lot_number": late.lot_number, "quantity": 1},
+        ]
+    }
+    dispensed = db.session.scalars(
+        select(Movement.quantity).where(Movement.kind == "dispense").order_by(Movement.id)
+    ).all()
+    assert dispensed == [-2, -1]
+
+
+def test_a_dispense_the_stock_cannot_meet_answers_409_and_changes_nothing(client, login_as):
+    product = factories.make_product()
+    lot = factories.make_lot(product, quantity="2", expiry_date=clinic_today() + timedelta(days=9))
+    response = client.post(
+        f"/api/products/{product.id}/dispense", headers=login_as("pharmacist"), json={"quantity": 3}
+    )
+    assert response.status_code == 409
+    assert db.session.get(Lot, lot.id).quantity_on_hand == 2
+
+
+@pytest.mark.parametrize("role", ["doctor", "admin"])
+def test_only_a_pharmacist_dispenses(client, login_as, role):
+    product = factories.make_product()
+    response = client.post(
+        f"/api/products/{product.id}/dispense", headers=login_as(role), json={"quantity": 1}
+    )
+    assert response.status_code == 403
+
+
+def test_dispensing_an_unknown_product_is_a_404(client, login_as):
+    response = client.post(
+        "/api/products/999999/dispense", headers=login_as("pharmacist"), json={"quantity": 1}
+    )
+    assert response.status_code == 404

@@ -1,0 +1,184 @@
+"""`flask import lots`, `flask export lots` and `flask inventory verify`."""
+
+import csv
+import io
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, update
+
+from core.audit import AuditEntry
+from core.database import db
+from inventory.models import Lot, Movement
+from tests import factories
+
+FAR = (date.today() + timedelta(days=3650)).isoformat()
+HEADER = "product_id,lot_number,expiry_date,quantity,supplier,storage,received_at\n"
+
+
+@pytest.fixture
+def product():
+    return factories.make_product()
+
+
+def write_csv(tmp_path, text):
+    path = tmp_path / "lots.csv"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def lot_count():
+    return db.session.scalar(select(func.count()).select_from(Lot))
+
+
+def test_import_lots_creates_each_lot_with_its_receive_movement(runner, tmp_path, product):
+    path = write_csv(
+        tmp_path,
+        HEADER
+        + f"{product.id},L1,{FAR},10,Acme,refrigerated,2025-01-02T10:00:00+00:00\n"
+        + f"{product.id},L2,07/2070,2.5,,,\n",
+    )
+    result = runner.invoke(args=["import", "lots", path])
+    assert result.exit_code == 0, result.output
+    assert "Imported 2 lots." in result.output
+    first, second = db.session.scalars(
+        select(Lot).where(Lot.product_id == product.id).order_by(Lot.lot_number)
+    ).all()
+    assert (first.quantity_on_hand, first.supplier, first.storage.value) == (
+        10,
+        "Acme",
+        "refrigerated",
+    )
+    assert (second.expiry_date, second.expiry_month_only) == (date(2070, 7, 31), True)
+    assert second.quantity_on_hand == Decimal("2.5")
+    ledger = dict(
+        db.session.execute(
+            select(Movement.lot_id, func.sum(Movement.quantity)).group_by(Movement.lot_id)
+        ).all()
+    )
+    assert (ledger[first.id], ledger[second.id]) == (10, Decimal("2.5"))
+
+
+def test_import_lots_writes_one_audit_entry_for_the_whole_file(runner, tmp_path, product):
+    rows = "".join(f"{product.id},B{n},{FAR},1\n" for n in range(30))
+    runner.invoke(args=["import", "lots", write_csv(tmp_path, HEADER + rows)])
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "import")).all()
+    assert (entry.entity, entry.username, entry.changes["lots"]) == ("lots", "cli", 30)
+
+
+def test_a_bad_row_is_reported_with_its_line_number_and_nothing_is_imported(
+    runner, tmp_path, product
+):
+    before = lot_count()
+    path = write_csv(
+        tmp_path,
+        HEADER
+        + f"{product.id},OK1,{FAR},1\n"
+        + f"{product.id},BAD,31/31/2030,1\n"
+        + f"{product.id},OK2,{FAR},1\n",
+    )
+    result = runner.invoke(args=["import", "lots", path])
+    assert result.exit_code != 0
+    assert "line 3: expiry_date: not a date" in result.output
+    assert "nothing was imported" in result.output
+    assert lot_count() == before
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("999999,X,{far},1", "line 2: product_id: no product with id 999999"),
+        ("{pid},X,2000-01-31,1", "line 2: expiry_date: 2000-01-31 is already past"),
+        ("{pid},X,{far},0", "line 2: quantity: '0' must be more than 0"),
+        ("{pid},X,{far},many", "line 2: quantity: 'many' is not a number"),
+        ("{pid},,{far},1", "line 2: lot_number: missing"),
+        ("{pid},X,{far},1,,attic,", "line 2: storage: 'attic'"),
+        ("{pid},X,{far},1,,,2999-01-01", "line 2: received_at: in the future"),
+        ("abc,X,{far},1", "line 2: product_id: 'abc' is not a product id"),
+    ],
+)
+def test_each_kind_of_bad_field_is_named(runner, tmp_path, product, row, message):
+    line = row.format(pid=product.id, far=FAR)
+    result = runner.invoke(args=["import", "lots", write_csv(tmp_path, HEADER + line + "\n")])
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_a_lot_repeated_in_the_file_is_reported_at_its_second_line(runner, tmp_path, product):
+    path = write_csv(
+        tmp_path,
+        HEADER
+        + f"{product.id},DUP,{FAR},1\n{product.id},OTHER,{FAR},1\n{product.id},DUP,{FAR},2\n",
+    )
+    result = runner.invoke(args=["import", "lots", path])
+    assert result.exit_code != 0
+    assert "line 4: lot_number: lot DUP repeats line 2" in result.output
+
+
+def test_a_lot_already_on_the_shelf_is_reported(runner, tmp_path, product):
+    factories.make_lot(product, lot_number="SHELF")
+    result = runner.invoke(
+        args=["import", "lots", write_csv(tmp_path, HEADER + f"{product.id},SHELF,{FAR},1\n")]
+    )
+    assert result.exit_code != 0
+    assert "line 2: lot_number: lot SHELF of product" in result.output
+    assert "already exists" in result.output
+
+
+def test_an_unknown_or_missing_column_is_reported_on_line_1(runner, tmp_path):
+    result = runner.invoke(
+        args=["import", "lots", write_csv(tmp_path, "product_id,lot,expiry_date,quantity\n")]
+    )
+    assert result.exit_code != 0
+    assert "line 1: unknown column 'lot'" in result.output
+    assert "line 1: missing column 'lot_number'" in result.output
+
+
+def test_export_lots_writes_every_lot_as_csv(runner, product):
+    lot = factories.make_lot(product, quantity="3.25", supplier="Acme")
+    result = runner.invoke(args=["export", "lots"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert list(rows[0]) == [
+        "product_id", "lot_number", "expiry_date", "quantity", "supplier", "storage",
+        "received_at", "id", "status", "effective_expiry",
+    ]  # fmt: skip
+    [exported] = [row for row in rows if row["id"] == str(lot.id)]
+    assert exported["quantity"] == "3.25"
+    assert exported["supplier"] == "Acme"
+    assert exported["status"] == "available"
+    assert exported["effective_expiry"] == lot.effective_expiry.isoformat()
+
+
+def test_an_exported_file_with_its_extra_columns_removed_imports_into_another_product(
+    runner, tmp_path, product
+):
+    factories.make_lot(product, lot_number="RT1", expiry_date=date(2070, 1, 31))
+    target = factories.make_product()
+    exported = list(csv.DictReader(io.StringIO(runner.invoke(args=["export", "lots"]).output)))
+    lines = [HEADER.strip()] + [
+        f"{target.id},{row['lot_number']},{row['expiry_date']},{row['quantity']},"
+        f"{row['supplier']},{row['storage']},{row['received_at']}"
+        for row in exported
+        if row["product_id"] == str(product.id)
+    ]
+    result = runner.invoke(args=["import", "lots", write_csv(tmp_path, "\n".join(lines) + "\n")])
+    assert result.exit_code == 0, result.output
+    assert db.session.scalar(select(Lot.lot_number).where(Lot.product_id == target.id)) == "RT1"
+
+
+def test_inventory_verify_passes_when_every_lot_matches_its_ledger(runner):
+    factories.make_lot()
+    result = runner.invoke(args=["inventory", "verify"])
+    assert result.exit_code == 0, result.output
+    assert f"{lot_count()} lots verified" in result.output
+
+
+def test_inventory_verify_names_a_lot_that_disagrees_with_its_ledger_and_fails(runner):
+    lot = factories.make_lot(quantity="5")
+    db.session.execute(update(Lot).where(Lot.id == lot.id).values(quantity_on_hand=4))
+    db.session.commit()
+    result = runner.invoke(args=["inventory", "verify"])
+    assert result.exit_code == 1
+    assert f"lot {lot.id} ({lot.lot_number}): quantity on hand 4, ledger sum 5" in result.output

@@ -1,0 +1,100 @@
+"""Stock never goes below zero, also when requests race, on SQLite and on PostgreSQL."""
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from core.accounts import create_user
+from core.clock import clinic_today, utcnow
+from core.database import db
+from core.errors import Conflict
+from inventory.ledger import post_movement
+from inventory.lots import Expiry, receive
+from inventory.models import Lot, Movement, MovementKind
+from inventory.products import create_product
+from tests import factories
+
+PARALLEL_REQUESTS = 40
+LOT_SIZE = 20
+
+
+@pytest.mark.server
+def test_forty_parallel_one_unit_dispenses_against_a_lot_of_twenty_give_exactly_twenty(
+    live_app, live_server
+):
+    with live_app.app_context():
+        pharmacist = create_user("racing-pharmacist", "pharmacist", "a long test password")
+        product = create_product(kind="consumable", name="Syringe 1 mL", unit="piece")
+        expiry = Expiry(clinic_today() + timedelta(days=365))
+        lot = receive(product.id, "RACE-1", expiry, Decimal(LOT_SIZE), pharmacist.id, utcnow()).lot
+        db.session.commit()
+        product_id, lot_id = product.id, lot.id
+    token = live_server.token("racing-pharmacist", "a long test password")
+
+    def dispense_one(_):
+        return live_server.request(
+            "POST", f"/api/products/{product_id}/dispense", {"quantity": 1}, token=token
+        )
+
+    with ThreadPoolExecutor(max_workers=PARALLEL_REQUESTS) as pool:
+        answers = list(pool.map(dispense_one, range(PARALLEL_REQUESTS)))
+
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] * LOT_SIZE + [409] * (PARALLEL_REQUESTS - LOT_SIZE), answers
+    assert all(
+        body["picks"] == [{"lot_id": lot_id, "lot_number": "RACE-1", "quantity": 1}]
+        for status, body in answers
+        if status == 200
+    )
+    with live_app.app_context():
+        assert db.session.get(Lot, lot_id).quantity_on_hand == 0
+        ledger = select(func.sum(Movement.quantity)).where(Movement.lot_id == lot_id)
+        assert db.session.scalar(ledger) == 0
+        dispensed = select(func.count()).where(
+            Movement.lot_id == lot_id, Movement.kind == MovementKind.DISPENSE
+        )
+        assert db.session.scalar(dispensed) == LOT_SIZE
+
+
+def test_the_database_refuses_a_negative_quantity_on_hand():
+    lot = factories.make_lot(quantity="1")
+    with pytest.raises(IntegrityError), db.session.begin_nested():
+        db.session.execute(update(Lot).where(Lot.id == lot.id).values(quantity_on_hand=-1))
+
+
+def test_a_posting_that_finds_the_stock_already_taken_changes_nothing():
+    # The loaded lot still says 5; another transaction has since taken all of it.
+    lot = factories.make_lot(quantity="5", expiry_date=date(2030, 1, 1))
+    db.session.execute(update(Lot.__table__).where(Lot.id == lot.id).values(quantity_on_hand=0))
+    movements = select(func.count()).select_from(Movement).where(Movement.lot_id == lot.id)
+    before = db.session.scalar(movements)
+    with pytest.raises(Conflict):
+        post_movement(
+            lot,
+            MovementKind.DISPENSE,
+            Decimal(-1),
+            None,
+            None,
+            factories.STOCK_NOW,
+            date(2025, 1, 1),
+        )
+    assert db.session.scalar(movements) == before
+
+
+def test_a_posting_on_a_lot_past_its_effective_expiry_is_refused_by_the_update_itself():
+    lot = factories.make_lot(quantity="5", expiry_date=date(2025, 1, 31))
+    with pytest.raises(Conflict):
+        post_movement(
+            lot,
+            MovementKind.DISPENSE,
+            Decimal(-1),
+            None,
+            None,
+            factories.STOCK_NOW,
+            date(2025, 2, 1),
+        )
+    assert db.session.get(Lot, lot.id).quantity_on_hand == 5
