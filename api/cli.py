@@ -6,11 +6,14 @@ from flask.cli import AppGroup
 
 from api.inventory_cli import register_inventory_cli
 from clinic.conditions import seed_condition_rules
+from clinic.demo import seed_demo_patients
 from core.accounts import Role, User, create_user
 from core.audit import acting_as
+from core.clock import utcnow
 from core.database import db
 from core.errors import DomainError
 from formulary.seed import seed_catalogue, seed_demo_serums
+from inventory.demo import seed_demo_stock
 
 users_cli = AppGroup("users", help="Manage users.")
 
@@ -59,6 +62,8 @@ def seed_command(demo):
                         create_user(username=username, role=role, password=password, email=email)
                 # Four eyes hold for the demo too: the pharmacist writes, the admin approves.
                 seed_demo_serums(_user_named("pharmacist"), _user_named("admin"), report=report)
+                patients_added = seed_demo_patients()
+                lots_added = seed_demo_stock(utcnow())
         except DomainError as error:
             db.session.rollback()
             raise click.ClickException(f"Seeding refused: {error.message}") from None
@@ -67,6 +72,7 @@ def seed_command(demo):
     for skipped in report.skipped:
         click.echo(f"  left as it is: {skipped}")
     if demo:
+        click.echo(f"Demo data: {patients_added} patients and {lots_added} lots added.")
         click.echo("Demo users (username / password):")
         for username, role, password, _ in DEMO_USERS:
             click.echo(f"  {role.value:<11} {username} / {password}")

@@ -2,9 +2,11 @@
 
 from sqlalchemy import func, select
 
+from clinic.models import Patient
 from core.accounts import User
 from core.audit import AuditEntry
 from core.database import db
+from inventory.models import Lot
 
 
 def test_users_create_makes_a_user_with_a_hashed_password(runner):
@@ -69,3 +71,14 @@ def test_seed_demo_prints_the_demo_logins_and_is_idempotent(runner):
     second = runner.invoke(args=["seed", "--demo"])
     assert second.exit_code == 0
     assert db.session.scalar(select(func.count()).select_from(User)) == count
+
+
+def test_seed_demo_adds_patients_and_stock_once(runner):
+    first = runner.invoke(args=["seed", "--demo"])
+    assert first.exit_code == 0, first.output
+    patients = db.session.scalar(select(func.count()).select_from(Patient))
+    lots = db.session.scalar(select(func.count()).select_from(Lot))
+    assert patients >= 4 and lots >= 20
+    second = runner.invoke(args=["seed", "--demo"])
+    assert "0 patients and 0 lots added" in second.output
+    assert db.session.scalar(select(func.count()).select_from(Lot)) == lots
