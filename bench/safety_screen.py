@@ -150,6 +150,7 @@ def main() -> None:
                         ("safe", "caution", "contraindicated")}  # fmt: skip
             plain = best_time(plain_listing, patient.id)
             screened = best_time(screened_listing, patient.id)
+            db.session.remove()  # end the read transaction, or PostgreSQL's DROP waits on it
             db.drop_all()
             db.engine.dispose()
     print(f"database: {url.split(':')[0]}")
