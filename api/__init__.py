@@ -14,8 +14,11 @@ import formulary.models
 import inventory.models
 from api import (
     audit,
+    batches,
     condition_rules,
+    courses,
     cross_reactivity,
+    forecast,
     health,
     lots,
     patients,
@@ -29,6 +32,7 @@ from api.common import IdConverter
 from api.errors import register_error_handlers
 from api.extensions import api, csrf, db, login_manager, migrate
 from api.security import register_security_headers
+from api.web import aftercare as web_aftercare
 from api.web import auth as web_auth
 from config import BaseConfig, config_for
 from core.audit import SYSTEM, set_actor
@@ -50,6 +54,9 @@ REST_BLUEPRINTS = [
     condition_rules.blp,
     products.blp,
     lots.blp,
+    courses.blp,
+    batches.blp,
+    forecast.blp,
 ]
 
 
@@ -103,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
         # The JSON API authenticates with bearer tokens, not cookies: no CSRF to forge.
         csrf.exempt(blueprint)
     app.register_blueprint(web_auth.bp)
+    app.register_blueprint(web_aftercare.bp)
     _serve_swagger_ui_assets(app)
 
 

@@ -1,5 +1,5 @@
-"""Lots: receipt (fields or GS1 barcode), lists with expiry filters, transitions and the
-ledger of one lot."""
+"""Lots: receipt (fields or GS1 barcode), lists with expiry filters, transitions, the
+ledger of one lot and its recall trace."""
 
 from datetime import timedelta
 
@@ -11,10 +11,12 @@ from sqlalchemy.orm import joinedload
 from api.auth import current_api_user, roles_required
 from api.common import PAGINATION, AsOfSchema, paginate
 from api.inventory_fields import ClinicDateTime, ExpiryField, QuantityField
+from clinic.sessions import sessions_using_lots
 from core.accounts import Role
 from core.clock import clinic_today, utcnow
 from inventory import lots
 from inventory.models import Lot, LotStatus, Movement, MovementKind, Storage
+from inventory.trace import trace_recall
 
 blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and their ledger.")
 
@@ -111,6 +113,24 @@ class MovementSchema(ma.Schema):
     reason = ma.fields.String(allow_none=True)
     user = ma.fields.String(attribute="username", allow_none=True)
     created_at = ma.fields.AwareDateTime()
+
+
+class TracedSessionSchema(ma.Schema):
+    session_id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    mrn = ma.fields.String()
+    patient_name = ma.fields.String()
+    date = ma.fields.Date(metadata={"description": "The day the session was performed."})
+    lot_id = ma.fields.Integer(metadata={"description": "The lot, or batch lot, it used."})
+
+
+class TraceSchema(ma.Schema):
+    lot_id = ma.fields.Integer()
+    batches = ma.fields.List(
+        ma.fields.Nested(LotSchema),
+        metadata={"description": "Lots of the batches made from it, at any depth."},
+    )
+    sessions = ma.fields.List(ma.fields.Nested(TracedSessionSchema))
 
 
 @blp.route("/lots", methods=["GET"])
@@ -222,3 +242,17 @@ def list_movements(lot_id, pagination_parameters):
         .order_by(Movement.id)
     )
     return paginate(stmt, pagination_parameters)
+
+
+@blp.route("/lots/<id:lot_id>/trace", methods=["GET"])
+@roles_required(*LEDGER_READERS)
+@blp.response(200, TraceSchema)
+def trace_lot(lot_id):
+    """Whom to call when this lot is recalled: every batch made from it and every session that
+    used it or such a batch, with the patient's MRN."""
+    trace = trace_recall(lot_id)
+    return {
+        "lot_id": trace.lot_id,
+        "batches": trace.batches,
+        "sessions": sessions_using_lots(trace.lot_ids),
+    }

@@ -1,16 +1,28 @@
-"""Clinic tables: patients, their allergies and conditions, and the condition rule table the
-safety screen reads."""
+"""Clinic tables: patients, their allergies and conditions, the condition rule table the
+safety screen reads, and the treatment itself: courses, their sessions and side effects."""
 
 import enum
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from core.accounts import User
 from core.clock import utcnow
 from core.database import UTCDateTime, db, value_enum
-from formulary.models import Substance
+from formulary.models import Serum, Substance
 from formulary.screen import Verdict
+from inventory.models import Quantity
 
 
 class Sex(enum.StrEnum):
@@ -151,3 +163,127 @@ class ConditionRule(db.Model):
     label: Mapped[str] = mapped_column(String(160))
     verdict: Mapped[Verdict] = mapped_column(value_enum(Verdict))
     message: Mapped[str] = mapped_column(Text)
+
+
+class SessionStatus(enum.StrEnum):
+    PLANNED = "planned"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class Technique(enum.StrEnum):
+    MANUAL = "manual"
+    GUN = "gun"
+
+
+class SideEffectKind(enum.StrEnum):
+    RASH = "rash"
+    LOCAL_PAIN = "local_pain"
+    HEMATOMA = "hematoma"
+    REDNESS = "redness"
+    ALLERGIC_REACTION = "allergic_reaction"
+    OTHER = "other"
+
+
+class Course(db.Model):
+    """A planned treatment of one patient with one approved serum version: weekly induction
+    sessions, then monthly maintenance (SPEC 3.6)."""
+
+    __tablename__ = "courses"
+    __table_args__ = (
+        CheckConstraint("induction_sessions BETWEEN 4 AND 8", name="induction_sessions_range"),
+        CheckConstraint("maintenance_months >= 0", name="maintenance_months_not_negative"),
+        CheckConstraint("doses_per_session > 0", name="doses_per_session_positive"),
+        Index("ix_courses_patient_id_start_date", "patient_id", "start_date"),
+        Index("ix_courses_serum_id", "serum_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # RESTRICT: a treatment history is never erased with its patient or its formula.
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    serum_id: Mapped[int] = mapped_column(ForeignKey("serums.id", ondelete="RESTRICT"))
+    start_date: Mapped[date] = mapped_column(Date)
+    induction_sessions: Mapped[int]
+    maintenance_months: Mapped[int] = mapped_column(default=0)
+    # What each planned session is expected to use; the forecast counts it.
+    doses_per_session: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(1))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    patient: Mapped[Patient] = relationship()
+    serum: Mapped[Serum] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    sessions: Mapped[list["TreatmentSession"]] = relationship(
+        back_populates="course", order_by="[TreatmentSession.scheduled_date, TreatmentSession.id]"
+    )
+
+
+class TreatmentSession(db.Model):
+    """One mesotherapy session of a course: planned, then completed (with the lot it used) or
+    cancelled."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("needle_mm BETWEEN 4 AND 13", name="needle_mm_range"),
+        CheckConstraint("doses > 0", name="doses_positive"),
+        CheckConstraint("injection_points > 0", name="injection_points_positive"),
+        # The last guard behind the workflow: a completed session says what was done with what.
+        CheckConstraint(
+            "status <> 'completed' OR (performed_on IS NOT NULL AND lot_id IS NOT NULL"
+            " AND needle_mm IS NOT NULL AND technique IS NOT NULL"
+            " AND injection_points IS NOT NULL)",
+            name="completed_is_recorded",
+        ),
+        # A patient's sessions between two dates (GET /api/sessions?patient_id=&from=&to=).
+        Index("ix_sessions_patient_id_scheduled_date", "patient_id", "scheduled_date"),
+        # A day's sessions without a patient, and the forecast's planned sessions in a range.
+        Index("ix_sessions_scheduled_date", "scheduled_date"),
+        Index("ix_sessions_status_scheduled_date", "status", "scheduled_date"),
+        Index("ix_sessions_course_id_scheduled_date", "course_id", "scheduled_date"),
+        # The recall trace: every session that used a lot.
+        Index("ix_sessions_lot_id", "lot_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
+    # Denormalised from the course, so that a patient's sessions are one indexed range scan.
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    scheduled_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[SessionStatus] = mapped_column(
+        value_enum(SessionStatus), default=SessionStatus.PLANNED
+    )
+    performed_on: Mapped[date | None] = mapped_column(Date)
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
+    doses: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(1))
+    needle_mm: Mapped[Decimal | None] = mapped_column(Numeric(4, 1))
+    technique: Mapped[Technique | None] = mapped_column(value_enum(Technique))
+    injection_points: Mapped[int | None]
+    # The screen's verdict when the session was completed, and why a caution was overridden.
+    screen_verdict: Mapped[Verdict | None] = mapped_column(value_enum(Verdict))
+    override_reason: Mapped[str | None] = mapped_column(Text)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    course: Mapped[Course] = relationship(back_populates="sessions")
+    patient: Mapped[Patient] = relationship()
+    completed_by: Mapped[User | None] = relationship()
+    side_effects: Mapped[list["SideEffect"]] = relationship(
+        back_populates="session", order_by="SideEffect.id"
+    )
+
+
+class SideEffect(db.Model):
+    __tablename__ = "side_effects"
+    __table_args__ = (Index("ix_side_effects_session_id", "session_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="RESTRICT"))
+    kind: Mapped[SideEffectKind] = mapped_column(value_enum(SideEffectKind))
+    severity: Mapped[Severity] = mapped_column(value_enum(Severity))
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[TreatmentSession] = relationship(back_populates="side_effects")

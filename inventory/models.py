@@ -1,4 +1,5 @@
-"""Inventory tables: products, lots and the append-only movement ledger.
+"""Inventory tables: products, lots, the append-only movement ledger, and compounded batches
+with the lots they consumed.
 
 Quantities are exact decimals stored as whole millionths of the product's unit in an integer
 column (`Quantity`): SQLite has no exact decimal type, and the ledger's sum must equal a lot's
@@ -204,3 +205,55 @@ class Movement(db.Model):
 def _refuse_rewriting_the_ledger(mapper, connection, movement):
     """The ledger is append-only: a mistake is corrected by a new `adjust` movement."""
     raise RuntimeError(f"movement {movement.id} is part of the append-only ledger")
+
+
+class Batch(db.Model):
+    """An in-house compounding (SPEC 3.5): the serum lot it produced and who made it when."""
+
+    __tablename__ = "batches"
+    __table_args__ = (
+        CheckConstraint("doses > 0", name="doses_positive"),
+        Index("ix_batches_serum_id", "serum_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serum_id: Mapped[int] = mapped_column(ForeignKey("serums.id", ondelete="RESTRICT"))
+    # The new serum lot; one batch makes exactly one lot (the trace walks back through it).
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"), unique=True)
+    doses: Mapped[Decimal] = mapped_column(Quantity)
+    prepared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    storage: Mapped[Storage] = mapped_column(_enum(Storage))
+    # Preparation time + the serum's beyond-use days for that storage, before any lot's expiry.
+    beyond_use_date: Mapped[date] = mapped_column(Date)
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    lot: Mapped[Lot] = relationship()
+    made_by: Mapped[User | None] = relationship()
+    consumptions: Mapped[list["BatchConsumption"]] = relationship(
+        back_populates="batch", order_by="BatchConsumption.id"
+    )
+
+
+class BatchConsumption(db.Model):
+    """One component lot a batch drew from, and how much (in that lot's product unit)."""
+
+    __tablename__ = "batch_consumptions"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        Index("ix_batch_consumptions_batch_id", "batch_id"),
+        # The recall trace: which batches a lot went into.
+        Index("ix_batch_consumptions_lot_id", "lot_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="RESTRICT"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    unit: Mapped[str] = mapped_column(String(20))
+
+    batch: Mapped[Batch] = relationship(back_populates="consumptions")
+    lot: Mapped[Lot] = relationship()
+
+    @property
+    def lot_number(self) -> str:
+        return self.lot.lot_number

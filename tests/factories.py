@@ -148,3 +148,54 @@ def make_lot(
     ).lot
     db.session.commit()
     return lot
+
+
+# --- clinic workflow ---------------------------------------------------------------------------
+
+
+def make_safe_patient(**fields):
+    """A patient the screen clears: allergy history taken (none known), stage within
+    indication."""
+    from clinic.models import AllergyStatus
+
+    fields.setdefault("allergy_status", AllergyStatus.NO_KNOWN_ALLERGIES)
+    return make_patient(**fields)
+
+
+def make_allergy(patient, substance, **fields):
+    from clinic.models import Allergy, AllergyStatus
+
+    allergy = Allergy(patient_id=patient.id, substance_id=substance.id, **fields)
+    patient.allergy_status = AllergyStatus.RECORDED
+    return save(allergy)
+
+
+def make_serum_product(serum, unit: str = "dose", **fields):
+    return make_product(kind="serum", serum_id=serum.id, unit=unit, **fields)
+
+
+def make_course(
+    patient=None,
+    serum=None,
+    start_date: date = date(2025, 3, 3),
+    induction_sessions: int = 4,
+    maintenance_months: int = 0,
+    doctor=None,
+    **fields,
+):
+    """A planned course through the clinic's rules (screen included)."""
+    from clinic.courses import plan_course
+
+    patient = patient or make_safe_patient()
+    serum = serum or make_approved_serum()
+    course = plan_course(
+        patient,
+        serum.id,
+        start_date,
+        induction_sessions,
+        maintenance_months,
+        doctor or make_user(role=Role.DOCTOR),
+        **fields,
+    )
+    db.session.commit()
+    return course

@@ -1,0 +1,124 @@
+"""Treatment courses (SPEC 3.6): 4 to 8 weekly induction sessions, then one maintenance
+session a month, planned for an approved serum the patient's screen does not contraindicate."""
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from clinic.models import Course, Patient, SessionStatus, TreatmentSession
+from clinic.safety import screen_patient_serum
+from core.accounts import User
+from core.database import db
+from core.errors import Conflict, Invalid, NotFound
+from formulary.models import Serum, SerumStatus
+from formulary.screen import Verdict
+
+INDUCTION_SESSIONS = range(4, 9)
+# Five years of monthly maintenance: a plan longer than that is a typing mistake.
+MAX_MAINTENANCE_MONTHS = 60
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` later; a day the month does not have falls on its last day
+    (31 January + 1 month is 28 February, or 29 February in a leap year)."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, _days_in_month(year, month)))
+
+
+def _days_in_month(year: int, month: int) -> int:
+    first_of_next = date(year + month // 12, month % 12 + 1, 1)
+    return (first_of_next - timedelta(days=1)).day
+
+
+def session_dates(start: date, induction_sessions: int, maintenance_months: int) -> list[date]:
+    """Weekly sessions from `start`, then the k-th maintenance session k months after the last
+    weekly one. Counting every month from that one session (not from the previous maintenance
+    date) keeps a 31st on the 31st whenever the month has one: 31 Jan, 28 Feb, 31 Mar."""
+    weekly = [start + timedelta(weeks=week) for week in range(induction_sessions)]
+    last_weekly = weekly[-1]
+    monthly = [add_months(last_weekly, k) for k in range(1, maintenance_months + 1)]
+    return weekly + monthly
+
+
+def get_course(course_id: int) -> Course:
+    course = db.session.get(Course, course_id)
+    if course is None:
+        raise NotFound(f"No course with id {course_id}.")
+    return course
+
+
+def courses_query(patient_id: int):
+    """A patient's courses, newest first, with their sessions and side effects loaded up
+    front (a fixed number of queries whatever their number)."""
+    return (
+        select(Course)
+        .where(Course.patient_id == patient_id)
+        .options(selectinload(Course.sessions).selectinload(TreatmentSession.side_effects))
+        .order_by(Course.start_date.desc(), Course.id.desc())
+    )
+
+
+def plan_course(
+    patient: Patient,
+    serum_id: int,
+    start_date: date,
+    induction_sessions: int,
+    maintenance_months: int,
+    doctor: User,
+    doses_per_session: Decimal = Decimal(1),
+) -> Course:
+    """A course and all its planned sessions. Refused for a serum that is not approved or that
+    the patient's screen contraindicates (409 with the screen's reasons)."""
+    _check_plan(induction_sessions, maintenance_months, doses_per_session)
+    serum = db.session.get(Serum, serum_id)
+    if serum is None:
+        raise Invalid({"serum_id": [f"No serum with id {serum_id}."]})
+    if serum.status != SerumStatus.APPROVED:
+        raise Conflict(
+            f"Serum {serum.code} version {serum.version} is {serum.status.value}: "
+            "only an approved serum can be planned.",
+            {"serum_id": ["Not approved."]},
+        )
+    screen = screen_patient_serum(patient, serum)
+    if screen.verdict == Verdict.CONTRAINDICATED:
+        raise Conflict(
+            f"{serum.name} is contraindicated for this patient.",
+            verdict=screen.verdict.value,
+            reasons=[reason.as_dict() for reason in screen.reasons],
+        )
+    course = Course(
+        patient_id=patient.id,
+        serum_id=serum.id,
+        start_date=start_date,
+        induction_sessions=induction_sessions,
+        maintenance_months=maintenance_months,
+        doses_per_session=doses_per_session,
+        created_by_id=doctor.id,
+    )
+    course.sessions = [
+        TreatmentSession(
+            patient_id=patient.id,
+            scheduled_date=day,
+            status=SessionStatus.PLANNED,
+            doses=doses_per_session,
+        )
+        for day in session_dates(start_date, induction_sessions, maintenance_months)
+    ]
+    db.session.add(course)
+    db.session.flush()
+    return course
+
+
+def _check_plan(induction_sessions: int, maintenance_months: int, doses: Decimal) -> None:
+    errors = {}
+    if induction_sessions not in INDUCTION_SESSIONS:
+        errors["induction_sessions"] = ["A course has 4 to 8 weekly sessions."]
+    if not 0 <= maintenance_months <= MAX_MAINTENANCE_MONTHS:
+        errors["maintenance_months"] = [f"From 0 to {MAX_MAINTENANCE_MONTHS} months."]
+    if doses <= 0:
+        errors["doses_per_session"] = ["Must be more than 0."]
+    if errors:
+        raise Invalid(errors)

@@ -1,0 +1,297 @@
+"""In-house compounding (SPEC 3.5): N doses of an approved compounded serum made from the
+component lots on the shelf, as one transaction.
+
+For each component, N x its amount per dose is converted (pint) to the unit of the component
+products and taken first-expiring-first from every usable lot of the products of that
+substance. Every component is picked before anything moves, so a short component refuses the
+whole batch (409 naming it) and nothing is consumed. The new serum lot's beyond-use date is the
+earliest of every consumed lot's effective expiry and the preparation time plus the serum's
+beyond-use days for its storage.
+"""
+
+import dataclasses
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+from decimal import ROUND_CEILING, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from core.accounts import User
+from core.clock import clinic_date, clinic_today
+from core.database import db
+from core.errors import Conflict, Invalid
+from formulary import units
+from formulary.models import Serum, SerumComponent, SerumSource, SerumStatus
+from inventory.ledger import post_movement
+from inventory.models import (
+    QUANTITY_PLACES,
+    Batch,
+    BatchConsumption,
+    Lot,
+    LotStatus,
+    MovementKind,
+    Product,
+    ProductKind,
+    Storage,
+)
+from inventory.serum_stock import doses_as_stock, serum_products
+
+_LEDGER_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
+MADE_IN_HOUSE = "compounded in-house"
+
+
+@dataclasses.dataclass(frozen=True)
+class Draw:
+    """How much one component lot gives the batch, in its product's unit."""
+
+    component: str
+    lot: Lot
+    quantity: Decimal
+    unit: str
+
+
+def beyond_use_days(serum: Serum, storage: Storage) -> int:
+    """The serum's beyond-use days for the storage. The SPEC gives room and refrigerated
+    figures only; a frozen batch keeps the refrigerated figure, the shorter and so the safe
+    one, since it is thawed into the refrigerator."""
+    if storage == Storage.ROOM:
+        return serum.bud_room_days
+    return serum.bud_refrigerated_days
+
+
+def beyond_use_date(prepared_at: datetime, days: int) -> date:
+    """The last clinic day that ends before preparation time + `days`: a lot is usable through
+    its whole last day, so a batch made at 10:00 with one day is used the same day, never at
+    11:00 the next."""
+    return clinic_date(prepared_at + timedelta(days=days)) - timedelta(days=1)
+
+
+def compound(
+    serum: Serum,
+    doses: Decimal,
+    user: User,
+    now: datetime,
+    storage: Storage | str = Storage.ROOM,
+    product_id: int | None = None,
+    lot_number: str | None = None,
+) -> Batch:
+    """Make `doses` doses of the serum now: all of it, or nothing."""
+    storage = Storage(storage)
+    _check_compoundable(serum, doses)
+    product = _serum_product(serum, product_id)
+    today = clinic_today(now)
+    draws = _draw_components(serum, doses, today)
+    expiry = min(
+        [beyond_use_date(now, beyond_use_days(serum, storage))]
+        + [draw.lot.effective_expiry for draw in draws]
+    )
+    if expiry < today:
+        raise Conflict(
+            f"{serum.name} would be beyond use before it is made: check its beyond-use days."
+        )
+    produced = doses_as_stock(doses, serum.dose_volume_ml, product.unit)
+    with db.session.begin_nested():
+        lot = Lot(
+            product_id=product.id,
+            lot_number=lot_number or _next_lot_number(product, serum, today),
+            expiry_date=expiry,
+            effective_expiry=expiry,
+            quantity_on_hand=Decimal(0),
+            status=LotStatus.AVAILABLE,
+            received_at=now,
+            supplier=MADE_IN_HOUSE,
+            storage=storage,
+        )
+        db.session.add(lot)
+        db.session.flush()
+        batch = Batch(
+            serum_id=serum.id,
+            lot_id=lot.id,
+            doses=doses,
+            prepared_at=now,
+            storage=storage,
+            beyond_use_date=expiry,
+            made_by_id=user.id,
+        )
+        db.session.add(batch)
+        db.session.flush()
+        reason = f"compounding batch {batch.id}"
+        for draw in draws:
+            post_movement(
+                draw.lot, MovementKind.CONSUME, -draw.quantity, reason, user.id, now, today
+            )
+            batch.consumptions.append(
+                BatchConsumption(lot_id=draw.lot.id, quantity=draw.quantity, unit=draw.unit)
+            )
+        post_movement(lot, MovementKind.PRODUCE, produced, reason, user.id, now)
+        db.session.flush()
+    return batch
+
+
+def _check_compoundable(serum: Serum, doses: Decimal) -> None:
+    if doses <= 0:
+        raise Invalid({"doses": ["Must be more than 0."]})
+    if serum.status != SerumStatus.APPROVED:
+        raise Conflict(
+            f"{serum.code} version {serum.version} is {serum.status.value}: only an approved "
+            "formula is compounded.",
+            {"serum_id": ["Not approved."]},
+        )
+    if serum.source != SerumSource.COMPOUNDED:
+        raise Conflict(
+            f"{serum.name} is manufactured: it is received as stock, not compounded.",
+            {"serum_id": ["Not a compounded serum."]},
+        )
+    if not serum.components:
+        raise Conflict(f"{serum.name} has no components.")
+
+
+def _serum_product(serum: Serum, product_id: int | None) -> Product:
+    """The product the batch's doses are stocked as. With several, the pharmacist says which;
+    there is no sound way to guess."""
+    products = serum_products(serum.id)
+    if product_id is not None:
+        for product in products:
+            if product.id == product_id:
+                return _locked(product)
+        raise Invalid({"product_id": [f"Product {product_id} does not stock {serum.name}."]})
+    if not products:
+        raise Conflict(
+            f"No product stocks {serum.name} (serum {serum.id}): create a serum product for it "
+            "before compounding.",
+            {"serum_id": ["No serum product."]},
+        )
+    if len(products) > 1:
+        raise Invalid(
+            {"product_id": [f"{len(products)} products stock {serum.name}: say which one."]}
+        )
+    return _locked(products[0])
+
+
+def _locked(product: Product) -> Product:
+    """Compounding of one product is serialised on its row (PostgreSQL), which also keeps the
+    generated lot numbers from colliding."""
+    return db.session.scalar(
+        select(Product)
+        .where(Product.id == product.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _next_lot_number(product: Product, serum: Serum, today: date) -> str:
+    prefix = f"{serum.code}-{today:%Y%m%d}-"
+    made_today = db.session.scalar(
+        select(func.count())
+        .select_from(Lot)
+        .where(Lot.product_id == product.id, Lot.lot_number.startswith(prefix, autoescape=True))
+    )
+    return f"{prefix}{made_today + 1}"
+
+
+def _draw_components(serum: Serum, doses: Decimal, day: date) -> list[Draw]:
+    """The draws for every component, FEFO across the usable lots of all products of its
+    substance, or a 409 naming every component that is short (nothing is drawn then)."""
+    components = sorted(serum.components, key=lambda c: (c.position, c.id))
+    _check_product_units(components)
+    lots_by_substance = _usable_component_lots({c.substance_id for c in components}, day)
+    draws: list[Draw] = []
+    shortages: dict[str, list[str]] = {}
+    for component in components:
+        need = units.amount(Decimal(doses) * component.amount_value, component.amount_unit)
+        lots = lots_by_substance.get(component.substance_id, [])
+        component_draws, missing = _draw(component, need, lots)
+        if missing > 0:
+            shortages[component.substance.name] = [
+                f"Short by {_plain(missing)} {need.unit} of the {_plain(need.value)} {need.unit}"
+                f" needed (usable on {day.isoformat()})."
+            ]
+        draws += component_draws
+    if shortages:
+        first = next(iter(shortages))
+        raise Conflict(
+            f"Not enough usable {first} to compound {doses} doses of {serum.name}: "
+            + " ".join(shortages[first]),
+            {"components": [f"{name}: {msgs[0]}" for name, msgs in shortages.items()]},
+            short_components=list(shortages),
+        )
+    return draws
+
+
+def _draw(component: SerumComponent, need: units.Amount, lots: list[Lot]):
+    """FEFO over the lots, working in the formula's unit and drawing in each lot's unit. A
+    product unit the formula's unit cannot be converted to is a 422 naming the component."""
+    name = component.substance.name
+    missing = need.value
+    draws = []
+    for lot in lots:
+        if missing <= 0:
+            break
+        on_hand = _in_unit(units.amount(lot.quantity_on_hand, lot.product.unit), need.unit, name)
+        if on_hand.value <= missing:
+            draws.append(Draw(name, lot, lot.quantity_on_hand, lot.product.unit))
+            missing -= on_hand.value
+            continue
+        taken = _in_unit(units.Amount(missing, need.unit), lot.product.unit, name).value
+        taken = min(taken.quantize(_LEDGER_STEP, rounding=ROUND_CEILING), lot.quantity_on_hand)
+        draws.append(Draw(name, lot, taken, lot.product.unit))
+        missing = Decimal(0)
+    return draws, missing
+
+
+def _in_unit(amount: units.Amount, unit: str, component: str) -> units.Amount:
+    try:
+        return units.convert(amount, unit)
+    except units.UnitError as error:
+        raise Invalid(
+            {"components": [f"{component}: {error}"]},
+            f"{component} cannot be measured out in {unit}: {error}",
+            component=component,
+        ) from None
+
+
+def _check_product_units(components: list[SerumComponent]) -> None:
+    """Every stocked product of a component must be measurable in the formula's unit (a
+    count unit such as `vial` says nothing of how many mg it holds): a 422 naming the
+    component, whatever stock there is."""
+    units_by_substance: dict[int, set[str]] = defaultdict(set)
+    rows = db.session.execute(
+        select(Product.substance_id, Product.unit).where(
+            Product.kind == ProductKind.COMPONENT,
+            Product.substance_id.in_(sorted({c.substance_id for c in components})),
+        )
+    )
+    for substance_id, unit in rows:
+        units_by_substance[substance_id].add(unit)
+    for component in components:
+        for unit in sorted(units_by_substance[component.substance_id]):
+            _in_unit(component.amount_per_dose, unit, component.substance.name)
+
+
+def _usable_component_lots(substance_ids: set[int], day: date) -> dict[int, list[Lot]]:
+    """Usable lots of every component product of the substances, locked, FEFO within each
+    substance: one query."""
+    stmt = (
+        select(Lot)
+        .join(Product, Product.id == Lot.product_id)
+        .where(
+            Product.kind == ProductKind.COMPONENT,
+            Product.substance_id.in_(sorted(substance_ids)),
+            Lot.status == LotStatus.AVAILABLE,
+            Lot.effective_expiry >= day,
+            Lot.quantity_on_hand > 0,
+        )
+        .options(joinedload(Lot.product, innerjoin=True))
+        .order_by(Lot.effective_expiry, Lot.received_at, Lot.id)
+        .with_for_update(of=Lot)
+        .execution_options(populate_existing=True)
+    )
+    by_substance: dict[int, list[Lot]] = defaultdict(list)
+    for lot in db.session.scalars(stmt).unique():
+        by_substance[lot.product.substance_id].append(lot)
+    return by_substance
+
+
+def _plain(value: Decimal) -> str:
+    return format(Decimal(value).normalize(), "f")

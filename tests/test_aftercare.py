@@ -1,0 +1,64 @@
+"""The printable aftercare sheet of a session: SPEC 3.6's advice, the patient, the date and
+the serum, for signed-in doctors and administrators."""
+
+import pytest
+
+from tests import factories
+
+
+def sign_in(client, user):
+    response = client.post(
+        "/login", data={"username": user.username, "password": factories.DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+
+
+@pytest.fixture
+def session():
+    patient = factories.make_safe_patient(name="Ana Pereira", mrn="MRN-AFTER-1")
+    serum = factories.make_approved_serum(name="Biotin revitalising serum")
+    return factories.make_course(patient, serum).sessions[0]
+
+
+@pytest.mark.parametrize("role", ["doctor", "admin"])
+def test_the_aftercare_sheet_gives_the_advice_before_and_after_a_session(client, session, role):
+    sign_in(client, factories.make_user(role=role))
+    page = client.get(f"/sessions/{session.id}/aftercare")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for advice in (
+        "Limit aspirin and other blood thinners",
+        "Wash your hair the day before or on the morning of the session",
+        "Do not wash your hair (no shampoo) for 48 hours",
+        "No swimming and no sauna for 48 hours",
+    ):
+        assert advice in html
+    assert "Ana Pereira" in html and "MRN-AFTER-1" in html
+    assert "Biotin revitalising serum" in html
+    assert 'datetime="2025-03-03"' in html
+
+
+def test_the_aftercare_sheet_links_its_print_stylesheet(client, session):
+    sign_in(client, factories.make_user(role="doctor"))
+    html = client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    assert 'href="/static/print.css" media="print"' in html
+    stylesheet = client.get("/static/print.css")
+    assert stylesheet.status_code == 200
+    assert "@media print" in stylesheet.get_data(as_text=True)
+    stylesheet.close()
+
+
+def test_the_aftercare_sheet_needs_a_signed_in_user(client, session):
+    response = client.get(f"/sessions/{session.id}/aftercare")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_a_pharmacist_does_not_read_a_patients_aftercare_sheet(client, session):
+    sign_in(client, factories.make_user(role="pharmacist"))
+    assert client.get(f"/sessions/{session.id}/aftercare").status_code == 403
+
+
+def test_the_aftercare_sheet_of_an_unknown_session_is_a_404(client):
+    sign_in(client, factories.make_user(role="doctor"))
+    assert client.get("/sessions/999999/aftercare").status_code == 404
