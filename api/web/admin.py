@@ -11,6 +11,7 @@ from wtforms import (
     DateField,
     EmailField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -41,7 +42,7 @@ def email_address(form, field) -> None:
 
 class UserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=80)])
-    role = SelectField("Role", choices=[(role.value, role.value) for role in Role])
+    role = SelectField("Role", choices=[SelectChoice(role.value) for role in Role])
     email = EmailField("E-mail (optional)", validators=[Optional(), Length(max=254), email_address])
     password = PasswordField(
         "Password",
@@ -73,7 +74,7 @@ class ConditionRuleForm(FlaskForm):
     )
     label = StringField("Label", validators=[DataRequired(), Length(max=160)])
     verdict = SelectField(
-        "Verdict", choices=[(v.value, v.value) for v in Verdict if v != Verdict.SAFE]
+        "Verdict", choices=[SelectChoice(v.value) for v in Verdict if v != Verdict.SAFE]
     )
     message = TextAreaField(
         "Message for the doctor", validators=[DataRequired()], description="Said in plain words."

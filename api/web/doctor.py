@@ -7,7 +7,14 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import or_, select, union
-from wtforms import DateField, SelectField, SelectMultipleField, StringField, widgets
+from wtforms import (
+    DateField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    widgets,
+)
 from wtforms.validators import DataRequired, Length, Optional
 
 from api.web.pages import page_of, role_page, show_domain_error
@@ -33,13 +40,16 @@ from formulary.models import Substance, SubstanceSynonym
 bp = Blueprint("doctor", __name__)
 
 READERS = (Role.DOCTOR, Role.ADMIN)
-SCALE_CHOICES = [("", "Not assessed"), *((s.value, s.value.capitalize()) for s in AlopeciaScale)]
-STAGE_CHOICES = [("", "—"), *((roman, roman) for roman in patient_rules.ROMAN_STAGES)]
+SCALE_CHOICES = [
+    SelectChoice("", "Not assessed"),
+    *(SelectChoice(scale.value, scale.value.capitalize()) for scale in AlopeciaScale),
+]
+STAGE_CHOICES = [SelectChoice("", "—"), *map(SelectChoice, patient_rules.ROMAN_STAGES)]
 
 
-def _choices(enum_class, blank: str | None = None) -> list[tuple[str, str]]:
-    options = [(member.value, member.value.replace("-", " ")) for member in enum_class]
-    return [("", blank), *options] if blank is not None else options
+def _choices(enum_class, blank: str | None = None) -> list[SelectChoice]:
+    options = [SelectChoice(member.value, member.value.replace("-", " ")) for member in enum_class]
+    return [SelectChoice("", blank), *options] if blank is not None else options
 
 
 def _blank_is_none(value):
@@ -73,6 +83,7 @@ class AllergyForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
+    PREFIX = "profile"  # it shares the patient page with the allergy form
     alopecia_scale = SelectField("Alopecia scale", choices=SCALE_CHOICES, coerce=_blank_is_none)
     alopecia_stage = SelectField("Stage", choices=STAGE_CHOICES, coerce=_blank_is_none)
     conditions = SelectMultipleField(
@@ -136,7 +147,7 @@ def _patient_page(
 ):
     rules = db.session.scalars(select(ConditionRule).order_by(ConditionRule.label)).all()
     profile_form = profile_form or _profile_form_for(patient)
-    profile_form.conditions.choices = [(rule.code, rule.label) for rule in rules]
+    profile_form.conditions.choices = [SelectChoice(rule.code, rule.label) for rule in rules]
     page = render_template(
         "doctor/patient.html",
         patient=patient,
@@ -155,6 +166,7 @@ def _patient_page(
 def _profile_form_for(patient: Patient) -> ProfileForm:
     return ProfileForm(
         formdata=None,
+        prefix=ProfileForm.PREFIX,
         alopecia_scale=patient.alopecia_scale.value if patient.alopecia_scale else None,
         alopecia_stage=patient_rules.STAGE_NAMES.get(patient.alopecia_stage),
         conditions=[c.code for c in patient.conditions if c.active],
@@ -200,10 +212,10 @@ def record_allergy(patient_id):
 @role_page(Role.DOCTOR)
 def update_profile(patient_id):
     patient = patient_rules.get_patient(patient_id)
-    form = ProfileForm()
-    form.conditions.choices = [
-        (code, code) for code in db.session.scalars(select(ConditionRule.code))
-    ]
+    form = ProfileForm(prefix=ProfileForm.PREFIX)
+    form.conditions.choices = list(
+        map(SelectChoice, db.session.scalars(select(ConditionRule.code)))
+    )
     if not form.validate():
         return _patient_page(patient, profile_form=form, status=422)
     checked = set(form.conditions.data)

@@ -7,7 +7,14 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from wtforms import BooleanField, DecimalField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from api.errors import error_payload
@@ -50,11 +57,12 @@ class ReceiveForm(FlaskForm):
     expiry_date = StringField("Expiry date", validators=[Optional()], description=EXPIRY_HINT)
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
     supplier = StringField("Supplier", validators=[Optional(), Length(max=160)])
-    storage = SelectField("Storage", choices=[(s.value, s.value) for s in Storage])
+    storage = SelectField("Storage", choices=[SelectChoice(s.value) for s in Storage])
     quarantine = BooleanField("Receive into quarantine (release after inspection)")
 
 
 class DispenseForm(FlaskForm):
+    PREFIX = "dispense"  # it shares the board with the receive form
     product_id = SelectField("Product", coerce=_optional_id, validators=[DataRequired()])
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
@@ -64,19 +72,19 @@ class RecallForm(FlaskForm):
     reason = TextAreaField("Reason for the recall", validators=[DataRequired()])
 
 
-def _product_choices(placeholder: str) -> list[tuple]:
+def _product_choices() -> list[SelectChoice]:
     products = db.session.execute(
         select(Product.id, Product.name, Product.unit).order_by(Product.name, Product.id)
     ).all()
-    return [("", placeholder)] + [(pid, f"{name} ({unit})") for pid, name, unit in products]
+    return [SelectChoice(str(pid), f"{name} ({unit})") for pid, name, unit in products]
 
 
 def _forms(receive_form=None, dispense_form=None):
     receive_form = receive_form or ReceiveForm(formdata=None)
-    dispense_form = dispense_form or DispenseForm(formdata=None)
-    choices = _product_choices("Choose a product")
-    receive_form.product_id.choices = [("", "From the barcode, or choose"), *choices[1:]]
-    dispense_form.product_id.choices = choices
+    dispense_form = dispense_form or DispenseForm(formdata=None, prefix=DispenseForm.PREFIX)
+    choices = _product_choices()
+    receive_form.product_id.choices = [SelectChoice("", "From the barcode, or choose"), *choices]
+    dispense_form.product_id.choices = [SelectChoice("", "Choose a product"), *choices]
     return receive_form, dispense_form
 
 
@@ -229,7 +237,7 @@ def barcode():
 @bp.route("/dispense", methods=["POST"])
 @role_page(Role.PHARMACIST)
 def dispense():
-    _, form = _forms(dispense_form=DispenseForm())
+    _, form = _forms(dispense_form=DispenseForm(prefix=DispenseForm.PREFIX))
     if not form.validate():
         return _board(dispense_form=form, status=422)
     try:

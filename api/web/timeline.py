@@ -76,14 +76,14 @@ def build_timeline(lots: list[Lot], as_of: date, horizon_days: int) -> Timeline:
                 lot=lot,
                 y=AXIS_HEIGHT + row * ROW_HEIGHT,
                 # A lot on its last day still gets a visible sliver.
-                width=max(days_left * per_day, 4),
+                width=round(max(days_left * per_day, 4), 1),
                 days_left=days_left,
                 urgency=urgency(days_left),
             )
         )
     ticks = [
         Tick(
-            x=LABEL_WIDTH + days * per_day,
+            x=round(LABEL_WIDTH + days * per_day, 1),
             day=as_of + timedelta(days=days),
             label="today" if days == 0 else f"+{days} d",
         )
