@@ -1,11 +1,12 @@
 # `make run`: a working app on http://127.0.0.1:5000 (SQLite, demo data, scheduler in-process).
-# `make test`: lint, format check and the whole test suite (TEST_DATABASE_URL picks PostgreSQL).
+# `make test`: lint, format check and the whole test suite, browser tests included
+# (TEST_DATABASE_URL picks PostgreSQL).
 VENV := .venv
 BIN := $(VENV)/bin
 PYTHON ?= python3
 FLASK := FLASK_CONFIG=development $(BIN)/flask --app wsgi
 
-.PHONY: run test lint install install-dev clean
+.PHONY: run test lint chromium install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +33,11 @@ lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+test: lint chromium
 	$(BIN)/pytest
 
 clean:

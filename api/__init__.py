@@ -32,8 +32,11 @@ from api.common import IdConverter
 from api.errors import register_error_handlers
 from api.extensions import api, csrf, db, login_manager, migrate
 from api.security import register_security_headers
+from api.web import admin as web_admin
 from api.web import aftercare as web_aftercare
 from api.web import auth as web_auth
+from api.web import doctor as web_doctor
+from api.web import stock as web_stock
 from config import BaseConfig, config_for
 from core.audit import SYSTEM, set_actor
 from core.database import sqlite_write_intent
@@ -58,6 +61,7 @@ REST_BLUEPRINTS = [
     batches.blp,
     forecast.blp,
 ]
+WEB_BLUEPRINTS = [web_auth.bp, web_stock.bp, web_doctor.bp, web_admin.bp, web_aftercare.bp]
 
 
 def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:
@@ -109,8 +113,8 @@ def register_blueprints(app: Flask) -> None:
         api.register_blueprint(blueprint)
         # The JSON API authenticates with bearer tokens, not cookies: no CSRF to forge.
         csrf.exempt(blueprint)
-    app.register_blueprint(web_auth.bp)
-    app.register_blueprint(web_aftercare.bp)
+    for blueprint in WEB_BLUEPRINTS:
+        app.register_blueprint(blueprint)
     _serve_swagger_ui_assets(app)
 
 

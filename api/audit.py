@@ -1,16 +1,12 @@
 """The audit log, read-only, for administrators."""
 
-from datetime import date, datetime, time, timedelta
-
 import marshmallow as ma
 from flask_smorest import Blueprint
-from sqlalchemy import select
 
 from api.auth import roles_required
 from api.common import PAGINATION, paginate
 from core.accounts import Role
-from core.audit import AuditEntry
-from core.clock import clinic_timezone
+from core.audit import audit_entries
 
 blp = Blueprint("audit", __name__, url_prefix="/api", description="Who changed what, and when.")
 
@@ -44,21 +40,12 @@ class AuditQuerySchema(ma.Schema):
 @blp.paginate(**PAGINATION)
 def list_audit(filters, pagination_parameters):
     """Newest first."""
-    stmt = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-    if "user" in filters:
-        stmt = stmt.where(AuditEntry.username == filters["user"])
-    if "user_id" in filters:
-        stmt = stmt.where(AuditEntry.user_id == filters["user_id"])
-    if "entity" in filters:
-        stmt = stmt.where(AuditEntry.entity == filters["entity"])
-    if "entity_id" in filters:
-        stmt = stmt.where(AuditEntry.entity_id == filters["entity_id"])
-    if "date_from" in filters:
-        stmt = stmt.where(AuditEntry.at >= _start_of(filters["date_from"]))
-    if "date_to" in filters:
-        stmt = stmt.where(AuditEntry.at < _start_of(filters["date_to"], days_after=1))
+    stmt = audit_entries(
+        username=filters.get("user"),
+        user_id=filters.get("user_id"),
+        entity=filters.get("entity"),
+        entity_id=filters.get("entity_id"),
+        date_from=filters.get("date_from"),
+        date_to=filters.get("date_to"),
+    )
     return paginate(stmt, pagination_parameters)
-
-
-def _start_of(day: date, days_after: int = 0) -> datetime:
-    return datetime.combine(day + timedelta(days=days_after), time.min, tzinfo=clinic_timezone())

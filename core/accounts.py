@@ -107,6 +107,16 @@ def create_user(
     return user
 
 
+def set_active(user: User, active: bool, by: User) -> User:
+    """Let a user sign in again, or stop them. Nobody switches themselves off: a clinic must
+    not lose its last administrator to a slip of the finger."""
+    if not active and user.id == by.id:
+        raise Conflict("You cannot deactivate your own account.", {"active": ["That is you."]})
+    user.active = active
+    db.session.flush()
+    return user
+
+
 def authenticate(username: str, password: str) -> User | None:
     """The active user with these credentials, or None (the caller does not learn which part
     was wrong)."""

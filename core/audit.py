@@ -14,10 +14,10 @@ import decimal
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String, event, insert, inspect
+from sqlalchemy import JSON, Index, Select, String, event, insert, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from core.clock import utcnow
+from core.clock import clinic_timezone, utcnow
 from core.database import UTCDateTime, db
 
 # Never copied into the log.
@@ -77,6 +77,35 @@ def set_actor(user_id: int | None, username: str) -> None:
 def record(action: str, entity: str, entity_id=None, changes: dict | None = None) -> None:
     """An entry for a write that bypasses the ORM flush (bulk statements)."""
     db.session.execute(insert(AuditEntry).values(_entry(action, entity, entity_id, changes or {})))
+
+
+def audit_entries(
+    username: str | None = None,
+    user_id: int | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Select:
+    """The log, newest first, narrowed by who, what and which clinic days (both included)."""
+    stmt = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    if username:
+        stmt = stmt.where(AuditEntry.username == username)
+    if user_id is not None:
+        stmt = stmt.where(AuditEntry.user_id == user_id)
+    if entity:
+        stmt = stmt.where(AuditEntry.entity == entity)
+    if entity_id:
+        stmt = stmt.where(AuditEntry.entity_id == entity_id)
+    if date_from is not None:
+        stmt = stmt.where(AuditEntry.at >= _start_of_clinic_day(date_from))
+    if date_to is not None:
+        stmt = stmt.where(AuditEntry.at < _start_of_clinic_day(date_to + dt.timedelta(days=1)))
+    return stmt
+
+
+def _start_of_clinic_day(day: dt.date) -> datetime:
+    return datetime.combine(day, dt.time.min, tzinfo=clinic_timezone())
 
 
 def _entry(action: str, entity: str, entity_id, changes: dict) -> dict:

@@ -99,6 +99,24 @@ def login_as(db_session):
 
 
 @pytest.fixture
+def sign_in_page(client):
+    """`user = sign_in_page("pharmacist")` signs the test client in through /login (a new user
+    of that role, or the user given); its requests then carry the session cookie."""
+
+    def sign_in(role_or_user="admin"):
+        user = role_or_user
+        if isinstance(role_or_user, str):
+            user = factories.make_user(role=role_or_user)
+        response = client.post(
+            "/login", data={"username": user.username, "password": factories.DEFAULT_PASSWORD}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return user
+
+    return sign_in
+
+
+@pytest.fixture
 def count_queries(app):
     """`with count_queries() as counted:` then `counted.count`: the SQL statements sent,
     savepoint bookkeeping excluded."""

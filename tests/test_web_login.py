@@ -30,8 +30,9 @@ def test_a_user_signs_in_sees_their_home_and_signs_out(client):
     user = factories.make_user(role="doctor")
     response = sign_in(client, user.username)
     assert response.status_code == 302
-    home = client.get("/")
+    home = client.get("/", follow_redirects=True)
     assert home.status_code == 200 and user.username in home.get_data(as_text=True)
+    assert home.request.path == "/patients"
     assert client.post("/logout").status_code == 302
     assert client.get("/").status_code == 302
 

@@ -1,4 +1,4 @@
-"""Sign in and out of the web interface, and each role's home page."""
+"""Sign in and out of the web interface; `/` sends each role to its home page."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
@@ -7,10 +7,12 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from api.security import clear_failed_logins, login_blocked, record_failed_login
+from api.web.pages import ROLE_HOMES, quantity_text
 from core.accounts import authenticate
 from core.audit import set_actor
 
 bp = Blueprint("web", __name__)
+bp.add_app_template_filter(quantity_text, "quantity")
 
 
 class LoginForm(FlaskForm):
@@ -52,7 +54,8 @@ def logout():
 @bp.route("/")
 @login_required
 def home():
-    return render_template("home.html")
+    """Each role starts on its own page."""
+    return redirect(url_for(ROLE_HOMES[current_user.role]))
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -1,0 +1,193 @@
+"""The administrator's pages: an overview, users (list, create, deactivate and reactivate), the
+audit log with its filters, and the condition rules the safety screen applies."""
+
+import marshmallow as ma
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import (
+    BooleanField,
+    DateField,
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from api.web.pages import page_of, role_page, show_domain_error
+from clinic.conditions import create_condition_rule
+from clinic.models import ConditionRule
+from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, set_active
+from core.audit import audit_entries
+from core.database import db
+from core.errors import DomainError, NotFound
+from formulary.screen import Verdict
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+RECENT_ENTRIES = 10
+
+
+def email_address(form, field) -> None:
+    """The same e-mail check as the JSON API's (marshmallow's)."""
+    try:
+        ma.validate.Email()(field.data)
+    except ma.ValidationError:
+        raise ValidationError("Not a valid e-mail address.") from None
+
+
+class UserForm(FlaskForm):
+    username = StringField("Username", validators=[DataRequired(), Length(max=80)])
+    role = SelectField("Role", choices=[SelectChoice(role.value) for role in Role])
+    email = EmailField("E-mail (optional)", validators=[Optional(), Length(max=254), email_address])
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(min=PASSWORD_MIN_LENGTH)],
+        description=f"At least {PASSWORD_MIN_LENGTH} characters; the user can be told it once.",
+    )
+    alert_emails = BooleanField("Send this user the alert e-mails")
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    user = StringField("User", validators=[Optional(), Length(max=80)])
+    entity = StringField("Table", validators=[Optional(), Length(max=60)], description="e.g. lots")
+    entity_id = StringField("Record id", validators=[Optional(), Length(max=60)])
+    date_from = DateField("From", validators=[Optional()])
+    date_to = DateField("To", validators=[Optional()])
+
+
+class ConditionRuleForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[
+            DataRequired(),
+            Regexp(r"^[a-z][a-z0-9_]{0,59}$", message="Lower-case letters, digits and _."),
+        ],
+        description="As doctors record it on a patient, e.g. isotretinoin_use.",
+    )
+    label = StringField("Label", validators=[DataRequired(), Length(max=160)])
+    verdict = SelectField(
+        "Verdict", choices=[SelectChoice(v.value) for v in Verdict if v != Verdict.SAFE]
+    )
+    message = TextAreaField(
+        "Message for the doctor", validators=[DataRequired()], description="Said in plain words."
+    )
+
+
+@bp.route("")
+@role_page(Role.ADMIN)
+def home():
+    counts = dict(db.session.execute(select(User.active, func.count()).group_by(User.active)).all())
+    recent = db.session.scalars(audit_entries().limit(RECENT_ENTRIES)).all()
+    # The alert inbox (issue 6: alerts, scans and their history) joins this page when the
+    # alerts exist; nothing is drawn for it until then.
+    return render_template(
+        "admin/home.html",
+        active_users=counts.get(True, 0),
+        inactive_users=counts.get(False, 0),
+        recent=recent,
+    )
+
+
+@bp.route("/users")
+@role_page(Role.ADMIN)
+def users():
+    return _users_page(UserForm(formdata=None))
+
+
+def _users_page(form: UserForm, status: int = 200):
+    page = page_of(select(User).order_by(User.username, User.id))
+    return render_template("admin/users.html", page=page, form=form), status
+
+
+@bp.route("/users", methods=["POST"])
+@role_page(Role.ADMIN)
+def add_user():
+    form = UserForm()
+    if not form.validate():
+        return _users_page(form, status=422)
+    try:
+        user = create_user(
+            username=form.username.data.strip(),
+            role=form.role.data,
+            password=form.password.data,
+            email=form.email.data or None,
+            alert_emails=form.alert_emails.data,
+        )
+    except DomainError as error:
+        return _users_page(form, status=show_domain_error(form, error))
+    flash(f"User {user.username} ({user.role.value}) created.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<id:user_id>/active", methods=["POST"])
+@role_page(Role.ADMIN)
+def set_user_active(user_id):
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    active = request.form.get("active") == "1"
+    try:
+        set_active(user, active, by=current_user)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _users_page(UserForm(formdata=None), status=409)
+    outcome = "can sign in again" if active else "can no longer sign in"
+    flash(f"{user.username} {outcome}.", "success")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/audit")
+@role_page(Role.ADMIN)
+def audit():
+    form = AuditFilterForm(request.args)
+    if not form.validate():
+        return render_template("admin/audit.html", form=form, page=None), 422
+    stmt = audit_entries(
+        username=(form.user.data or "").strip() or None,
+        entity=(form.entity.data or "").strip() or None,
+        entity_id=(form.entity_id.data or "").strip() or None,
+        date_from=form.date_from.data,
+        date_to=form.date_to.data,
+    )
+    return render_template("admin/audit.html", form=form, page=page_of(stmt))
+
+
+@bp.route("/condition-rules")
+@role_page(Role.ADMIN)
+def condition_rules():
+    return _rules_page(ConditionRuleForm(formdata=None))
+
+
+def _rules_page(form: ConditionRuleForm, status: int = 200):
+    rules = db.session.scalars(select(ConditionRule).order_by(ConditionRule.code)).all()
+    return render_template("admin/condition_rules.html", rules=rules, form=form), status
+
+
+@bp.route("/condition-rules", methods=["POST"])
+@role_page(Role.ADMIN)
+def add_condition_rule():
+    form = ConditionRuleForm()
+    if not form.validate():
+        return _rules_page(form, status=422)
+    try:
+        rule = create_condition_rule(
+            {
+                "code": form.code.data,
+                "label": form.label.data.strip(),
+                "verdict": Verdict(form.verdict.data),
+                "message": form.message.data.strip(),
+            }
+        )
+    except DomainError as error:
+        return _rules_page(form, status=show_domain_error(form, error))
+    flash(f"Rule {rule.code} added: the screen applies it from now on.", "success")
+    return redirect(url_for("admin.condition_rules"))

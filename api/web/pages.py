@@ -1,0 +1,131 @@
+"""What every page of the web interface shares: the role a page is for, domain errors shown
+next to the fields they concern, exact quantities typed into forms, and pages of long lists.
+
+A page that refuses a form answers 4xx, so the app's after_request rolls back whatever the
+attempt wrote; a form that succeeds redirects (302), which commits.
+"""
+
+import dataclasses
+import functools
+from datetime import date
+from decimal import Decimal
+
+from flask import abort, request
+from flask_login import current_user
+from sqlalchemy import Select, func, select
+from wtforms.validators import ValidationError
+
+from api.errors import DOMAIN_STATUS
+from api.extensions import login_manager
+from core.accounts import Role
+from core.audit import set_actor
+from core.database import db
+from core.errors import Conflict, DomainError
+from inventory.models import QUANTITY_PLACES
+
+ROLE_HOMES = {
+    Role.PHARMACIST: "stock.board",
+    Role.DOCTOR: "doctor.patients",
+    Role.ADMIN: "admin.home",
+}
+ROLE_NAMES = {Role.PHARMACIST: "pharmacists", Role.DOCTOR: "doctors", Role.ADMIN: "administrators"}
+PAGE_SIZE = 50
+
+
+def role_page(*roles: Role):
+    """Decorate a page view: a visitor who is not signed in is sent to /login, a user of
+    another role gets a 403 page. The signed-in user is the audit log's actor."""
+    allowed = {Role(role) for role in roles}
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if current_user.role not in allowed:
+                names = " and ".join(ROLE_NAMES[role] for role in sorted(allowed))
+                abort(403, description=f"This page is for {names}.")
+            set_actor(current_user.id, current_user.username)
+            return view(*args, **kwargs)
+
+        wrapper.allowed_roles = allowed
+        return wrapper
+
+    return decorator
+
+
+def show_domain_error(form, error: DomainError, fields: dict[str, str] | None = None) -> int:
+    """Put a refused operation's messages next to the form's fields (`fields` renames the
+    domain's field names to the form's), the rest above the form; answers the status code.
+    The attempt is rolled back first, so the page is drawn from what is really stored."""
+    db.session.rollback()
+    fields = fields or {}
+    placed = False
+    for name, messages in error.errors.items():
+        field = getattr(form, fields.get(name, name), None)
+        if field is None or not hasattr(field, "errors"):
+            continue
+        field.errors = [*field.errors, *messages]
+        placed = True
+    if isinstance(error, Conflict) or not placed:
+        form.form_errors.append(error.message)
+    return next(code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind))
+
+
+def exact_quantity(form, field) -> None:
+    """A WTForms validator: the ledger counts in millionths, no finer."""
+    value = field.data
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or value.as_tuple().exponent < -QUANTITY_PLACES:
+        raise ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
+    if value <= 0:
+        raise ValidationError("Must be more than 0.")
+
+
+def quantity_text(quantity: Decimal | None) -> str:
+    """An exact quantity as a person writes it: 10, 2.5, 0.000001 (never 1E+1)."""
+    if quantity is None:
+        return ""
+    return f"{Decimal(quantity).normalize():f}"
+
+
+def as_of_argument(default: date) -> date:
+    """The `as_of` query argument of a page (a day to look at the board as of), or today."""
+    raw = request.args.get("as_of")
+    if not raw:
+        return default
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(422, description="as_of must be a date written YYYY-MM-DD.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    items: list
+    number: int
+    total: int
+    size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def page_of(stmt: Select, size: int = PAGE_SIZE) -> Page:
+    """The page of a select named by the `page` query argument: two queries, whatever the
+    page's length."""
+    number = request.args.get("page", "1")
+    number = int(number) if number.isdigit() and int(number) > 0 else 1
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    items = db.session.scalars(stmt.limit(size).offset((number - 1) * size)).all()
+    return Page(list(items), number, total, size)

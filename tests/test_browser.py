@@ -1,0 +1,220 @@
+"""The web interface in a real headless Chromium against a real gunicorn server (production
+configuration: CSRF on, CSP without inline script, Secure cookies): a pharmacist receives a lot
+by scanning its barcode and dispenses it, a doctor records an allergy by a synonym and sees a
+serum turn contraindicated, an administrator manages users, reads the audit log and adds a
+condition rule. Each test saves a full-page screenshot of its role's page to docs/screenshots/.
+
+Playwright drives Debian's Chromium (/usr/bin/chromium): `make test` installs it when missing.
+"""
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+
+from clinic.conditions import seed_condition_rules
+from clinic.patients import create_patient
+from core.accounts import create_user
+from core.clock import clinic_today, utcnow
+from core.database import db
+from formulary.seed import seed_catalogue, seed_demo_serums
+from inventory.lots import Expiry, receive
+from inventory.products import create_product
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+PASSWORD = "browser test password"
+GTIN = "09501101530003"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (its own cookies), 1280 px wide like a landscape tablet; any
+    script error or Content-Security-Policy violation fails the test."""
+    context = browser.new_context(
+        base_url=live_server.base_url, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
+    yield page
+    context.close()
+    assert problems == [], problems
+
+
+def sign_in(page: Page, username: str) -> None:
+    page.goto("/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"Signed in as {username}")
+
+
+def screenshot(page: Page, role: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{role}.png"), full_page=True)
+
+
+def gs1(gtin: str, expiry, lot: str) -> str:
+    """The element string a scanner types: GTIN (01), expiry (17, YYMMDD), lot (10) last."""
+    return f"01{gtin}17{expiry.strftime('%y%m%d')}10{lot}"
+
+
+def test_a_pharmacist_receives_a_lot_by_barcode_and_dispenses_it(live_app, page):
+    with live_app.app_context():
+        today = clinic_today()
+        pharmacist = create_user("pharmacist-browser", "pharmacist", PASSWORD)
+        now = utcnow()
+        vials = create_product(
+            kind="consumable", name="Hyaluronic acid base 2 mL", unit="vial", gtin=GTIN,
+            reorder_point=Decimal(20),
+        )  # fmt: skip
+        receive(
+            vials.id, "HA-EARLY", Expiry(today + timedelta(days=5)), Decimal(3), pharmacist.id, now
+        )
+        needles = create_product(kind="consumable", name="Needle 30G 4 mm", unit="piece")
+        for days, lot, quantity in ((24, "N-24", 100), (58, "N-58", 200), (85, "N-85", 50)):
+            receive(
+                needles.id,
+                lot,
+                Expiry(today + timedelta(days=days)),
+                Decimal(quantity),
+                pharmacist.id,
+                now,
+            )
+        db.session.commit()
+        vials_id = vials.id
+    expiry = today + timedelta(days=60)
+
+    sign_in(page, "pharmacist-browser")
+    expect(page).to_have_url(re.compile(r"/stock$"))
+    expect(page.get_by_role("heading", name="Stock board")).to_be_visible()
+    expect(page.locator("svg .lot-bar.urgent title")).to_contain_text("lot HA-EARLY")
+
+    barcode = page.get_by_label("Barcode")
+    expect(barcode).to_be_focused()
+    page.keyboard.type(gs1(GTIN, expiry, "HA-2207"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#barcode-status")).to_contain_text("lot HA-2207")
+    expect(page.locator("#product_id")).to_have_value(str(vials_id))
+    expect(page.locator("#lot_number")).to_have_value("HA-2207")
+    expect(page.locator("#expiry_date")).to_have_value(expiry.isoformat())
+    expect(page.locator("#quantity")).to_be_focused()
+    page.keyboard.type("12")
+    page.get_by_role("button", name="Receive").click()
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Received new lot HA-2207 of Hyaluronic acid base 2 mL: 12 vial on hand"
+    )
+
+    page.locator("#dispense-product_id").select_option(str(vials_id))
+    page.locator("#dispense-quantity").fill("5")
+    page.get_by_role("button", name="Dispense").click()
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Dispensed 5 vial of Hyaluronic acid base 2 mL: 3 from lot HA-EARLY, 2 from lot HA-2207."
+    )
+    low = page.locator("section", has=page.get_by_role("heading", name="Low stock"))
+    expect(low).to_contain_text("Hyaluronic acid base 2 mL")
+    screenshot(page, "pharmacist")
+
+    page.get_by_role("link", name="HA-2207", exact=True).click()
+    expect(page.get_by_role("heading", name="Ledger")).to_be_visible()
+    rows = page.locator("table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("receive")
+    expect(rows.nth(1)).to_contain_text("dispense")
+    expect(rows.nth(1)).to_contain_text("-2")
+
+
+def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contraindicated(
+    live_app, page
+):
+    with live_app.app_context():
+        seed_catalogue()
+        seed_condition_rules()
+        author = create_user("pharmacist-author", "pharmacist", PASSWORD)
+        approver = create_user("admin-approver", "admin", PASSWORD)
+        seed_demo_serums(author, approver)
+        create_user("doctor-browser", "doctor", PASSWORD)
+        create_patient({"mrn": "MRN-4410", "name": "Marta Sousa", "sex": "female",
+                        "alopecia_scale": "ludwig", "alopecia_stage": 2})  # fmt: skip
+        create_patient({"mrn": "MRN-4411", "name": "Jorge Almeida", "sex": "male"})
+        db.session.commit()
+
+    sign_in(page, "doctor-browser")
+    expect(page.get_by_role("heading", name="Patients", exact=True)).to_be_visible()
+    screenshot(page, "doctor")
+    page.get_by_label("Find a patient by name or record number").fill("sousa")
+    page.keyboard.press("Enter")
+    page.get_by_role("link", name="Marta Sousa").click()
+
+    serum = page.locator('li.serum[data-serum="HAIR-VIT-AA"]')
+    expect(serum.locator(".badge")).to_have_text("Caution")
+    page.get_by_label("Substance").fill("B12")
+    page.get_by_label("Criticality").select_option("high")
+    page.get_by_role("button", name="Record allergy").click()
+
+    expect(page.locator(".flash-success")).to_contain_text("Allergy to cyanocobalamin")
+    expect(serum.locator(".badge")).to_have_text("Contraindicated")
+    expect(serum.locator(".reasons")).to_contain_text(
+        "Allergy to cyanocobalamin: the serum contains cyanocobalamin."
+    )
+    expect(page.locator('li.serum[data-serum="HAIR-PN"] .badge')).to_have_text("Safe")
+    expect(page.locator("#allergy-status")).to_have_text("recorded")
+    screenshot(page, "doctor-patient")
+
+
+def test_an_administrator_manages_users_reads_the_audit_log_and_adds_a_condition_rule(
+    live_app, page
+):
+    with live_app.app_context():
+        seed_condition_rules()
+        create_user("admin-browser", "admin", PASSWORD)
+        create_user("pharmacist-lena", "pharmacist", PASSWORD, email="lena@clinic.example")
+        db.session.commit()
+
+    sign_in(page, "admin-browser")
+    expect(page.get_by_role("heading", name="Administration", exact=True)).to_be_visible()
+    screenshot(page, "admin")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
+    page.get_by_label("Username").fill("dr-rui")
+    page.get_by_label("Role").select_option("doctor")
+    page.get_by_label("Password").fill("a long enough password")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.locator(".flash-success")).to_have_text("User dr-rui (doctor) created.")
+    page.get_by_role("button", name="Deactivate pharmacist-lena").click()
+    expect(page.locator(".flash-success")).to_have_text("pharmacist-lena can no longer sign in.")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
+    page.get_by_label("User").fill("admin-browser")
+    page.get_by_label("Table").fill("users")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("table.audit")).to_contain_text("dr-rui")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Condition rules").click()
+    page.get_by_label("Code").fill("isotretinoin_use")
+    page.get_by_label("Label").fill("Isotretinoin treatment")
+    page.get_by_label("Message for the doctor").fill("Isotretinoin slows healing: wait.")
+    page.get_by_role("button", name="Add rule").click()
+    expect(page.locator("table")).to_contain_text("Isotretinoin slows healing: wait.")

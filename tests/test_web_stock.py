@@ -1,0 +1,378 @@
+"""The pharmacist's pages: the stock board (expiry timeline, low stock), receiving by barcode or
+by fields, FEFO dispense, a lot's ledger and its recall."""
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from api import create_app
+from config import database_url as driver_url
+from core.audit import AuditEntry
+from core.clock import clinic_today
+from core.database import db
+from inventory import lots
+from inventory.models import Lot, LotStatus, Movement, MovementKind
+from inventory.stock import expired_on_shelf, expiring_lots, low_stock
+from tests import factories
+
+GTIN = "09501101530003"
+# GTIN 09501101530003, expiry (17) July 2027 month-only, lot (10) 12345.
+BARCODE = "0109501101530003172707001012345"
+FAR = date(2099, 12, 31)
+
+
+def html(response) -> str:
+    return response.get_data(as_text=True)
+
+
+@pytest.fixture
+def pharmacist(sign_in_page):
+    return sign_in_page("pharmacist")
+
+
+def lot_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Lot))
+
+
+# --- who sees the board ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("role", "home"), [("pharmacist", "/stock"), ("doctor", "/patients"), ("admin", "/admin")]
+)
+def test_home_sends_each_role_to_its_own_page(client, sign_in_page, role, home):
+    sign_in_page(role)
+    response = client.get("/")
+    assert response.status_code == 302 and response.headers["Location"] == home
+    assert client.get(home).status_code == 200
+
+
+def test_the_stock_board_answers_another_role_with_a_403_page(client, sign_in_page):
+    sign_in_page("doctor")
+    response = client.get("/stock")
+    assert response.status_code == 403
+    assert response.mimetype == "text/html" and "This page is for pharmacists." in html(response)
+    assert client.post("/stock/dispense", data={}).status_code == 403
+
+
+def test_the_stock_board_sends_a_visitor_to_sign_in(client):
+    response = client.get("/stock")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+# --- the board ---------------------------------------------------------------------------------
+
+
+def test_the_timeline_draws_lots_expiring_within_90_days_coloured_by_urgency(client, pharmacist):
+    as_of = date(2030, 1, 1)
+    product = factories.make_product(
+        kind="consumable", name="Mesotherapy needle 4 mm", unit="piece"
+    )
+    in_3 = factories.make_lot(product, lot_number="IN-3", expiry_date=as_of + timedelta(3))
+    in_20 = factories.make_lot(product, lot_number="IN-20", expiry_date=as_of + timedelta(20))
+    in_90 = factories.make_lot(product, lot_number="IN-90", expiry_date=as_of + timedelta(90))
+    factories.make_lot(product, lot_number="IN-91", expiry_date=as_of + timedelta(91))
+    factories.make_lot(
+        product, lot_number="HELD", expiry_date=as_of + timedelta(5), quarantine=True
+    )
+
+    page = html(client.get(f"/stock?as_of={as_of.isoformat()}"))
+
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    bars = re.findall(r'<g class="lot-bar (\w+)">\s*<title>([^<]*)</title>', svg)
+    assert [urgency for urgency, _ in bars] == ["urgent", "soon", "later"]
+    assert "lot IN-3: last day of use 2030-01-04 (in 3 days), 10 piece on hand" in bars[0][1]
+    assert [lot.id for lot in expiring_lots(as_of)] == [in_3.id, in_20.id, in_90.id]
+    assert "IN-91" not in svg and "HELD" not in svg
+    assert "<script" not in page.replace('<script src="/static/barcode.js" defer></script>', "")
+
+
+def test_an_unreadable_as_of_is_a_422_page(client, pharmacist):
+    assert client.get("/stock?as_of=tomorrow").status_code == 422
+
+
+def test_low_stock_counts_only_what_is_usable_on_the_day(client, pharmacist):
+    as_of = date(2030, 1, 1)
+    short = factories.make_product(kind="consumable", name="Syringe 1 mL", reorder_point=10)
+    factories.make_lot(short, quantity="6", expiry_date=FAR)
+    factories.make_lot(short, quantity="50", expiry_date=FAR, quarantine=True)
+    factories.make_lot(short, quantity="50", expiry_date=as_of - timedelta(days=1))
+    recalled = factories.make_lot(short, quantity="50", expiry_date=FAR)
+    lots.recall(recalled.id, "supplier notice")
+    db.session.commit()
+    stocked = factories.make_product(kind="consumable", name="Gauze", reorder_point=10)
+    factories.make_lot(stocked, quantity="10", expiry_date=FAR)
+    empty = factories.make_product(kind="consumable", name="Ampoule opener", reorder_point=1)
+
+    levels = low_stock(as_of)
+
+    assert [(level.product.id, level.usable) for level in levels] == [
+        (empty.id, Decimal(0)),
+        (short.id, Decimal(6)),
+    ]
+    assert levels[1].missing == 4
+    page = html(client.get(f"/stock?as_of={as_of.isoformat()}"))
+    low_section = page[page.index('id="low-title"') : page.index('id="expired-title"')]
+    assert "Syringe 1 mL" in low_section and "Gauze" not in low_section
+
+
+def test_expired_lots_still_on_the_shelf_are_listed_for_disposal(client, pharmacist):
+    as_of = date(2030, 1, 1)
+    product = factories.make_product(kind="consumable")
+    old = factories.make_lot(product, lot_number="OLD-1", expiry_date=as_of - timedelta(days=1))
+    factories.make_lot(product, lot_number="TODAY", expiry_date=as_of)
+    assert [lot.id for lot in expired_on_shelf(as_of)] == [old.id]
+    page = html(client.get(f"/stock?as_of={as_of.isoformat()}"))
+    assert "OLD-1" in page[page.index('id="expired-title"') :]
+
+
+def test_the_board_sends_the_same_number_of_queries_for_few_and_many_lots(
+    client, pharmacist, count_queries
+):
+    as_of = date(2030, 1, 1)
+
+    def measure():
+        db.session.expire_all()
+        with count_queries() as counted:
+            assert client.get(f"/stock?as_of={as_of.isoformat()}").status_code == 200
+        return counted.count
+
+    product = factories.make_product(kind="consumable", reorder_point=1000)
+    factories.make_lot(product, expiry_date=as_of + timedelta(days=10))
+    few = measure()
+    for days in range(20):
+        other = factories.make_product(kind="consumable", reorder_point=1000)
+        factories.make_lot(other, expiry_date=as_of + timedelta(days=days))
+        factories.make_lot(other, expiry_date=as_of - timedelta(days=days + 1))
+    assert measure() == few
+
+
+# --- receiving ---------------------------------------------------------------------------------
+
+
+def test_the_barcode_field_has_focus_and_a_label(client, pharmacist):
+    page = html(client.get("/stock"))
+    field = re.search(r"<input[^>]*id=\"barcode\"[^>]*>", page).group(0)
+    assert "autofocus" in field and 'data-lookup="/stock/barcode"' in field
+    assert '<label for="barcode">Barcode</label>' in page
+
+
+def test_the_barcode_lookup_says_product_lot_and_expiry(client, pharmacist):
+    product = factories.make_product(kind="consumable", name="Hyaluronic base", gtin=GTIN)
+    answer = client.get("/stock/barcode", query_string={"code": BARCODE})
+    assert answer.status_code == 200
+    assert answer.get_json() == {
+        "product_id": product.id,
+        "product_name": "Hyaluronic base",
+        "unit": "vial",
+        "gtin": GTIN,
+        "lot_number": "12345",
+        "expiry_date": "2027-07-31",
+        "expiry_month_only": True,
+        "expiry": "2027-07",
+        "existing_lot": None,
+    }
+
+
+def test_the_barcode_lookup_says_which_part_of_a_bad_barcode_is_wrong(client, pharmacist):
+    answer = client.get("/stock/barcode", query_string={"code": "0109501101530003"})
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"] == {"barcode": ["The barcode has no lot number (AI 10)."]}
+    unknown = client.get("/stock/barcode", query_string={"code": BARCODE})
+    assert unknown.status_code == 422
+    assert unknown.get_json()["errors"]["barcode"][0].startswith(f"No product with GTIN {GTIN}")
+
+
+def test_a_scanned_barcode_alone_receives_the_lot_without_any_script(client, pharmacist):
+    product = factories.make_product(kind="consumable", gtin=GTIN)
+    response = client.post(
+        "/stock/receive", data={"barcode": BARCODE, "quantity": "5", "storage": "refrigerated"}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == "/stock"
+    lot = db.session.scalar(select(Lot).where(Lot.product_id == product.id))
+    assert (lot.lot_number, lot.expiry_date, lot.expiry_month_only) == (
+        "12345",
+        date(2027, 7, 31),
+        True,
+    )
+    assert lot.quantity_on_hand == 5 and lot.storage.value == "refrigerated"
+    movement = db.session.scalar(select(Movement).where(Movement.lot_id == lot.id))
+    assert movement.kind == MovementKind.RECEIVE and movement.user_id == pharmacist.id
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.entity == "lots"))
+    assert entry.username == pharmacist.username
+    assert "Received new lot 12345" in html(client.get("/stock"))
+
+
+def test_the_fields_the_scan_filled_in_are_received_with_the_barcode(client, pharmacist):
+    product = factories.make_product(kind="consumable", gtin=GTIN)
+    fields = {"product_id": product.id, "lot_number": "12345", "expiry_date": "2027-07"}
+    response = client.post(
+        "/stock/receive", data={"barcode": BARCODE, "quantity": "2", "storage": "room", **fields}
+    )
+    assert response.status_code == 302
+    assert db.session.scalar(select(Lot.quantity_on_hand).where(Lot.product_id == product.id)) == 2
+
+
+def test_typed_fields_that_contradict_the_barcode_receive_nothing(client, pharmacist):
+    product = factories.make_product(kind="consumable", gtin=GTIN)
+    response = client.post(
+        "/stock/receive",
+        data={"barcode": BARCODE, "lot_number": "99999", "quantity": "2", "storage": "room"},
+    )
+    assert response.status_code == 422
+    assert "The barcode says lot 12345." in html(response)
+    assert db.session.scalar(select(Lot.id).where(Lot.product_id == product.id)) is None
+
+
+def test_receiving_by_fields_without_a_barcode(client, pharmacist):
+    product = factories.make_product(kind="consumable")
+    response = client.post(
+        "/stock/receive",
+        data={
+            "product_id": product.id,
+            "lot_number": "A-1",
+            "expiry_date": "12/2099",
+            "quantity": "3.5",
+            "storage": "room",
+            "supplier": "Pharma Wholesale",
+            "quarantine": "y",
+        },
+    )
+    assert response.status_code == 302
+    lot = db.session.scalar(select(Lot).where(Lot.product_id == product.id))
+    assert lot.expiry_date == date(2099, 12, 31) and lot.quantity_on_hand == Decimal("3.5")
+    assert lot.status == LotStatus.QUARANTINE and lot.supplier == "Pharma Wholesale"
+
+
+def test_an_expired_lot_is_refused_with_the_error_next_to_the_expiry_field(client, pharmacist):
+    product = factories.make_product(kind="consumable")
+    before = lot_count()
+    yesterday = clinic_today() - timedelta(days=1)
+    response = client.post(
+        "/stock/receive",
+        data={
+            "product_id": product.id,
+            "lot_number": "OLD",
+            "expiry_date": yesterday.isoformat(),
+            "quantity": "1",
+            "storage": "room",
+        },
+    )
+    assert response.status_code == 422
+    page = html(response)
+    field = re.search(r'<input[^>]*id="expiry_date"[^>]*>', page).group(0)
+    assert 'aria-invalid="true"' in field and "expiry_date-error" in field
+    assert re.search(r'id="expiry_date-error">Expired on ', page)
+    assert lot_count() == before
+
+
+def test_missing_fields_without_a_barcode_are_named(client, pharmacist):
+    response = client.post("/stock/receive", data={"quantity": "1", "storage": "room"})
+    assert response.status_code == 422
+    assert html(response).count("Required (or scan the barcode).") == 3
+
+
+def test_a_quantity_finer_than_the_ledger_counts_is_a_422_not_a_500(client, pharmacist):
+    product = factories.make_product(kind="consumable")
+    data = {"product_id": product.id, "lot_number": "F", "expiry_date": "2099-01-01"}
+    response = client.post(
+        "/stock/receive", data={**data, "quantity": "0.0000001", "storage": "room"}
+    )
+    assert response.status_code == 422 and "At most 6 decimal places." in html(response)
+
+
+# --- dispensing --------------------------------------------------------------------------------
+
+
+def test_dispensing_takes_first_expiring_first_and_says_which_lots(client, pharmacist):
+    product = factories.make_product(kind="consumable", name="Syringe 3 mL", unit="piece")
+    factories.make_lot(product, lot_number="LATE", quantity="10", expiry_date=FAR)
+    factories.make_lot(product, lot_number="EARLY", quantity="4", expiry_date=date(2098, 1, 1))
+    response = client.post(
+        "/stock/dispense", data={"dispense-product_id": product.id, "dispense-quantity": "6"}
+    )
+    assert response.status_code == 302
+    assert "Dispensed 6 piece of Syringe 3 mL: 4 from lot EARLY, 2 from lot LATE." in html(
+        client.get("/stock")
+    )
+    remaining = dict(db.session.execute(select(Lot.lot_number, Lot.quantity_on_hand)).all())
+    assert remaining == {"EARLY": 0, "LATE": 8}
+
+
+def test_a_dispense_beyond_usable_stock_is_a_409_and_takes_nothing(client, pharmacist):
+    product = factories.make_product(kind="consumable")
+    lot = factories.make_lot(product, quantity="3", expiry_date=FAR)
+    response = client.post(
+        "/stock/dispense", data={"dispense-product_id": product.id, "dispense-quantity": "5"}
+    )
+    assert response.status_code == 409
+    assert 'id="dispense-quantity-error">Only 3 usable.' in html(response)
+    db.session.expire_all()
+    assert db.session.get(Lot, lot.id).quantity_on_hand == 3
+
+
+# --- a lot's page ------------------------------------------------------------------------------
+
+
+def test_the_lot_page_shows_its_ledger(client, pharmacist):
+    lot = factories.make_lot(factories.make_product(kind="consumable"), quantity="10")
+    lots.adjust(lot.id, Decimal(-2), "broken vial", pharmacist.id, factories.STOCK_NOW)
+    db.session.commit()
+    page = html(client.get(f"/stock/lots/{lot.id}"))
+    rows = re.findall(r"<td>(receive|adjust)</td>\s*<td class=\"num\">([^<]+)</td>", page)
+    assert rows == [("receive", "+10"), ("adjust", "-2")]
+    assert "broken vial" in page and pharmacist.username in page
+    assert client.get("/stock/lots/999999").status_code == 404
+
+
+def test_a_recall_from_the_lot_page_makes_the_lot_unusable(client, pharmacist):
+    product = factories.make_product(kind="consumable")
+    lot = factories.make_lot(product, quantity="10", expiry_date=FAR)
+    assert client.post(f"/stock/lots/{lot.id}/recall", data={"reason": ""}).status_code == 422
+    response = client.post(f"/stock/lots/{lot.id}/recall", data={"reason": "supplier recall 7"})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Lot, lot.id).status == LotStatus.RECALLED
+    assert "is recalled" in html(client.get(f"/stock/lots/{lot.id}"))
+    refused = client.post(
+        "/stock/dispense", data={"dispense-product_id": product.id, "dispense-quantity": "1"}
+    )
+    assert refused.status_code == 409
+    again = client.post(f"/stock/lots/{lot.id}/recall", data={"reason": "twice"})
+    assert again.status_code == 409 and "already recalled" in html(again)
+
+
+# --- CSRF ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def csrf_client(database_url):
+    app = create_app(
+        {
+            "CONFIG": "testing",
+            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    return app.test_client()
+
+
+def test_stock_forms_are_refused_without_their_csrf_token(csrf_client):
+    username = factories.make_user(role="pharmacist").username
+    product_id = factories.make_product(kind="consumable").id
+    login = csrf_client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    signed_in = csrf_client.post(
+        "/login",
+        data={"username": username, "password": factories.DEFAULT_PASSWORD, "csrf_token": token},
+    )
+    assert signed_in.status_code == 302
+    data = {"product_id": product_id, "lot_number": "C", "expiry_date": "2099-01-01"}
+    refused = csrf_client.post("/stock/receive", data={**data, "quantity": 1, "storage": "room"})
+    assert refused.status_code == 400
+    board = csrf_client.get("/stock").get_data(as_text=True)
+    assert 'name="csrf_token"' in board and 'name="dispense-csrf_token"' in board
+    assert db.session.scalar(select(Lot.id).where(Lot.product_id == product_id)) is None
