@@ -13,6 +13,7 @@ import core.mail
 import formulary.models
 import inventory.models
 from api import (
+    alerts,
     audit,
     condition_rules,
     cross_reactivity,
@@ -28,6 +29,7 @@ from api.cli import register_cli
 from api.common import IdConverter
 from api.errors import register_error_handlers
 from api.extensions import api, csrf, db, login_manager, migrate
+from api.scheduler import register_scheduler
 from api.security import register_security_headers
 from api.web import auth as web_auth
 from config import BaseConfig, config_for
@@ -50,6 +52,7 @@ REST_BLUEPRINTS = [
     condition_rules.blp,
     products.blp,
     lots.blp,
+    alerts.blp,
 ]
 
 
@@ -67,6 +70,7 @@ def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:
     register_request_hooks(app)
     register_security_headers(app)
     register_cli(app)
+    register_scheduler(app)
     return app
 
 
