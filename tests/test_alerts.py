@@ -418,3 +418,23 @@ def test_the_inbox_takes_as_many_queries_for_60_alerts_as_for_3(client, login_as
         return counted.count
 
     assert queries_for(3) == queries_for(60)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def test_flask_alerts_scan_as_of_a_day_prints_the_counts_per_kind(runner):
+    lot = lot_expiring_in(20)
+    result = runner.invoke(args=["alerts", "scan", "--as-of", AS_OF.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert "as of 2025-06-01: expiring 1, expired 0, low_stock 0, shortfall 0, recall 0." in (
+        result.output
+    )
+    assert keys_of(lot) == [f"expiring:{lot.id}:30"]
+    again = runner.invoke(args=["alerts", "scan", "--as-of", AS_OF.isoformat()])
+    assert "expiring 0" in again.output
+
+
+def test_flask_alerts_scan_refuses_a_malformed_date(runner):
+    result = runner.invoke(args=["alerts", "scan", "--as-of", "01/06/2025"])
+    assert result.exit_code != 0 and "--as-of" in result.output
