@@ -32,12 +32,14 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    and_,
     case,
     cast,
     func,
     literal,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -115,10 +117,10 @@ class Alert(db.Model):
         Index("ix_alerts_status_created_at", "status", "created_at"),
         Index("ix_alerts_kind_status_created_at", "kind", "status", "created_at"),
         Index("ix_alerts_created_at", "created_at"),
-        # What one scan created (its answer and its digest).
+        # What one scan created (its answer and its digest). No index on product or lot: no
+        # query filters on them, and products and lots are never deleted; each index here is
+        # paid for by every row a first scan over a large stock inserts.
         Index("ix_alerts_scan_run_id", "scan_run_id"),
-        Index("ix_alerts_product_id", "product_id"),
-        Index("ix_alerts_lot_id", "lot_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -167,6 +169,7 @@ def scan(as_of: date, run: ScanRun | None = None, now: datetime | None = None) -
     if run is None:
         run = start_scan_run(as_of, now)
     _lock_scans()
+    _widen_sqlite_page_cache()
     _raise_expiring(run, as_of, now)
     _raise_expired(run, as_of, now)
     _clear_recovered_low_stock(as_of)
@@ -204,6 +207,14 @@ def expiry_thresholds() -> tuple[int, ...]:
 def _lock_scans() -> None:
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(select(func.pg_advisory_xact_lock(SCAN_LOCK)))
+
+
+def _widen_sqlite_page_cache() -> None:
+    """SQLite's default 2 MB page cache spills the alert indexes to disk over and over when a
+    first scan inserts many thousands of alerts; 64 MB keeps them in memory (this connection
+    only)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("PRAGMA cache_size = -65536"))
 
 
 def _insert_new(select_stmt: Select, columns: Iterable[str]) -> None:
@@ -306,9 +317,18 @@ def _raise_expired(run: ScanRun, as_of: date, now: datetime) -> None:
     _insert_new(due, _LOT_COLUMNS)
 
 
-def usable_stock(as_of: date):
-    """Per product with a reorder point, its usable quantity on `as_of` (available, in stock,
-    not past its last day of use), as a subquery (product_id, usable, reorder_point)."""
+def _usable_lots(as_of: date) -> tuple:
+    """Lots usable on `as_of` (SPEC 3.4): available, in stock, not past their last day."""
+    return (
+        Lot.status == LotStatus.AVAILABLE,
+        Lot.quantity_on_hand > 0,
+        Lot.effective_expiry >= as_of,
+    )
+
+
+def short_products(as_of: date):
+    """Products whose usable quantity on `as_of` is below their reorder point (> 0), as a
+    subquery (product_id, usable, reorder_point)."""
     usable = func.coalesce(func.sum(Lot.quantity_on_hand), 0)
     return (
         select(
@@ -316,13 +336,7 @@ def usable_stock(as_of: date):
             usable.label("usable"),
             Product.reorder_point.label("reorder_point"),
         )
-        .outerjoin(
-            Lot,
-            (Lot.product_id == Product.id)
-            & (Lot.status == LotStatus.AVAILABLE)
-            & (Lot.quantity_on_hand > 0)
-            & (Lot.effective_expiry >= as_of),
-        )
+        .outerjoin(Lot, and_(Lot.product_id == Product.id, *_usable_lots(as_of)))
         .where(Product.reorder_point > 0)
         .group_by(Product.id, Product.reorder_point)
         .having(usable < Product.reorder_point)
@@ -335,15 +349,23 @@ def _active_low_stock_key(product_id):
 
 
 def _clear_recovered_low_stock(as_of: date) -> None:
-    """Release the key of every low-stock alert whose product is no longer short, in one
-    UPDATE: the next shortage of the product then raises a new alert."""
-    short = select(usable_stock(as_of).c.product_id)
+    """Release the key of every active low-stock alert whose product is no longer short, in
+    one UPDATE: the next shortage of the product then raises a new alert. Only products with an
+    active alert are summed (through the FEFO index), not the whole stock."""
+    usable = (
+        select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
+        .where(Lot.product_id == Alert.product_id, *_usable_lots(as_of))
+        .scalar_subquery()
+    )
+    reorder_point = (
+        select(Product.reorder_point).where(Product.id == Alert.product_id).scalar_subquery()
+    )
     db.session.execute(
         update(Alert)
         .where(
             Alert.kind == AlertKind.LOW_STOCK,
             Alert.dedup_key == _active_low_stock_key(Alert.product_id),
-            Alert.product_id.not_in(short),
+            usable >= reorder_point,
         )
         .values(dedup_key=_active_low_stock_key(Alert.product_id) + ":cleared:" + _text(Alert.id))
         .execution_options(synchronize_session=False)
@@ -351,7 +373,7 @@ def _clear_recovered_low_stock(as_of: date) -> None:
 
 
 def _raise_low_stock(run: ScanRun, as_of: date, now: datetime) -> None:
-    short = usable_stock(as_of)
+    short = short_products(as_of)
     due = select(
         *_common_values(AlertKind.LOW_STOCK, run, as_of, now),
         short.c.product_id,

@@ -2,7 +2,7 @@
 
 Revision ID: 0005
 Revises: 0004
-Create Date: 2026-11-25 00:17:33.289681
+Create Date: 2026-11-25 00:25:31.491820
 
 """
 from alembic import op
@@ -60,8 +60,6 @@ def upgrade():
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.create_index('ix_alerts_created_at', ['created_at'], unique=False)
         batch_op.create_index('ix_alerts_kind_status_created_at', ['kind', 'status', 'created_at'], unique=False)
-        batch_op.create_index('ix_alerts_lot_id', ['lot_id'], unique=False)
-        batch_op.create_index('ix_alerts_product_id', ['product_id'], unique=False)
         batch_op.create_index('ix_alerts_scan_run_id', ['scan_run_id'], unique=False)
         batch_op.create_index('ix_alerts_status_created_at', ['status', 'created_at'], unique=False)
 
@@ -73,8 +71,6 @@ def downgrade():
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index('ix_alerts_status_created_at')
         batch_op.drop_index('ix_alerts_scan_run_id')
-        batch_op.drop_index('ix_alerts_product_id')
-        batch_op.drop_index('ix_alerts_lot_id')
         batch_op.drop_index('ix_alerts_kind_status_created_at')
         batch_op.drop_index('ix_alerts_created_at')
 
