@@ -174,6 +174,9 @@ def scan(as_of: date, run: ScanRun | None = None, now: datetime | None = None) -
     _raise_expired(run, as_of, now)
     _clear_recovered_low_stock(as_of)
     _raise_low_stock(run, as_of, now)
+    # Shortfall alerts (`raise_shortfall_alerts(run, as_of)`, keys
+    # `shortfall:{product}:{week_start}`) join here once the forecast (inventory/forecast.py)
+    # exists: the table, kind and message already hold them.
     run.counts = created_counts(run.id)
     run.outcome = ScanOutcome.SUCCEEDED
     run.finished_at = utcnow()
