@@ -170,8 +170,7 @@ def scan(as_of: date, run: ScanRun | None = None, now: datetime | None = None) -
         run = start_scan_run(as_of, now)
     _lock_scans()
     _widen_sqlite_page_cache()
-    _raise_expiring(run, as_of, now)
-    _raise_expired(run, as_of, now)
+    _raise_expiry_alerts(run, as_of, now)
     _clear_recovered_low_stock(as_of)
     _raise_low_stock(run, as_of, now)
     # Shortfall alerts (`raise_shortfall_alerts(run, as_of)`, keys
@@ -237,9 +236,8 @@ def _text(value) -> object:
     return cast(value, String)
 
 
-def _common_values(kind: AlertKind, run: ScanRun, as_of: date, now: datetime) -> list:
+def _common_values(run: ScanRun, as_of: date, now: datetime) -> list:
     return [
-        literal(kind.value).label("kind"),
         literal(AlertStatus.OPEN.value).label("status"),
         literal(as_of, Date).label("as_of"),
         literal(now, UTCDateTime).label("created_at"),
@@ -247,8 +245,9 @@ def _common_values(kind: AlertKind, run: ScanRun, as_of: date, now: datetime) ->
     ]
 
 
-_COMMON_COLUMNS = ["kind", "status", "as_of", "created_at", "scan_run_id"]
+_COMMON_COLUMNS = ["status", "as_of", "created_at", "scan_run_id"]
 _LOT_COLUMNS = [
+    "kind",
     *_COMMON_COLUMNS,
     "product_id",
     "lot_id",
@@ -267,13 +266,17 @@ def _watched_lots():
     )
 
 
-def _raise_expiring(run: ScanRun, as_of: date, now: datetime) -> None:
+def _raise_expiry_alerts(run: ScanRun, as_of: date, now: datetime) -> None:
+    """`expired` for every watched lot past its last day of use, and `expiring` for every one
+    whose last day falls within a threshold (the most urgent one), in one pass over the lots."""
     thresholds = expiry_thresholds()
-    if not thresholds:
-        return
+    horizon = as_of + timedelta(days=thresholds[-1]) if thresholds else as_of - timedelta(days=1)
+    expired = Lot.effective_expiry < as_of
+    kind = case((expired, AlertKind.EXPIRED.value), else_=AlertKind.EXPIRING.value)
     # The most urgent threshold whose window holds the lot's last day of use.
     threshold = case(
-        *[(Lot.effective_expiry <= as_of + timedelta(days=days), days) for days in thresholds]
+        (expired, None),
+        *[(Lot.effective_expiry <= as_of + timedelta(days=days), days) for days in thresholds],
     )
     window = (
         select(
@@ -282,41 +285,28 @@ def _raise_expiring(run: ScanRun, as_of: date, now: datetime) -> None:
             Lot.lot_number,
             Lot.effective_expiry,
             Lot.quantity_on_hand,
+            kind.label("kind"),
             threshold.label("threshold_days"),
         )
-        .where(
-            *_watched_lots(),
-            Lot.effective_expiry >= as_of,
-            Lot.effective_expiry <= as_of + timedelta(days=thresholds[-1]),
-        )
+        .where(*_watched_lots(), Lot.effective_expiry <= horizon)
         .subquery()
     )
+    lot_key = literal(":") + _text(window.c.id)
+    dedup_key = case(
+        (window.c.kind == AlertKind.EXPIRED.value, window.c.kind + lot_key),
+        else_=window.c.kind + lot_key + ":" + _text(window.c.threshold_days),
+    )
     due = select(
-        *_common_values(AlertKind.EXPIRING, run, as_of, now),
+        window.c.kind,
+        *_common_values(run, as_of, now),
         window.c.product_id,
         window.c.id,
         window.c.lot_number,
         window.c.effective_expiry,
         window.c.quantity_on_hand,
         window.c.threshold_days,
-        (literal("expiring:") + _text(window.c.id) + ":" + _text(window.c.threshold_days)).label(
-            "dedup_key"
-        ),
-    ).where(window.c.threshold_days.is_not(None))  # SQLite's upsert wants a WHERE here
-    _insert_new(due, _LOT_COLUMNS)
-
-
-def _raise_expired(run: ScanRun, as_of: date, now: datetime) -> None:
-    due = select(
-        *_common_values(AlertKind.EXPIRED, run, as_of, now),
-        Lot.product_id,
-        Lot.id,
-        Lot.lot_number,
-        Lot.effective_expiry,
-        Lot.quantity_on_hand,
-        literal(None, Integer).label("threshold_days"),
-        (literal("expired:") + _text(Lot.id)).label("dedup_key"),
-    ).where(*_watched_lots(), Lot.effective_expiry < as_of)
+        dedup_key.label("dedup_key"),
+    ).where(window.c.kind.is_not(None))  # SQLite's upsert wants a WHERE here
     _insert_new(due, _LOT_COLUMNS)
 
 
@@ -378,12 +368,13 @@ def _clear_recovered_low_stock(as_of: date) -> None:
 def _raise_low_stock(run: ScanRun, as_of: date, now: datetime) -> None:
     short = short_products(as_of)
     due = select(
-        *_common_values(AlertKind.LOW_STOCK, run, as_of, now),
+        literal(AlertKind.LOW_STOCK.value).label("kind"),
+        *_common_values(run, as_of, now),
         short.c.product_id,
         short.c.usable,
         _active_low_stock_key(short.c.product_id).label("dedup_key"),
     ).where(short.c.usable < short.c.reorder_point)
-    _insert_new(due, [*_COMMON_COLUMNS, "product_id", "quantity", "dedup_key"])
+    _insert_new(due, ["kind", *_COMMON_COLUMNS, "product_id", "quantity", "dedup_key"])
 
 
 def created_counts(run_id: int) -> dict[str, int]:

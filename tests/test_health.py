@@ -54,7 +54,7 @@ def test_health_is_degraded_26_hours_after_the_last_successful_scan():
 
 def test_a_failed_scan_leaves_health_on_the_last_successful_one(monkeypatch):
     good = run_scan_job(date(2025, 6, 1))
-    monkeypatch.setattr(alerts, "_raise_expired", _broken)
+    monkeypatch.setattr(alerts, "_raise_expiry_alerts", _broken)
     with pytest.raises(RuntimeError):
         run_scan_job(date(2025, 6, 2))
     health = service_health(good.finished_at + timedelta(hours=27))
