@@ -42,7 +42,13 @@ class BaseConfig:
     CLINIC_TIMEZONE = os.environ.get("CLINIC_TIMEZONE", "UTC")
     EXPIRY_ALERT_DAYS = _expiry_alert_days(os.environ.get("EXPIRY_ALERT_DAYS", "90,60,30,7"))
     SCAN_TIME = os.environ.get("SCAN_TIME", "06:00")
+    # How far ahead the daily scan looks for planned sessions that stock will not cover.
+    SHORTFALL_ALERT_WEEKS = int(os.environ.get("SHORTFALL_ALERT_WEEKS", "4"))
     SCHEDULER_ENABLED = _flag(os.environ.get("SCHEDULER_ENABLED"), default=False)
+    # Set by the `flask` command line (every command, `flask run` included) and by Werkzeug in
+    # the reloader's child: together they tell the development server from gunicorn workers.
+    RUN_FROM_CLI = _flag(os.environ.get("FLASK_RUN_FROM_CLI"), default=False)
+    RELOADER_CHILD = _flag(os.environ.get("WERKZEUG_RUN_MAIN"), default=False)
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "serum-formulary@localhost")

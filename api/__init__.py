@@ -13,6 +13,7 @@ import core.mail
 import formulary.models
 import inventory.models
 from api import (
+    alerts,
     audit,
     batches,
     condition_rules,
@@ -31,6 +32,7 @@ from api.cli import register_cli
 from api.common import IdConverter
 from api.errors import register_error_handlers
 from api.extensions import api, csrf, db, login_manager, migrate
+from api.scheduler import register_scheduler
 from api.security import register_security_headers
 from api.web import admin as web_admin
 from api.web import aftercare as web_aftercare
@@ -60,6 +62,7 @@ REST_BLUEPRINTS = [
     courses.blp,
     batches.blp,
     forecast.blp,
+    alerts.blp,
 ]
 WEB_BLUEPRINTS = [web_auth.bp, web_stock.bp, web_doctor.bp, web_admin.bp, web_aftercare.bp]
 
@@ -78,6 +81,7 @@ def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:
     register_request_hooks(app)
     register_security_headers(app)
     register_cli(app)
+    register_scheduler(app)
     return app
 
 

@@ -4,7 +4,9 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from api.alerts_cli import alerts_cli
 from api.inventory_cli import register_inventory_cli
+from api.scheduler import scheduler_cli
 from clinic.conditions import seed_condition_rules
 from clinic.demo import seed_demo_patients
 from core.accounts import Role, User, create_user
@@ -86,3 +88,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_command)
     register_inventory_cli(app)
+    app.cli.add_command(alerts_cli)
+    app.cli.add_command(scheduler_cli)

@@ -225,7 +225,7 @@ def dispose_lot(fields, lot_id):
 @blp.arguments(RecallSchema)
 @blp.response(200, LotSchema)
 def recall_lot(fields, lot_id):
-    return lots.recall(lot_id, fields["reason"])
+    return lots.recall(lot_id, fields["reason"], utcnow())
 
 
 @blp.route("/lots/<id:lot_id>/movements", methods=["GET"])

@@ -23,7 +23,7 @@ from core.database import UTCDateTime, db
 # Never copied into the log.
 SECRET_COLUMNS = {"password_hash", "token_hash"}
 # Bookkeeping tables whose rows are not business writes.
-UNAUDITED_TABLES = {"audit_log", "api_tokens", "outbox", "failed_logins"}
+UNAUDITED_TABLES = {"audit_log", "api_tokens", "outbox", "failed_logins", "scan_runs"}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,9 +11,10 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from core.clock import clinic_today
+from core.clock import clinic_today, utcnow
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
+from inventory.alerts import raise_recall_alert
 from inventory.barcodes import read_barcode
 from inventory.expiry import effective_expiry, refresh_effective_expiry
 from inventory.ledger import post_movement
@@ -217,8 +218,9 @@ def dispose(
     return lot
 
 
-def recall(lot_id: int, reason: str) -> Lot:
-    """A recalled lot is never usable again, whatever its stock or status."""
+def recall(lot_id: int, reason: str, now: datetime | None = None) -> Lot:
+    """A recalled lot is never usable again, whatever its stock or status. The recall alert is
+    raised in the same transaction: the recall and its alert exist together or not at all."""
     _check_reason(reason)
     lot = get_lot(lot_id, lock=True)
     if lot.status == LotStatus.RECALLED:
@@ -226,6 +228,7 @@ def recall(lot_id: int, reason: str) -> Lot:
     lot.status = LotStatus.RECALLED
     lot.status_reason = reason
     db.session.flush()
+    raise_recall_alert(lot, reason, now or utcnow())
     return lot
 
 

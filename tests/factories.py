@@ -199,3 +199,28 @@ def make_course(
     )
     db.session.commit()
     return course
+
+
+# --- alerts ----------------------------------------------------------------------------------
+
+
+def make_alert(kind: str = "expiring", lot=None, **fields):
+    """An alert as a scan would store it, on a lot (made when not given) of a product."""
+    from inventory.alerts import Alert, AlertKind
+
+    lot = lot or make_lot()
+    kind = AlertKind(kind)
+    fields.setdefault("threshold_days", 30 if kind == AlertKind.EXPIRING else None)
+    fields.setdefault("dedup_key", unique(f"{kind.value}:{lot.id}:"))
+    fields.setdefault("as_of", date(2030, 12, 1))
+    return save(
+        Alert(
+            kind=kind,
+            product_id=lot.product_id,
+            lot_id=lot.id,
+            lot_number=lot.lot_number,
+            effective_expiry=lot.effective_expiry,
+            quantity=lot.quantity_on_hand,
+            **fields,
+        )
+    )

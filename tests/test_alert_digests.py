@@ -1,0 +1,127 @@
+"""Alert e-mail (SPEC 3.7): one digest per recipient per scan, through the outbox, over a real
+SMTP server on loopback; kept while the server is down, sent exactly once after."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+
+from api.jobs import run_scan_job
+from core.database import db
+from core.mail import OutboxMessage, OutboxStatus
+from inventory import alerts, lots
+from inventory.alerts import scan
+from tests import factories
+from tests.mailserver import smtp_server
+from tests.servers import free_port
+
+AS_OF = date(2025, 6, 1)
+
+
+def outbox() -> list[OutboxMessage]:
+    return db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+
+
+def two_expiring_lots():
+    product = factories.make_product(kind="consumable", name="Mesoneedle 4 mm", unit="box")
+    soon = factories.make_lot(product, lot_number="N-7", quantity="3", expiry_date=date(2025, 6, 5))
+    later = factories.make_lot(product, lot_number="N-30", expiry_date=date(2025, 6, 25))
+    return soon, later
+
+
+def test_a_scan_queues_one_digest_per_recipient_admins_and_those_who_opted_in():
+    admin = factories.make_user(role="admin", email="boss@clinic.example")
+    factories.make_user(role="admin", email=None)
+    factories.make_user(role="admin", email="gone@clinic.example", active=False)
+    pharmacist = factories.make_user(role="pharmacist", alert_emails=True)
+    factories.make_user(role="doctor", email="doc@clinic.example")  # did not opt in
+    factories.make_user(role="doctor", email="boss@clinic.example", alert_emails=True)
+    two_expiring_lots()
+    scan(AS_OF)
+    db.session.commit()
+    assert sorted(m.recipient for m in outbox()) == sorted([admin.email, pharmacist.email])
+    assert {m.status for m in outbox()} == {OutboxStatus.QUEUED}
+
+
+def test_a_digest_lists_kind_product_lot_number_effective_expiry_and_quantity():
+    factories.make_user(role="admin")
+    two_expiring_lots()
+    scan(AS_OF)
+    db.session.commit()
+    (message,) = outbox()
+    assert message.subject == "Alerts of 2025-06-01: 2 expiring"
+    lines = [line for line in message.body.splitlines() if line.startswith("- ")]
+    assert lines == [
+        "- expiring: Mesoneedle 4 mm; lot N-7; effective expiry 2025-06-05; quantity 3 box; "
+        "within 7 days",
+        "- expiring: Mesoneedle 4 mm; lot N-30; effective expiry 2025-06-25; quantity 10 box; "
+        "within 30 days",
+    ]
+
+
+def test_a_scan_that_finds_nothing_new_queues_no_digest():
+    factories.make_user(role="admin")
+    two_expiring_lots()
+    scan(AS_OF)
+    scan(AS_OF + timedelta(days=1))
+    db.session.commit()
+    assert len(outbox()) == 1
+
+
+def test_without_recipients_the_alerts_are_stored_and_nothing_is_queued():
+    two_expiring_lots()
+    run = scan(AS_OF)
+    db.session.commit()
+    assert run.counts["expiring"] == 2 and outbox() == []
+
+
+def test_a_long_digest_names_how_many_more_wait_in_the_inbox(monkeypatch):
+    monkeypatch.setattr(alerts, "DIGEST_MAX_LINES", 1)
+    factories.make_user(role="admin")
+    two_expiring_lots()
+    scan(AS_OF)
+    db.session.commit()
+    (message,) = outbox()
+    assert "lot N-7" in message.body and "lot N-30" not in message.body
+    assert "... and 1 more in the alert inbox." in message.body
+
+
+def test_a_recall_queues_its_notice_at_once_for_the_next_delivery():
+    admin = factories.make_user(role="admin")
+    lot = factories.make_lot(lot_number="R-1")
+    lots.recall(lot.id, "sterility failure", datetime(2025, 6, 1, tzinfo=UTC))
+    db.session.commit()
+    (message,) = outbox()
+    assert message.recipient == admin.email
+    assert message.subject.startswith("Recall: lot R-1 of ")
+    assert "- recall:" in message.body and "lot R-1" in message.body
+
+
+def test_the_scan_sends_its_digests_over_smtp_once(mail_config):
+    admin = factories.make_user(role="admin")
+    pharmacist = factories.make_user(role="pharmacist", alert_emails=True)
+    two_expiring_lots()
+    with smtp_server() as (port, mailbox):
+        mail_config(port)
+        run_scan_job(AS_OF)
+        run_scan_job(AS_OF + timedelta(days=1))  # nothing new: nothing sent
+    assert sorted(m["To"] for m in mailbox.messages) == sorted([admin.email, pharmacist.email])
+    assert all("lot N-7" in m.get_payload() for m in mailbox.messages)
+    assert {m.status for m in outbox()} == {OutboxStatus.SENT}
+
+
+def test_a_digest_queued_while_the_server_is_down_arrives_exactly_once_after(mail_config, runner):
+    admin = factories.make_user(role="admin")
+    two_expiring_lots()
+    port = free_port()
+    mail_config(port)
+    run = run_scan_job(AS_OF)  # the server is down: the scan succeeds, its digest waits
+    assert run.counts["expiring"] == 2
+    (queued,) = outbox()
+    assert queued.status == OutboxStatus.QUEUED and queued.attempts == 1
+    with smtp_server(port) as (_, mailbox):
+        first = runner.invoke(args=["alerts", "deliver"])
+        second = runner.invoke(args=["alerts", "deliver"])
+        run_scan_job(AS_OF)
+    assert first.exit_code == 0 and "sent 1, failed 0, queued 0" in first.output
+    assert "sent 0, failed 0, queued 0" in second.output
+    assert [m["To"] for m in mailbox.messages] == [admin.email]
