@@ -20,20 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.clock import utcnow
-from core.database import UTCDateTime, db
+from core.database import UTCDateTime, db, value_enum
 from formulary import units
-
-
-def _enum(enum_class: type[enum.Enum], length: int = 20):
-    """Enums are stored as their value in a plain string column (with a CHECK), on every
-    database alike."""
-    return db.Enum(
-        enum_class,
-        native_enum=False,
-        length=length,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class Category(enum.StrEnum):
@@ -88,7 +76,7 @@ class Substance(db.Model):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     # Lower-cased name, for case-insensitive look-ups that use an index on every database.
     name_key: Mapped[str] = mapped_column(String(120), unique=True)
-    category: Mapped[Category] = mapped_column(_enum(Category))
+    category: Mapped[Category] = mapped_column(value_enum(Category))
     is_class: Mapped[bool] = mapped_column(default=False)
     max_concentration_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     max_concentration_unit: Mapped[str | None] = mapped_column(String(20))
@@ -157,7 +145,7 @@ class SubstanceRelation(db.Model):
     related_id: Mapped[int] = mapped_column(
         ForeignKey("substances.id", ondelete="CASCADE"), primary_key=True
     )
-    kind: Mapped[RelationKind] = mapped_column(_enum(RelationKind, length=10))
+    kind: Mapped[RelationKind] = mapped_column(value_enum(RelationKind, length=10))
     # Where the fact comes from (a reference work, a label), so a reviewer can check it.
     source: Mapped[str | None] = mapped_column(Text)
 
@@ -191,7 +179,7 @@ class SubstanceLineage(db.Model):
     depth: Mapped[int]
     via_contains: Mapped[bool] = mapped_column(default=False)
     next_id: Mapped[int | None] = mapped_column(ForeignKey("substances.id", ondelete="CASCADE"))
-    relation: Mapped[RelationKind | None] = mapped_column(_enum(RelationKind, length=10))
+    relation: Mapped[RelationKind | None] = mapped_column(value_enum(RelationKind, length=10))
 
 
 class SubstanceSynonym(db.Model):
@@ -253,8 +241,8 @@ class Serum(db.Model):
     code: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(160))
     version: Mapped[int] = mapped_column(default=1)
-    status: Mapped[SerumStatus] = mapped_column(_enum(SerumStatus), default=SerumStatus.DRAFT)
-    source: Mapped[SerumSource] = mapped_column(_enum(SerumSource))
+    status: Mapped[SerumStatus] = mapped_column(value_enum(SerumStatus), default=SerumStatus.DRAFT)
+    source: Mapped[SerumSource] = mapped_column(value_enum(SerumSource))
     manufacturer: Mapped[str | None] = mapped_column(String(160))
     dose_volume_ml: Mapped[Decimal] = mapped_column(Numeric(10, 3))
     # Beyond-use days of a compounded batch by storage (SPEC 3.5).

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.accounts import User
 from core.clock import utcnow
-from core.database import UTCDateTime, db
+from core.database import UTCDateTime, db, value_enum
 from formulary.models import Serum, Substance
 
 QUANTITY_PLACES = 6
@@ -58,17 +58,6 @@ class Quantity(TypeDecorator):
     def coerce_compared_value(self, op, value):
         # `quantity_on_hand - :q` and `quantity_on_hand >= :q` bind :q as a Quantity too.
         return self
-
-
-def _enum(enum_class: type[enum.Enum], length: int = 20):
-    """Stored as its value in a plain string column (with a CHECK), on every database alike."""
-    return db.Enum(
-        enum_class,
-        native_enum=False,
-        length=length,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class ProductKind(enum.StrEnum):
@@ -119,7 +108,7 @@ class Product(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[ProductKind] = mapped_column(_enum(ProductKind))
+    kind: Mapped[ProductKind] = mapped_column(value_enum(ProductKind))
     name: Mapped[str] = mapped_column(String(160))
     unit: Mapped[str] = mapped_column(String(20))
     substance_id: Mapped[int | None] = mapped_column(
@@ -163,11 +152,11 @@ class Lot(db.Model):
     # that FEFO and "expiring within N days" are plain indexed SQL.
     effective_expiry: Mapped[date] = mapped_column(Date)
     quantity_on_hand: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
-    status: Mapped[LotStatus] = mapped_column(_enum(LotStatus), default=LotStatus.AVAILABLE)
+    status: Mapped[LotStatus] = mapped_column(value_enum(LotStatus), default=LotStatus.AVAILABLE)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     supplier: Mapped[str | None] = mapped_column(String(160))
-    storage: Mapped[Storage] = mapped_column(_enum(Storage), default=Storage.ROOM)
+    storage: Mapped[Storage] = mapped_column(value_enum(Storage), default=Storage.ROOM)
     # Why the lot was last recalled or disposed of (the audit log keeps the history).
     status_reason: Mapped[str | None] = mapped_column(Text)
 
@@ -186,7 +175,7 @@ class Movement(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
-    kind: Mapped[MovementKind] = mapped_column(_enum(MovementKind))
+    kind: Mapped[MovementKind] = mapped_column(value_enum(MovementKind))
     quantity: Mapped[Decimal] = mapped_column(Quantity)
     reason: Mapped[str | None] = mapped_column(Text)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -222,7 +211,7 @@ class Batch(db.Model):
     lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"), unique=True)
     doses: Mapped[Decimal] = mapped_column(Quantity)
     prepared_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    storage: Mapped[Storage] = mapped_column(_enum(Storage))
+    storage: Mapped[Storage] = mapped_column(value_enum(Storage))
     # Preparation time + the serum's beyond-use days for that storage, before any lot's expiry.
     beyond_use_date: Mapped[date] = mapped_column(Date)
     made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
