@@ -126,7 +126,7 @@ def _allergy_fields(patient: Patient, index: int, entry) -> tuple:
         raise Invalid({f"{where}.code": messages}) from None
     reaction, severity = _reaction(resource, where)
     fields = {
-        "criticality": _enum(Criticality, resource.criticality, f"{where}.criticality")
+        "criticality": _coded_value(Criticality, resource.criticality, f"{where}.criticality")
         or Criticality.UNABLE_TO_ASSESS,
         "clinical_status": _coded(ClinicalStatus, resource.clinicalStatus, CLINICAL_SYSTEM, where)
         or ClinicalStatus.ACTIVE,
@@ -168,7 +168,7 @@ def _reaction(resource, where: str) -> tuple:
     text = ", ".join(t for t in texts if t) or None
     if text == UNSPECIFIED_REACTION:
         text = None
-    return text, _enum(Severity, first.severity, f"{where}.reaction.0.severity")
+    return text, _coded_value(Severity, first.severity, f"{where}.reaction.0.severity")
 
 
 def _coded(enum_class, concept, system: str, where: str):
@@ -176,11 +176,11 @@ def _coded(enum_class, concept, system: str, where: str):
         return None
     for coding in concept.coding or []:
         if coding.system in (system, None):
-            return _enum(enum_class, coding.code, where)
+            return _coded_value(enum_class, coding.code, where)
     return None
 
 
-def _enum(enum_class, value, field: str):
+def _coded_value(enum_class, value, field: str):
     if value is None:
         return None
     try:

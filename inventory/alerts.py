@@ -32,7 +32,6 @@ from sqlalchemy import (
     Select,
     String,
     Text,
-    and_,
     case,
     cast,
     func,
@@ -52,7 +51,9 @@ from core.clock import clinic_today, utcnow
 from core.database import UTCDateTime, db, value_enum
 from core.errors import NotFound
 from core.mail import queue_message
+from inventory.expiry import usable_lot_conditions
 from inventory.models import Lot, LotStatus, Product, Quantity
+from inventory.stock import short_products
 
 # No successful scan for longer than this, and the service reports itself degraded: a daily
 # job that silently died is seen within a day and two hours.
@@ -322,33 +323,6 @@ def _raise_expiry_alerts(run: ScanRun, as_of: date, now: datetime) -> None:
     _insert_new(due, _LOT_COLUMNS)
 
 
-def _usable_lots(as_of: date) -> tuple:
-    """Lots usable on `as_of` (SPEC 3.4): available, in stock, not past their last day."""
-    return (
-        Lot.status == LotStatus.AVAILABLE,
-        Lot.quantity_on_hand > 0,
-        Lot.effective_expiry >= as_of,
-    )
-
-
-def short_products(as_of: date):
-    """Products whose usable quantity on `as_of` is below their reorder point (> 0), as a
-    subquery (product_id, usable, reorder_point)."""
-    usable = func.coalesce(func.sum(Lot.quantity_on_hand), 0)
-    return (
-        select(
-            Product.id.label("product_id"),
-            usable.label("usable"),
-            Product.reorder_point.label("reorder_point"),
-        )
-        .outerjoin(Lot, and_(Lot.product_id == Product.id, *_usable_lots(as_of)))
-        .where(Product.reorder_point > 0)
-        .group_by(Product.id, Product.reorder_point)
-        .having(usable < Product.reorder_point)
-        .subquery()
-    )
-
-
 def _active_low_stock_key(product_id):
     return literal("low_stock:") + _text(product_id)
 
@@ -359,7 +333,7 @@ def _clear_recovered_low_stock(as_of: date) -> None:
     active alert are summed (through the FEFO index), not the whole stock."""
     usable = (
         select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
-        .where(Lot.product_id == Alert.product_id, *_usable_lots(as_of))
+        .where(Lot.product_id == Alert.product_id, *usable_lot_conditions(as_of))
         .scalar_subquery()
     )
     reorder_point = (

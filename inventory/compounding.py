@@ -23,6 +23,7 @@ from core.database import db
 from core.errors import Conflict, Invalid
 from formulary import units
 from formulary.models import Serum, SerumComponent, SerumSource, SerumStatus
+from inventory.expiry import FEFO_ORDER, usable_lot_conditions
 from inventory.ledger import post_movement
 from inventory.models import (
     QUANTITY_PLACES,
@@ -278,12 +279,10 @@ def _usable_component_lots(substance_ids: set[int], day: date) -> dict[int, list
         .where(
             Product.kind == ProductKind.COMPONENT,
             Product.substance_id.in_(sorted(substance_ids)),
-            Lot.status == LotStatus.AVAILABLE,
-            Lot.effective_expiry >= day,
-            Lot.quantity_on_hand > 0,
+            *usable_lot_conditions(day),
         )
         .options(joinedload(Lot.product, innerjoin=True))
-        .order_by(Lot.effective_expiry, Lot.received_at, Lot.id)
+        .order_by(*FEFO_ORDER)
         .with_for_update(of=Lot)
         .execution_options(populate_existing=True)
     )

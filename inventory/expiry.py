@@ -63,6 +63,19 @@ def refresh_effective_expiry(lot: Lot, days_after_opening: int | None) -> None:
     lot.effective_expiry = effective_expiry(lot.expiry_date, lot.opened_at, days_after_opening)
 
 
+# First expiring, first out; on a tie, the earliest received.
+FEFO_ORDER = (Lot.effective_expiry, Lot.received_at, Lot.id)
+
+
+def usable_lot_conditions(day: date) -> tuple:
+    """The SQL twin of `usable_on`, for queries over many lots."""
+    return (
+        Lot.status == LotStatus.AVAILABLE,
+        Lot.quantity_on_hand > 0,
+        Lot.effective_expiry >= day,
+    )
+
+
 def usable_on(lot: Lot, day: date) -> bool:
     """Whether the lot may be handed out on that clinic day."""
     return (

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from core.clock import clinic_today
 from core.database import db
 from core.errors import Conflict, Invalid
+from inventory.expiry import FEFO_ORDER, usable_lot_conditions
 from inventory.ledger import post_movement
-from inventory.models import Lot, LotStatus, MovementKind
+from inventory.models import Lot, MovementKind
 from inventory.products import get_product
 
 
@@ -36,11 +37,9 @@ def usable_lots(product_id: int, day: date, lock: bool = False) -> list[Lot]:
         select(Lot)
         .where(
             Lot.product_id == product_id,
-            Lot.status == LotStatus.AVAILABLE,
-            Lot.effective_expiry >= day,
-            Lot.quantity_on_hand > 0,
+            *usable_lot_conditions(day),
         )
-        .order_by(Lot.effective_expiry, Lot.received_at, Lot.id)
+        .order_by(*FEFO_ORDER)
     )
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)

@@ -21,7 +21,8 @@ from sqlalchemy import select
 from core.database import db
 from core.errors import Conflict, Invalid
 from formulary.models import Serum
-from inventory.models import Lot, LotStatus, Product, ProductKind
+from inventory.expiry import usable_lot_conditions
+from inventory.models import Lot, Product, ProductKind
 from inventory.serum_stock import stock_as_doses
 
 MAX_WEEKS = 52
@@ -174,9 +175,7 @@ def _usable_stock(as_of: date) -> dict[int, list[tuple[tuple, date, Decimal]]]:
         .join(Serum, Serum.id == Product.serum_id)
         .where(
             Product.kind == ProductKind.SERUM,
-            Lot.status == LotStatus.AVAILABLE,
-            Lot.effective_expiry >= as_of,
-            Lot.quantity_on_hand > 0,
+            *usable_lot_conditions(as_of),
         )
     ).all()
     stock: dict[int, list] = defaultdict(list)

@@ -15,7 +15,8 @@ from sqlalchemy.orm import joinedload
 from core.database import db
 from core.errors import Conflict
 from formulary import units
-from inventory.models import QUANTITY_PLACES, Lot, LotStatus, Product, ProductKind
+from inventory.expiry import FEFO_ORDER, usable_lot_conditions
+from inventory.models import QUANTITY_PLACES, Lot, Product, ProductKind
 
 _LEDGER_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
 
@@ -73,12 +74,10 @@ def usable_serum_lots(product_ids: list[int], day: date, lock: bool = False) -> 
         select(Lot)
         .where(
             Lot.product_id.in_(product_ids),
-            Lot.status == LotStatus.AVAILABLE,
-            Lot.effective_expiry >= day,
-            Lot.quantity_on_hand > 0,
+            *usable_lot_conditions(day),
         )
         .options(joinedload(Lot.product, innerjoin=True))
-        .order_by(Lot.effective_expiry, Lot.received_at, Lot.id)
+        .order_by(*FEFO_ORDER)
     )
     if lock:
         stmt = stmt.with_for_update(of=Lot).execution_options(populate_existing=True)

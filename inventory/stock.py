@@ -9,10 +9,11 @@ import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import contains_eager
 
 from core.database import db
+from inventory.expiry import usable_lot_conditions
 from inventory.models import Lot, LotStatus, Product
 
 # How far ahead the board looks for expiring lots: the longest default alert threshold.
@@ -60,16 +61,20 @@ def expired_on_shelf(as_of: date) -> list[Lot]:
     return list(db.session.scalars(stmt))
 
 
-def usable_quantities(as_of: date):
-    """Usable quantity per product on `as_of`, as a subquery (product_id, usable)."""
+def short_products(as_of: date):
+    """Products whose usable quantity on `as_of` is below their reorder point (> 0), as a
+    subquery (product_id, usable, reorder_point)."""
+    usable = func.coalesce(func.sum(Lot.quantity_on_hand), 0)
     return (
-        select(Lot.product_id, func.sum(Lot.quantity_on_hand).label("usable"))
-        .where(
-            Lot.status == LotStatus.AVAILABLE,
-            Lot.quantity_on_hand > 0,
-            Lot.effective_expiry >= as_of,
+        select(
+            Product.id.label("product_id"),
+            usable.label("usable"),
+            Product.reorder_point.label("reorder_point"),
         )
-        .group_by(Lot.product_id)
+        .outerjoin(Lot, and_(Lot.product_id == Product.id, *usable_lot_conditions(as_of)))
+        .where(Product.reorder_point > 0)
+        .group_by(Product.id, Product.reorder_point)
+        .having(usable < Product.reorder_point)
         .subquery()
     )
 
@@ -78,12 +83,10 @@ def low_stock(as_of: date) -> list[StockLevel]:
     """Products whose usable quantity on `as_of` is below their reorder point (a product with
     no usable lot at all counts as zero), by name. Quarantined, recalled, disposed and expired
     lots are not stock a clinic can use."""
-    usable = usable_quantities(as_of)
-    quantity = func.coalesce(usable.c.usable, 0)
+    short = short_products(as_of)
     stmt = (
-        select(Product, quantity)
-        .outerjoin(usable, usable.c.product_id == Product.id)
-        .where(quantity < Product.reorder_point)
+        select(Product, short.c.usable)
+        .join(short, short.c.product_id == Product.id)
         .order_by(Product.name, Product.id)
     )
     return [StockLevel(product, Decimal(amount)) for product, amount in db.session.execute(stmt)]
