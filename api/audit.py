@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import roles_required
-from api.common import PAGINATION, paginate
+from api.common import PAGINATION, id_field, paginate
 from core.accounts import Role
 from core.audit import audit_entries
 
@@ -24,7 +24,7 @@ class AuditEntrySchema(ma.Schema):
 
 class AuditQuerySchema(ma.Schema):
     user = ma.fields.String(metadata={"description": "Username of the acting user."})
-    user_id = ma.fields.Integer()
+    user_id = id_field()
     entity = ma.fields.String(metadata={"description": "Table name, e.g. `users`, `lots`."})
     entity_id = ma.fields.String()
     date_from = ma.fields.Date(

@@ -22,6 +22,8 @@ def paginate(stmt: Select, pagination_parameters) -> list:
     whatever the page size."""
     count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
     pagination_parameters.item_count = db.session.scalar(count_stmt)
+    if pagination_parameters.first_item >= pagination_parameters.item_count:
+        return []  # past the end (also a page number too large for an SQL OFFSET)
     page = stmt.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
     return db.session.scalars(page).all()
 
@@ -31,6 +33,15 @@ def paginate_list(items: list, pagination_parameters) -> list:
     pagination_parameters.item_count = len(items)
     start = pagination_parameters.first_item
     return items[start : start + pagination_parameters.page_size]
+
+
+MAX_ID = 2**31 - 1
+
+
+def id_field(**kwargs) -> ma.fields.Integer:
+    """An id as the database stores it (a 32-bit integer): a larger number is a 422 naming the
+    field, not an overflow deep in the driver."""
+    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class AsOfSchema(ma.Schema):

@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import current_api_user, roles_required
-from api.common import PAGINATION, paginate
+from api.common import PAGINATION, id_field, paginate
 from api.inventory_fields import QuantityField
 from clinic import courses, sessions
 from clinic.models import SessionStatus, Severity, SideEffectKind, Technique
@@ -108,7 +108,7 @@ class CancelSchema(ma.Schema):
 
 
 class SessionQuerySchema(ma.Schema):
-    patient_id = ma.fields.Integer()
+    patient_id = id_field()
     first = ma.fields.Date(data_key="from", metadata={"description": "From this date on."})
     last = ma.fields.Date(data_key="to", metadata={"description": "Up to this date, inclusive."})
 

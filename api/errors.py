@@ -4,7 +4,7 @@
 import logging
 
 from flask import Flask, render_template, request
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -78,6 +78,16 @@ def handle_integrity_error(error: IntegrityError):
     )
 
 
+def handle_number_out_of_range(error: Exception):
+    """The last guard for a number too large for its column, should a schema let one through:
+    the client's mistake (422), not the server's."""
+    log.warning("number out of range reached the database: %s", error)
+    db.session.rollback()
+    return _respond(
+        error_payload(422, "A number in the request is outside the range that can be stored.")
+    )
+
+
 def handle_unexpected_error(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -89,4 +99,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OverflowError, handle_number_out_of_range)
+    app.register_error_handler(DataError, handle_number_out_of_range)
     app.register_error_handler(Exception, handle_unexpected_error)

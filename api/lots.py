@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from api.auth import current_api_user, roles_required
-from api.common import PAGINATION, AsOfSchema, paginate
+from api.common import PAGINATION, AsOfSchema, id_field, paginate
 from api.inventory_fields import ClinicDateTime, ExpiryField, QuantityField
 from clinic.sessions import sessions_using_lots
 from core.accounts import Role
@@ -76,10 +76,10 @@ class LotReceiveSchema(ma.Schema):
 
 
 class LotQuerySchema(AsOfSchema):
-    product_id = ma.fields.Integer()
+    product_id = id_field()
     status = ma.fields.Enum(LotStatus, by_value=True)
     expiring_within_days = ma.fields.Integer(
-        validate=ma.validate.Range(min=0),
+        validate=ma.validate.Range(min=0, max=36500),
         metadata={"description": "Not yet expired on `as_of`, and last usable within N days."},
     )
 
