@@ -47,3 +47,21 @@ def test_no_malformed_body_makes_a_500(client, world):
                 if response.status_code >= 500:
                     failures.append((method.upper(), path, role, body, response.status_code))
     assert failures == []
+
+
+def test_no_malformed_query_makes_a_500(client, world):
+    spec = client.get("/api/openapi.json").get_json()
+    headers = {role: factories.auth_header(user) for role, user in world.items()}
+    failures = []
+    for path, operations in spec["paths"].items():
+        if "get" not in operations:
+            continue
+        url = "/".join("1" if part.startswith("{") else part for part in path.split("/"))
+        names = [p["name"] for p in operations["get"].get("parameters", []) if p["in"] == "query"]
+        for name in names:
+            for value in ["", "-1", "0", str(2**63), "nonsense", "2999-99-99", "1e309", "%00"]:
+                for role, header in headers.items():
+                    response = client.get(url, headers=header, query_string={name: value})
+                    if response.status_code >= 500:
+                        failures.append((url, name, value, role, response.status_code))
+    assert failures == []
