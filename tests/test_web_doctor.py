@@ -294,7 +294,7 @@ def test_a_completion_on_caution_with_a_reason_completes_and_consumes_the_lot(
     )
     assert done.override_reason == "History taken by phone, nothing known"
     page = html(client.get(f"/patients/{patient.id}"))
-    assert "Session of 2025-03-03 completed: 1 doses from lot VS-1." in page
+    assert "Session of 2025-03-03 completed: 1 dose from lot VS-1." in page
     row = session_row(page, session.id)
     for shown in ("completed", "VS-1", "6 mm", "gun", "80", "History taken by phone"):
         assert shown in row

@@ -31,7 +31,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from api.web.pages import exact_quantity, quantity_text
+from api.web.pages import doses_text, exact_quantity, quantity_text
 from clinic.courses import INDUCTION_SESSIONS, MAX_MAINTENANCE_MONTHS, courses_query
 from clinic.models import (
     Course,
@@ -271,7 +271,7 @@ def _session_forms(
             "complete", lambda: CompleteForm(formdata=None, prefix=complete_prefix(session.id))
         )
         complete.lot_id.choices = [FEFO_CHOICE, *lot_choices]
-        complete.doses.description = f"Empty: {quantity_text(session.doses)} as planned."
+        complete.doses.description = f"Empty: {doses_text(session.doses)}, as planned."
         if caution:
             complete.override_reason.flags.required = True
             complete.override_reason.description = (

@@ -32,7 +32,7 @@ from api.web.courses import (
     place_screen_reasons,
     side_effect_prefix,
 )
-from api.web.pages import page_of, quantity_text, role_page, show_domain_error
+from api.web.pages import doses_text, page_of, role_page, show_domain_error
 from clinic import allergies as allergy_rules
 from clinic import courses as course_rules
 from clinic import patients as patient_rules
@@ -57,6 +57,7 @@ from formulary.models import Substance, SubstanceSynonym
 from inventory.models import Lot
 
 bp = Blueprint("doctor", __name__)
+bp.add_app_template_filter(doses_text, "doses")
 
 READERS = (Role.DOCTOR, Role.ADMIN)
 SCALE_CHOICES = [
@@ -344,7 +345,7 @@ def complete_session(session_id):
     lot = db.session.get(Lot, session.lot_id)
     flash(
         f"Session of {session.performed_on.isoformat()} completed: "
-        f"{quantity_text(session.doses)} doses from lot {lot.lot_number}.",
+        f"{doses_text(session.doses)} from lot {lot.lot_number}.",
         "success",
     )
     return redirect(_to_session(session))

@@ -90,6 +90,11 @@ def quantity_text(quantity: Decimal | None) -> str:
     return f"{Decimal(quantity).normalize():f}"
 
 
+def doses_text(doses: Decimal) -> str:
+    """A number of doses as a person says it: 1 dose, 1.5 doses, 4 doses."""
+    return f"{quantity_text(doses)} dose{'' if doses == 1 else 's'}"
+
+
 def as_of_argument(default: date) -> date:
     """The `as_of` query argument of a page (a day to look at the board as of), or today."""
     raw = request.args.get("as_of")

@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from api.errors import error_payload
 from api.web.pages import (
     as_of_argument,
+    doses_text,
     exact_quantity,
     quantity_text,
     role_page,
@@ -374,7 +375,7 @@ def compound_batch():
         # A short component is named next to the doses: fewer doses is what can be made.
         return _batches_page(form, status=show_domain_error(form, error, {"components": "doses"}))
     flash(
-        f"Compounded {quantity_text(batch.doses)} doses of {serum.name}: lot "
+        f"Compounded {doses_text(batch.doses)} of {serum.name}: lot "
         f"{batch.lot.lot_number}, last day of use {batch.beyond_use_date.isoformat()}.",
         "success",
     )
