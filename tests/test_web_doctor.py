@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from api import create_app
 from clinic.conditions import seed_condition_rules
 from clinic.models import (
     Allergy,
@@ -19,6 +20,7 @@ from clinic.models import (
     TreatmentSession,
 )
 from clinic.sessions import complete_session, record_side_effect
+from config import database_url as driver_url
 from core.database import db
 from inventory.models import Lot, Movement
 from tests import factories
@@ -495,3 +497,43 @@ def test_the_aftercare_sheet_puts_its_print_stylesheet_in_the_head(client, docto
     page = html(client.get(f"/sessions/{session.id}/aftercare"))
     head = page[: page.index("</head>")]
     assert '<link rel="stylesheet" href="/static/print.css" media="print">' in head
+
+
+@pytest.fixture
+def csrf_client(database_url):
+    app = create_app(
+        {
+            "CONFIG": "testing",
+            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    return app.test_client()
+
+
+def test_course_and_session_forms_carry_their_csrf_tokens_and_are_refused_without(
+    csrf_client, stocked_serum
+):
+    serum, lot = stocked_serum
+    username = factories.make_user(role="doctor").username
+    patient = factories.make_safe_patient()
+    planned, done = factories.make_course(patient, serum).sessions[:2]
+    complete_session(done, factories.make_user(role="doctor"), dict(DONE), LATER)
+    db.session.commit()
+    # The other app's requests end the test's session: keep the ids, not the objects.
+    patient_id, planned_id, done_id, lot_id = patient.id, planned.id, done.id, lot.id
+    login = csrf_client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    signed_in = csrf_client.post(
+        "/login",
+        data={"username": username, "password": factories.DEFAULT_PASSWORD, "csrf_token": token},
+    )
+    assert signed_in.status_code == 302
+
+    page = csrf_client.get(f"/patients/{patient_id}").get_data(as_text=True)
+    for name in ("course", f"complete-{planned_id}", f"cancel-{planned_id}", f"effect-{done_id}"):
+        assert f'name="{name}-csrf_token"' in page
+
+    refused = csrf_client.post(f"/sessions/{planned_id}/complete", data=completing(planned_id))
+    assert refused.status_code == 400
+    assert db.session.scalar(select(Lot.quantity_on_hand).where(Lot.id == lot_id)) == 9
