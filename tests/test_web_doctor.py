@@ -398,6 +398,14 @@ def test_a_course_with_missing_fields_is_refused_next_to_them(client, doctor, st
     page = html(response)
     for name in ("serum_id", "start_date", "maintenance_months"):
         assert f'id="course-{name}-error"' in page
+    beyond_any_id = client.post(
+        f"/patients/{patient.id}/courses",
+        data={"course-serum_id": "99999999999999", "course-start_date": "2025-03-03",
+              "course-induction_sessions": "4", "course-maintenance_months": "0",
+              "course-doses_per_session": "1"},
+    )  # fmt: skip
+    assert beyond_any_id.status_code == 422
+    assert 'id="course-serum_id-error"' in html(beyond_any_id)
     assert db.session.scalar(select(func.count()).select_from(Course)) == 0
 
 

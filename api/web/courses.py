@@ -31,7 +31,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from api.web.pages import doses_text, exact_quantity, quantity_text
+from api.web.pages import doses_text, exact_quantity, optional_record_id, quantity_text
 from clinic.courses import INDUCTION_SESSIONS, MAX_MAINTENANCE_MONTHS, courses_query
 from clinic.models import (
     Course,
@@ -56,10 +56,6 @@ MAX_INJECTION_POINTS = 2000
 FEFO_CHOICE = SelectChoice("", "First expiring usable lot (FEFO)")
 
 
-def _optional_id(value):
-    return int(value) if value not in (None, "") else None
-
-
 def _label(value: str) -> str:
     return value.replace("_", " ").capitalize()
 
@@ -76,7 +72,7 @@ class CourseForm(FlaskForm):
     # The choices offer only serums the screen does not contraindicate; any id is accepted
     # here so that the clinic's rule, not the form, refuses the others, with its reasons.
     serum_id = SelectField(
-        "Serum", coerce=_optional_id, validate_choice=False, validators=[DataRequired()]
+        "Serum", coerce=optional_record_id, validate_choice=False, validators=[DataRequired()]
     )
     start_date = DateField("First session", validators=[InputRequired()])
     induction_sessions = SelectField(
@@ -103,7 +99,7 @@ class CompleteForm(FlaskForm):
     performed_on = DateField(
         "Performed on", validators=[Optional()], description="Empty: the scheduled date."
     )
-    lot_id = SelectField("Lot", coerce=_optional_id, validate_choice=False)
+    lot_id = SelectField("Lot", coerce=optional_record_id, validate_choice=False)
     doses = DecimalField(
         "Doses",
         places=None,

@@ -24,6 +24,7 @@ from api.web.pages import (
     as_of_argument,
     doses_text,
     exact_quantity,
+    optional_record_id,
     quantity_text,
     role_page,
     show_domain_error,
@@ -49,17 +50,13 @@ bp = Blueprint("stock", __name__, url_prefix="/stock")
 EXPIRY_HINT = "YYYY-MM-DD, or YYYY-MM / MM/YYYY when the box shows a month only."
 
 
-def _optional_id(value):
-    return int(value) if value not in (None, "") else None
-
-
 class ReceiveForm(FlaskForm):
     barcode = StringField(
         "Barcode",
         validators=[Optional(), Length(max=200)],
         description="Scan the box (the scanner types the code, then Enter), or type the fields.",
     )
-    product_id = SelectField("Product", coerce=_optional_id, validate_choice=True)
+    product_id = SelectField("Product", coerce=optional_record_id, validate_choice=True)
     lot_number = StringField("Lot number", validators=[Optional(), Length(max=60)])
     expiry_date = StringField("Expiry date", validators=[Optional()], description=EXPIRY_HINT)
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
@@ -70,7 +67,7 @@ class ReceiveForm(FlaskForm):
 
 class DispenseForm(FlaskForm):
     PREFIX = "dispense"  # it shares the board with the receive form
-    product_id = SelectField("Product", coerce=_optional_id, validators=[DataRequired()])
+    product_id = SelectField("Product", coerce=optional_record_id, validators=[DataRequired()])
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
 
@@ -83,7 +80,7 @@ class BatchForm(FlaskForm):
     # Any id is accepted here: the compounding rules refuse a serum that is not an approved
     # compounded one, with their own message.
     serum_id = SelectField(
-        "Serum", coerce=_optional_id, validate_choice=False, validators=[DataRequired()]
+        "Serum", coerce=optional_record_id, validate_choice=False, validators=[DataRequired()]
     )
     doses = DecimalField("Doses", validators=[InputRequired(), exact_quantity])
     storage = SelectField(
