@@ -93,19 +93,23 @@ def screen_patient_serum(patient: Patient, serum: Serum) -> Screen:
 
 
 def approved_serum_formulas() -> list[SerumFormula]:
-    """Every approved serum with its components, in two queries whatever their number (no
-    ORM relationship loading, which would batch the IN lists by the hundred)."""
-    approved = Serum.status == SerumStatus.APPROVED
+    """Every approved serum with its components, in two queries whatever their number."""
+    return serum_formulas(Serum.status == SerumStatus.APPROVED)
+
+
+def serum_formulas(which) -> list[SerumFormula]:
+    """The serums a condition selects, with their components, in two queries whatever their
+    number (no ORM relationship loading, which would batch the IN lists by the hundred)."""
     serums = db.session.execute(
         select(Serum.id, Serum.code, Serum.name, Serum.version)
-        .where(approved)
+        .where(which)
         .order_by(Serum.code, Serum.version)
     ).all()
     rows = db.session.execute(
         select(SerumComponent.serum_id, SerumComponent.substance_id, Substance.name)
         .join(Serum, Serum.id == SerumComponent.serum_id)
         .join(Substance, Substance.id == SerumComponent.substance_id)
-        .where(approved)
+        .where(which)
         .order_by(SerumComponent.serum_id, SerumComponent.position, SerumComponent.id)
     ).all()
     components: dict[int, list[tuple[int, str]]] = defaultdict(list)
@@ -115,9 +119,25 @@ def approved_serum_formulas() -> list[SerumFormula]:
 
 
 def screen_approved_serums(patient: Patient, verdict: Verdict | None = None) -> list[ScreenedSerum]:
-    """Every approved serum with its verdict, safest first (then by code). Reasons that depend
-    only on a substance are worked out once per substance, not once per serum."""
-    formulas = approved_serum_formulas()
+    """Every approved serum with its verdict, safest first (then by code)."""
+    screened = screen_formulas(patient, approved_serum_formulas())
+    if verdict is not None:
+        screened = [s for s in screened if s.screen.verdict == verdict]
+    return sorted(screened, key=lambda s: s.screen.verdict.rank)
+
+
+def screen_serums(patient: Patient, serum_ids: set[int]) -> dict[int, Screen]:
+    """The screen of each of the serums, whatever their status (a course keeps the version it
+    was planned with after a newer one is approved), in a fixed number of queries."""
+    if not serum_ids:
+        return {}
+    formulas = serum_formulas(Serum.id.in_(sorted(serum_ids)))
+    return {item.serum.id: item.screen for item in screen_formulas(patient, formulas)}
+
+
+def screen_formulas(patient: Patient, formulas: list[SerumFormula]) -> list[ScreenedSerum]:
+    """The formulas screened in their order. Reasons that depend only on a substance are
+    worked out once per substance, not once per serum."""
     profile = patient_profile(patient)
     groups = cross_reactivity_facts()
     reach = lineages({sid for formula in formulas for sid, _ in formula.components})
@@ -132,9 +152,7 @@ def screen_approved_serums(patient: Patient, verdict: Verdict | None = None) -> 
                 by_substance[substance_id] = component_reasons(profile, component, groups)
             reasons += by_substance[substance_id]
         screened.append(ScreenedSerum(formula.serum, screen_from_reasons(reasons)))
-    if verdict is not None:
-        screened = [s for s in screened if s.screen.verdict == verdict]
-    return sorted(screened, key=lambda s: s.screen.verdict.rank)
+    return screened
 
 
 def cross_reactivity_facts() -> list[CrossReactivityFact]:

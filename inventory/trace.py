@@ -2,14 +2,14 @@
 batch whose lot went into another batch), so that the clinic can find every session that used
 the lot or anything made from it.
 
-Set-based: one recursive query walks the batch genealogy, one loads the batch lots. The
-sessions themselves are the clinic's (`clinic.sessions.sessions_using_lots`).
+Set-based: one recursive query walks the batch genealogy and loads the batch lots with their
+products. The sessions themselves are the clinic's (`clinic.sessions.sessions_using_lots`).
 """
 
 import dataclasses
 
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 
 from core.database import db
 from inventory.lots import get_lot
@@ -43,6 +43,9 @@ def trace_recall(lot_id: int) -> RecallTrace:
         .join(made_from, consumption.lot_id == made_from.c.lot_id)
     )
     lots = db.session.scalars(
-        select(Lot).where(Lot.id.in_(select(made_from.c.lot_id))).order_by(Lot.id)
+        select(Lot)
+        .where(Lot.id.in_(select(made_from.c.lot_id)))
+        .options(joinedload(Lot.product, innerjoin=True))
+        .order_by(Lot.id)
     ).all()
     return RecallTrace(lot_id, tuple(lots))

@@ -1,8 +1,9 @@
 """The web interface in a real headless Chromium against a real gunicorn server (production
 configuration: CSRF on, CSP without inline script, Secure cookies): a pharmacist receives a lot
-by scanning its barcode and dispenses it, a doctor records an allergy by a synonym and sees a
-serum turn contraindicated, an administrator manages users, reads the audit log and adds a
-condition rule. Each test saves a full-page screenshot of its role's page to docs/screenshots/.
+by scanning its barcode and dispenses it, a doctor records an allergy by a synonym, sees a
+serum turn contraindicated, plans a course of a safe one and completes its first session, an
+administrator manages users, reads the audit log and adds a condition rule. Each test saves a
+full-page screenshot of its role's page to docs/screenshots/.
 
 Playwright drives Debian's Chromium (/usr/bin/chromium): `make test` installs it when missing.
 """
@@ -14,13 +15,16 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
+from sqlalchemy import select
 
 from clinic.conditions import seed_condition_rules
 from clinic.patients import create_patient
 from core.accounts import create_user
 from core.clock import clinic_today, utcnow
 from core.database import db
+from formulary.models import Serum
 from formulary.seed import seed_catalogue, seed_demo_serums
+from inventory.demo import seed_demo_stock
 from inventory.lots import Expiry, receive
 from inventory.products import create_product
 
@@ -150,16 +154,19 @@ def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contrain
     live_app, page
 ):
     with live_app.app_context():
+        today = clinic_today()
         seed_catalogue()
         seed_condition_rules()
         author = create_user("pharmacist-author", "pharmacist", PASSWORD)
         approver = create_user("admin-approver", "admin", PASSWORD)
         seed_demo_serums(author, approver)
+        seed_demo_stock(utcnow())
         create_user("doctor-browser", "doctor", PASSWORD)
         create_patient({"mrn": "MRN-4410", "name": "Marta Sousa", "sex": "female",
                         "alopecia_scale": "ludwig", "alopecia_stage": 2})  # fmt: skip
         create_patient({"mrn": "MRN-4411", "name": "Jorge Almeida", "sex": "male"})
         db.session.commit()
+        hair_pn = db.session.scalar(select(Serum.id).where(Serum.code == "HAIR-PN"))
 
     sign_in(page, "doctor-browser")
     expect(page.get_by_role("heading", name="Patients", exact=True)).to_be_visible()
@@ -181,6 +188,34 @@ def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contrain
     )
     expect(page.locator('li.serum[data-serum="HAIR-PN"] .badge')).to_have_text("Safe")
     expect(page.locator("#allergy-status")).to_have_text("recorded")
+
+    # A course of the safe serum from today, then its first session completed from the page.
+    plan = page.locator("#plan-form")
+    expect(plan.get_by_label("Serum").locator("option", has_text="HAIR-VIT-AA")).to_have_count(0)
+    plan.get_by_label("Serum").select_option(str(hair_pn))
+    plan.get_by_label("First session").fill(today.isoformat())
+    plan.get_by_role("button", name="Plan the course").click()
+    expect(page.locator(".flash-success")).to_contain_text("planned: 4 sessions from")
+    course = page.locator("article.course")
+    expect(course.locator(".badge")).to_have_text("Safe")
+
+    summary = page.get_by_text(f"Complete or cancel the session of {today.isoformat()}")
+    summary.focus()
+    page.keyboard.press("Enter")
+    session = page.locator("details", has=summary)
+    session.get_by_label("Needle length (mm)").fill("4")
+    session.get_by_label("Technique").select_option("manual")
+    session.get_by_label("Injection points").fill("120")
+    session.get_by_role("button", name="Complete the session").click()
+    expect(page.locator(".flash-success")).to_contain_text(
+        f"Session of {today.isoformat()} completed: 1 dose from lot"
+    )
+    done = page.locator("tr.session-completed")
+    expect(done).to_have_count(1)
+    expect(done).to_contain_text("4 mm")
+    expect(done.get_by_role("link", name=re.compile("Sheet"))).to_have_attribute(
+        "href", re.compile(r"/sessions/\d+/aftercare$")
+    )
     screenshot(page, "doctor-patient")
 
 

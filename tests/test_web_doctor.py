@@ -2,14 +2,31 @@
 name of a substance, stage and conditions, allergy history, every approved serum screened)."""
 
 import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
+from api import create_app
 from clinic.conditions import seed_condition_rules
-from clinic.models import Allergy, AllergyStatus, Patient
+from clinic.models import (
+    Allergy,
+    AllergyStatus,
+    Course,
+    Patient,
+    SessionStatus,
+    SideEffect,
+    TreatmentSession,
+)
+from clinic.sessions import complete_session, record_side_effect
+from config import database_url as driver_url
 from core.database import db
+from inventory.models import Lot, Movement
 from tests import factories
+
+# After every session the tests complete (their courses start in spring 2025).
+LATER = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
 
 
 def html(response) -> str:
@@ -194,3 +211,337 @@ def test_the_patient_page_sends_the_same_number_of_queries_for_few_and_many_seru
             components=[(allergen, 1, "mg"), (factories.make_substance(), 2, "mg")]
         )
     assert measure() == few
+
+
+# --- courses and sessions ----------------------------------------------------------------------
+
+PROCEDURE = {"needle_mm": "6", "technique": "gun", "injection_points": "80"}
+# The same, as the clinic's rules take it when a test sets up a completed session directly.
+DONE = {"needle_mm": Decimal(6), "technique": "gun", "injection_points": 80}
+
+
+def completing(session_id: int, **fields) -> dict:
+    """The complete form of one session, as the page posts it (each session's form is
+    prefixed with its id)."""
+    return {
+        f"complete-{session_id}-{name}": value for name, value in {**PROCEDURE, **fields}.items()
+    }
+
+
+def quantity_of(lot) -> Decimal:
+    db.session.expire_all()
+    return db.session.get(Lot, lot.id).quantity_on_hand
+
+
+def session_row(page: str, session_id: int) -> str:
+    start = page.index(f'id="session-{session_id}"')
+    return page[start : page.index("</tr>", start)]
+
+
+@pytest.fixture
+def stocked_serum():
+    """An approved serum with a serum product counted per dose and one lot of 10 doses."""
+    serum = factories.make_approved_serum(code="VIT-1", name="Vitamin serum")
+    lot = factories.make_lot(factories.make_serum_product(serum), lot_number="VS-1", quantity="10")
+    return serum, lot
+
+
+def test_a_completion_on_caution_without_a_reason_is_refused_with_the_reasons_and_consumes_nothing(
+    client, doctor, stocked_serum
+):
+    serum, lot = stocked_serum
+    patient = factories.make_patient()  # allergy history not taken: caution
+    session = factories.make_course(patient, serum).sessions[0]
+
+    page = html(client.get(f"/patients/{patient.id}"))
+    course = page[page.index('id="courses-title"') :]
+    assert "badge-caution" in course and "Allergy history not taken" in course
+    field = re.search(rf'<textarea[^>]*id="complete-{session.id}-override_reason"[^>]*>', page)
+    assert "required" in field.group(0)
+
+    response = client.post(f"/sessions/{session.id}/complete", data=completing(session.id))
+
+    assert response.status_code == 409
+    error = re.search(
+        rf'id="complete-{session.id}-override_reason-error">([^<]*)<', html(response)
+    ).group(1)
+    assert "Required when the screen says caution." in error
+    assert "Allergy history not taken" in error
+    assert re.search(r"<details open>\s*<summary>Complete or cancel the session", html(response))
+    assert quantity_of(lot) == 10
+    assert db.session.scalar(select(func.count()).select_from(Movement)) == 1  # the receipt
+    assert db.session.get(TreatmentSession, session.id).status == SessionStatus.PLANNED
+
+
+def test_a_completion_on_caution_with_a_reason_completes_and_consumes_the_lot(
+    client, doctor, stocked_serum
+):
+    serum, lot = stocked_serum
+    patient = factories.make_patient()
+    session = factories.make_course(patient, serum).sessions[0]
+
+    response = client.post(
+        f"/sessions/{session.id}/complete",
+        data=completing(session.id, override_reason="History taken by phone, nothing known"),
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/patients/{patient.id}#session-{session.id}"
+    assert quantity_of(lot) == 9
+    done = db.session.get(TreatmentSession, session.id)
+    assert (done.status, done.lot_id, done.technique.value) == (
+        SessionStatus.COMPLETED,
+        lot.id,
+        "gun",
+    )
+    assert done.override_reason == "History taken by phone, nothing known"
+    page = html(client.get(f"/patients/{patient.id}"))
+    assert "Session of 2025-03-03 completed: 1 dose from lot VS-1." in page
+    row = session_row(page, session.id)
+    for shown in ("completed", "VS-1", "6 mm", "gun", "80", "History taken by phone"):
+        assert shown in row
+    assert f'href="/sessions/{session.id}/aftercare"' in row
+
+
+def test_a_completion_takes_the_chosen_lot_and_records_the_day_it_was_performed(
+    client, doctor, stocked_serum
+):
+    serum, first = stocked_serum
+    later = factories.make_lot(
+        first.product, lot_number="VS-2", quantity="5", expiry_date=date(2031, 6, 30)
+    )
+    patient = factories.make_safe_patient()
+    session = factories.make_course(patient, serum, start_date=date(2025, 3, 3)).sessions[1]
+    page = html(client.get(f"/patients/{patient.id}"))
+    picker = re.search(rf'<select[^>]*id="complete-{session.id}-lot_id".*?</select>', page, re.S)
+    options = re.findall(r'<option[^>]*value="(\d*)"', picker.group(0))
+    assert options == ["", str(first.id), str(later.id)]  # FEFO first, then first expiring
+
+    response = client.post(
+        f"/sessions/{session.id}/complete",
+        data=completing(session.id, lot_id=later.id, performed_on="2025-03-12", doses="2"),
+    )
+
+    assert response.status_code == 302
+    assert (quantity_of(first), quantity_of(later)) == (10, 3)
+    done = db.session.get(TreatmentSession, session.id)
+    assert (done.performed_on, done.doses) == (date(2025, 3, 12), 2)
+
+
+def test_a_needle_outside_4_to_13_mm_is_refused_next_to_the_field(client, doctor, stocked_serum):
+    serum, lot = stocked_serum
+    session = factories.make_course(factories.make_safe_patient(), serum).sessions[0]
+    response = client.post(
+        f"/sessions/{session.id}/complete", data=completing(session.id, needle_mm="20")
+    )
+    assert response.status_code == 422
+    assert re.search(
+        rf'id="complete-{session.id}-needle_mm-error">A mesotherapy needle is 4 to 13 mm long.',
+        html(response),
+    )
+    assert quantity_of(lot) == 10
+
+
+def test_a_contraindicated_serum_is_not_offered_and_cannot_be_planned(client, doctor):
+    allergen = factories.make_substance("methylparaben-w")
+    unsafe = factories.make_approved_serum(components=[(allergen, 1, "mg")], code="PARA-1")
+    safe = factories.make_approved_serum(code="SAFE-1")
+    patient = factories.make_safe_patient()
+    factories.make_allergy(patient, allergen, criticality="high")
+
+    page = html(client.get(f"/patients/{patient.id}"))
+    picker = re.search(r'<select[^>]*id="course-serum_id".*?</select>', page, re.S).group(0)
+    assert f'value="{safe.id}"' in picker and f'value="{unsafe.id}"' not in picker
+
+    response = client.post(
+        f"/patients/{patient.id}/courses",
+        data={"course-serum_id": unsafe.id, "course-start_date": "2025-03-03",
+              "course-induction_sessions": "4", "course-maintenance_months": "0",
+              "course-doses_per_session": "1"},
+    )  # fmt: skip
+
+    assert response.status_code == 409
+    error = re.search(r'id="course-serum_id-error">([^<]*)<', html(response)).group(1)
+    assert "Allergy to methylparaben-w: the serum contains methylparaben-w." in error
+    assert "is contraindicated for this patient" in html(response)
+    assert db.session.scalar(select(func.count()).select_from(Course)) == 0
+
+
+def test_a_doctor_plans_a_course_and_sees_its_sessions(client, doctor, stocked_serum):
+    serum, _ = stocked_serum
+    patient = factories.make_safe_patient()
+    response = client.post(
+        f"/patients/{patient.id}/courses",
+        data={"course-serum_id": serum.id, "course-start_date": "2025-01-31",
+              "course-induction_sessions": "5", "course-maintenance_months": "2",
+              "course-doses_per_session": "1.5"},
+    )  # fmt: skip
+    course = db.session.scalar(select(Course).where(Course.patient_id == patient.id))
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/patients/{patient.id}#course-{course.id}"
+    page = html(client.get(f"/patients/{patient.id}"))
+    assert "Course of Vitamin serum planned: 7 sessions from 2025-01-31 to 2025-04-28." in page
+    rows = re.findall(r'<tr id="session-\d+" class="session session-planned">\s*<td>([\d-]+)', page)
+    assert rows == ["2025-01-31", "2025-02-07", "2025-02-14", "2025-02-21", "2025-02-28",
+                    "2025-03-28", "2025-04-28"]  # fmt: skip
+    assert "badge-safe" in page[page.index(f'id="course-{course.id}"') :]
+
+
+def test_a_course_with_missing_fields_is_refused_next_to_them(client, doctor, stocked_serum):
+    patient = factories.make_safe_patient()
+    response = client.post(
+        f"/patients/{patient.id}/courses",
+        data={"course-induction_sessions": "4", "course-maintenance_months": "99",
+              "course-doses_per_session": "1"},
+    )  # fmt: skip
+    assert response.status_code == 422
+    page = html(response)
+    for name in ("serum_id", "start_date", "maintenance_months"):
+        assert f'id="course-{name}-error"' in page
+    beyond_any_id = client.post(
+        f"/patients/{patient.id}/courses",
+        data={"course-serum_id": "99999999999999", "course-start_date": "2025-03-03",
+              "course-induction_sessions": "4", "course-maintenance_months": "0",
+              "course-doses_per_session": "1"},
+    )  # fmt: skip
+    assert beyond_any_id.status_code == 422
+    assert 'id="course-serum_id-error"' in html(beyond_any_id)
+    assert db.session.scalar(select(func.count()).select_from(Course)) == 0
+
+
+def test_a_planned_session_is_cancelled_and_cannot_be_cancelled_twice(
+    client, doctor, stocked_serum
+):
+    serum, _ = stocked_serum
+    patient = factories.make_safe_patient()
+    session = factories.make_course(patient, serum).sessions[2]
+    data = {f"cancel-{session.id}-reason": "patient travelling"}
+    response = client.post(f"/sessions/{session.id}/cancel", data=data)
+    assert response.status_code == 302
+    done = db.session.get(TreatmentSession, session.id)
+    assert (done.status, done.cancelled_reason) == (SessionStatus.CANCELLED, "patient travelling")
+    row = session_row(html(client.get(f"/patients/{patient.id}")), session.id)
+    assert "cancelled" in row and "patient travelling" in row and "aftercare" not in row
+
+    again = client.post(f"/sessions/{session.id}/cancel", data=data)
+    assert again.status_code == 409
+    assert f"Session {session.id} is cancelled: only a planned session can be cancelled." in html(
+        again
+    )
+
+
+def test_a_side_effect_is_recorded_on_a_completed_session_only(client, doctor, stocked_serum):
+    serum, _ = stocked_serum
+    patient = factories.make_safe_patient()
+    planned, done = factories.make_course(patient, serum).sessions[:2]
+    complete_session(done, doctor, dict(DONE), LATER)
+    db.session.commit()
+
+    response = client.post(
+        f"/sessions/{done.id}/side-effects",
+        data={f"effect-{done.id}-kind": "hematoma", f"effect-{done.id}-severity": "mild",
+              f"effect-{done.id}-note": "left temple"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    page = html(client.get(f"/patients/{patient.id}"))
+    assert "hematoma (mild): left temple" in session_row(page, done.id)
+    assert f'id="effect-{planned.id}-kind"' not in page
+
+    refused = client.post(
+        f"/sessions/{planned.id}/side-effects",
+        data={f"effect-{planned.id}-kind": "rash", f"effect-{planned.id}-severity": "mild"},
+    )
+    assert refused.status_code == 409
+    assert db.session.scalar(select(func.count()).select_from(SideEffect)) == 1
+
+
+def test_an_administrator_reads_the_courses_without_their_forms(
+    client, sign_in_page, stocked_serum
+):
+    sign_in_page("admin")
+    serum, _ = stocked_serum
+    patient = factories.make_safe_patient()
+    session = factories.make_course(patient, serum).sessions[0]
+    page = html(client.get(f"/patients/{patient.id}"))
+    assert f'id="session-{session.id}"' in page
+    assert 'id="plan-form"' not in page and "complete-form" not in page
+    refused = client.post(f"/sessions/{session.id}/complete", data=completing(session.id))
+    assert refused.status_code == 403
+
+
+def test_the_patient_page_sends_the_same_number_of_queries_for_few_and_many_sessions(
+    client, doctor, stocked_serum, count_queries
+):
+    serum, _ = stocked_serum
+    patient = factories.make_safe_patient()
+
+    def course_with_history(start: date, maintenance: int):
+        course = factories.make_course(patient, serum, start_date=start,
+                                       maintenance_months=maintenance)  # fmt: skip
+        first = course.sessions[0]
+        complete_session(first, doctor, dict(DONE), LATER)
+        record_side_effect(first, "redness", "mild", None, doctor, LATER)
+        db.session.commit()
+
+    def measure():
+        db.session.expire_all()
+        with count_queries() as counted:
+            assert client.get(f"/patients/{patient.id}").status_code == 200
+        return counted.count
+
+    course_with_history(date(2025, 3, 3), 0)
+    few = measure()
+    other = factories.make_approved_serum(code="VIT-2")
+    factories.make_lot(factories.make_serum_product(other), quantity="50")
+    for month in range(4, 9):
+        course_with_history(date(2025, month, 3), 12)
+        factories.make_course(patient, other, start_date=date(2025, month, 10))
+    assert measure() == few
+
+
+def test_the_aftercare_sheet_puts_its_print_stylesheet_in_the_head(client, doctor, stocked_serum):
+    serum, _ = stocked_serum
+    session = factories.make_course(factories.make_safe_patient(), serum).sessions[0]
+    page = html(client.get(f"/sessions/{session.id}/aftercare"))
+    head = page[: page.index("</head>")]
+    assert '<link rel="stylesheet" href="/static/print.css" media="print">' in head
+
+
+@pytest.fixture
+def csrf_client(database_url):
+    app = create_app(
+        {
+            "CONFIG": "testing",
+            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    return app.test_client()
+
+
+def test_course_and_session_forms_carry_their_csrf_tokens_and_are_refused_without(
+    csrf_client, stocked_serum
+):
+    serum, lot = stocked_serum
+    username = factories.make_user(role="doctor").username
+    patient = factories.make_safe_patient()
+    planned, done = factories.make_course(patient, serum).sessions[:2]
+    complete_session(done, factories.make_user(role="doctor"), dict(DONE), LATER)
+    db.session.commit()
+    # The other app's requests end the test's session: keep the ids, not the objects.
+    patient_id, planned_id, done_id, lot_id = patient.id, planned.id, done.id, lot.id
+    login = csrf_client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', login).group(1)
+    signed_in = csrf_client.post(
+        "/login",
+        data={"username": username, "password": factories.DEFAULT_PASSWORD, "csrf_token": token},
+    )
+    assert signed_in.status_code == 302
+
+    page = csrf_client.get(f"/patients/{patient_id}").get_data(as_text=True)
+    for name in ("course", f"complete-{planned_id}", f"cancel-{planned_id}", f"effect-{done_id}"):
+        assert f'name="{name}-csrf_token"' in page
+
+    refused = csrf_client.post(f"/sessions/{planned_id}/complete", data=completing(planned_id))
+    assert refused.status_code == 400
+    assert db.session.scalar(select(Lot.quantity_on_hand).where(Lot.id == lot_id)) == 9

@@ -2,19 +2,21 @@
 by fields, FEFO dispense, a lot's ledger and its recall."""
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
 from api import create_app
+from clinic.sessions import complete_session
 from config import database_url as driver_url
 from core.audit import AuditEntry
 from core.clock import clinic_today
 from core.database import db
 from inventory import lots
-from inventory.models import Lot, LotStatus, Movement, MovementKind
+from inventory.compounding import compound
+from inventory.models import Batch, Lot, LotStatus, Movement, MovementKind
 from inventory.stock import expired_on_shelf, expiring_lots, low_stock
 from tests import factories
 
@@ -376,3 +378,144 @@ def test_stock_forms_are_refused_without_their_csrf_token(csrf_client):
     board = csrf_client.get("/stock").get_data(as_text=True)
     assert 'name="csrf_token"' in board and 'name="dispense-csrf_token"' in board
     assert db.session.scalar(select(Lot.id).where(Lot.product_id == product_id)) is None
+
+
+# --- recall trace and compounding ----------------------------------------------------------------
+
+PREPARED = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+AFTER = datetime(2025, 12, 1, 10, 0, tzinfo=UTC)
+DONE = {"needle_mm": Decimal(6), "technique": "manual", "injection_points": 60}
+
+
+@pytest.fixture
+def biotin_serum():
+    """A compounded serum of 10 mg biotin a dose, its dose product and a 1000 mg biotin lot."""
+    biotin = factories.make_substance("biotin-web")
+    serum = factories.make_approved_serum(
+        components=[(biotin, 10, "mg")], code="BIO-W", name="Biotin serum"
+    )
+    factories.make_serum_product(serum, name="Biotin serum dose")
+    component = factories.make_product("component", substance_id=biotin.id, unit="mg",
+                                       name="Biotin powder")  # fmt: skip
+    biotin_lot = factories.make_lot(component, lot_number="BIOTIN-1", quantity="1000")
+    return serum, biotin_lot
+
+
+def treat_with(serum, mrn: str, name: str, start: date) -> None:
+    """A patient whose first session of a course of the serum is completed."""
+    patient = factories.make_safe_patient(mrn=mrn, name=name)
+    course = factories.make_course(patient, serum, start_date=start)
+    complete_session(course.sessions[0], factories.make_user(role="doctor"), dict(DONE), AFTER)
+    db.session.commit()
+
+
+def test_after_a_recall_the_lot_page_traces_it_through_a_batch_to_the_patients(
+    client, pharmacist, biotin_serum
+):
+    serum, biotin_lot = biotin_serum
+    batch = compound(serum, Decimal(5), pharmacist, PREPARED, storage="refrigerated")
+    db.session.commit()
+    treat_with(serum, "MRN-CALL-1", "Rita Gomes", date(2025, 3, 3))
+    treat_with(serum, "MRN-CALL-2", "Paulo Reis", date(2025, 3, 4))
+    assert 'id="trace"' not in html(client.get(f"/stock/lots/{biotin_lot.id}"))
+
+    response = client.post(f"/stock/lots/{biotin_lot.id}/recall", data={"reason": "supplier"})
+
+    assert response.status_code == 302
+    page = html(client.get(f"/stock/lots/{biotin_lot.id}"))
+    trace = page[page.index('id="trace"') :]
+    assert f'href="/stock/lots/{batch.lot_id}">{batch.lot.lot_number}</a>' in trace
+    rows = re.findall(r"<tr><td>([\d-]+)</td><td>([^<]+)</td><td>([^<]+)</td>\s*<td>([^<]+)</td>",
+                      trace)  # fmt: skip
+    assert rows == [
+        ("2025-03-03", "MRN-CALL-1", "Rita Gomes", batch.lot.lot_number),
+        ("2025-03-04", "MRN-CALL-2", "Paulo Reis", batch.lot.lot_number),
+    ]
+
+
+def test_a_recalled_lot_nothing_was_made_from_says_so(client, pharmacist):
+    lot = factories.make_lot(factories.make_product(kind="consumable"))
+    lots.recall(lot.id, "damaged box")
+    db.session.commit()
+    page = html(client.get(f"/stock/lots/{lot.id}"))
+    assert "No batch was made from this lot." in page
+    assert "No session used this lot or a batch made from it." in page
+
+
+def test_the_lot_page_sends_the_same_number_of_queries_for_few_and_many_treated_patients(
+    client, pharmacist, biotin_serum, count_queries
+):
+    serum, biotin_lot = biotin_serum
+    compound(serum, Decimal(20), pharmacist, PREPARED, storage="refrigerated")
+    db.session.commit()
+    treat_with(serum, "MRN-Q-0", "First", date(2025, 3, 3))
+    lots.recall(biotin_lot.id, "supplier")
+    db.session.commit()
+
+    def measure():
+        db.session.expire_all()
+        with count_queries() as counted:
+            assert client.get(f"/stock/lots/{biotin_lot.id}").status_code == 200
+        return counted.count
+
+    few = measure()
+    for n in range(1, 9):
+        treat_with(serum, f"MRN-Q-{n}", f"Patient {n}", date(2025, 3, 3 + n % 4))
+    assert measure() == few
+
+
+def test_compounding_from_its_page_answers_the_new_lot_and_the_lots_consumed(
+    client, pharmacist, biotin_serum
+):
+    serum, biotin_lot = biotin_serum
+    form = html(client.get("/stock/batches"))
+    assert f'<option value="{serum.id}">Biotin serum (BIO-W v1)</option>' in form
+    assert '<a href="/stock/batches">Compounding</a>' in form
+
+    response = client.post(
+        "/stock/batches", data={"serum_id": serum.id, "doses": "4", "storage": "refrigerated"}
+    )
+
+    batch = db.session.scalar(select(Batch).where(Batch.serum_id == serum.id))
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/stock/batches/{batch.id}"
+    page = html(client.get(response.headers["Location"]))
+    assert f"Compounded 4 doses of Biotin serum: lot {batch.lot.lot_number}" in page
+    consumed = page[page.index('id="consumed"') :]
+    assert re.search(r"Biotin powder</td>\s*<td><a [^>]*>BIOTIN-1</a></td>\s*"
+                     r'<td class="num">40 mg</td>', consumed)  # fmt: skip
+    db.session.expire_all()
+    assert db.session.get(Lot, biotin_lot.id).quantity_on_hand == 960
+    assert db.session.get(Lot, batch.lot_id).quantity_on_hand == 4
+
+
+def test_a_short_component_is_a_409_named_next_to_the_doses_and_nothing_is_consumed(
+    client, pharmacist, biotin_serum
+):
+    serum, biotin_lot = biotin_serum
+    response = client.post(
+        "/stock/batches", data={"serum_id": serum.id, "doses": "101", "storage": "room"}
+    )
+    assert response.status_code == 409
+    error = re.search(r'id="doses-error">([^<]*)<', html(response)).group(1)
+    assert error.startswith("biotin-web: Short by 10 mg of the 1010 mg needed")
+    db.session.expire_all()
+    assert db.session.get(Lot, biotin_lot.id).quantity_on_hand == 1000
+    assert db.session.scalar(select(func.count()).select_from(Batch)) == 0
+
+
+def test_a_manufactured_serum_is_not_offered_for_compounding_and_is_refused(client, pharmacist):
+    bought = factories.make_approved_serum(source="manufactured", manufacturer="Labs", code="MAN")
+    assert f'value="{bought.id}"' not in html(client.get("/stock/batches"))
+    response = client.post(
+        "/stock/batches", data={"serum_id": bought.id, "doses": "1", "storage": "room"}
+    )
+    assert response.status_code == 409
+    assert 'id="serum_id-error">Not a compounded serum.' in html(response)
+    assert client.post("/stock/batches", data={"doses": "1", "storage": "room"}).status_code == 422
+
+
+def test_compounding_is_for_pharmacists(client, sign_in_page):
+    sign_in_page("doctor")
+    assert client.get("/stock/batches").status_code == 403
+    assert client.post("/stock/batches", data={}).status_code == 403

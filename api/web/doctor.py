@@ -1,6 +1,9 @@
 """The doctor's pages: patient search, a new patient, and the patient page (allergies recorded
 by any name or synonym of a substance, conditions, alopecia stage, the allergy-history
 statement, and every approved serum with its verdict and reasons in plain words).
+The patient page also carries the patient's courses: planning one, completing a session
+(the screen re-run, a caution overridden with a reason, the serum lot consumed), cancelling a
+session, side effects, and each session's aftercare sheet.
 Administrators may read these pages; only doctors change anything."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -17,9 +20,23 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional
 
-from api.web.pages import page_of, role_page, show_domain_error
+from api.web.courses import (
+    CancelForm,
+    CompleteForm,
+    CourseForm,
+    SideEffectForm,
+    SubmittedForm,
+    cancel_prefix,
+    complete_prefix,
+    courses_panel,
+    place_screen_reasons,
+    side_effect_prefix,
+)
+from api.web.pages import doses_text, page_of, role_page, show_domain_error
 from clinic import allergies as allergy_rules
+from clinic import courses as course_rules
 from clinic import patients as patient_rules
+from clinic import sessions as session_rules
 from clinic.models import (
     AllergyStatus,
     AlopeciaScale,
@@ -33,11 +50,14 @@ from clinic.models import (
 )
 from clinic.safety import screen_approved_serums
 from core.accounts import Role
+from core.clock import clinic_today, utcnow
 from core.database import db
 from core.errors import DomainError
 from formulary.models import Substance, SubstanceSynonym
+from inventory.models import Lot
 
 bp = Blueprint("doctor", __name__)
+bp.add_app_template_filter(doses_text, "doses")
 
 READERS = (Role.DOCTOR, Role.ADMIN)
 SCALE_CHOICES = [
@@ -143,22 +163,26 @@ def _patient_page(
     allergy_form: AllergyForm | None = None,
     profile_form: ProfileForm | None = None,
     status_error: str | None = None,
+    submitted: SubmittedForm | None = None,
     status: int = 200,
 ):
     rules = db.session.scalars(select(ConditionRule).order_by(ConditionRule.label)).all()
     profile_form = profile_form or _profile_form_for(patient)
     profile_form.conditions.choices = [SelectChoice(rule.code, rule.label) for rule in rules]
+    screened = screen_approved_serums(patient)
+    can_edit = current_user.role == Role.DOCTOR
     page = render_template(
         "doctor/patient.html",
         patient=patient,
         stage=patient_rules.STAGE_NAMES.get(patient.alopecia_stage),
         rules={rule.code: rule for rule in rules},
-        screened=screen_approved_serums(patient),
+        screened=screened,
         allergy_form=allergy_form or AllergyForm(formdata=None),
         profile_form=profile_form,
         status_error=status_error,
-        substance_names=_substance_names() if current_user.role == Role.DOCTOR else [],
-        can_edit=current_user.role == Role.DOCTOR,
+        substance_names=_substance_names() if can_edit else [],
+        can_edit=can_edit,
+        panel=courses_panel(patient, screened, clinic_today(), can_edit, submitted),
     )
     return page, status
 
@@ -252,3 +276,120 @@ def no_known_allergies(patient_id):
         return _patient_page(patient, status_error=error.message, status=status)
     flash("Allergy history taken: no known allergies.", "success")
     return redirect(url_for("doctor.patient_page", patient_id=patient.id))
+
+
+# --- courses and sessions ---------------------------------------------------------------------
+
+
+def _doctor():
+    """The signed-in doctor as the clinic's rules take it (not Flask-Login's proxy)."""
+    return current_user._get_current_object()
+
+
+def _to_session(session, anchor: str = "") -> str:
+    page = url_for("doctor.patient_page", patient_id=session.patient_id)
+    return f"{page}#{anchor or f'session-{session.id}'}"
+
+
+@bp.route("/patients/<id:patient_id>/courses", methods=["POST"])
+@role_page(Role.DOCTOR)
+def plan_course(patient_id):
+    patient = patient_rules.get_patient(patient_id)
+    form = CourseForm(prefix=CourseForm.PREFIX)
+    submitted = SubmittedForm("plan", form)
+    if not form.validate():
+        return _patient_page(patient, submitted=submitted, status=422)
+    try:
+        course = course_rules.plan_course(
+            patient,
+            form.serum_id.data,
+            form.start_date.data,
+            form.induction_sessions.data,
+            form.maintenance_months.data,
+            _doctor(),
+            form.doses_per_session.data,
+        )
+    except DomainError as error:
+        status = show_domain_error(form, error)
+        place_screen_reasons(form.serum_id, error)
+        return _patient_page(patient, submitted=submitted, status=status)
+    first, last = course.sessions[0].scheduled_date, course.sessions[-1].scheduled_date
+    flash(
+        f"Course of {course.serum.name} planned: {len(course.sessions)} sessions from "
+        f"{first.isoformat()} to {last.isoformat()}.",
+        "success",
+    )
+    return redirect(url_for("doctor.patient_page", patient_id=patient.id) + f"#course-{course.id}")
+
+
+@bp.route("/sessions/<id:session_id>/complete", methods=["POST"])
+@role_page(Role.DOCTOR)
+def complete_session(session_id):
+    session = session_rules.get_session(session_id, lock=True)
+    patient_id = session.patient_id
+    form = CompleteForm(prefix=complete_prefix(session_id))
+    submitted = SubmittedForm("complete", form, session_id)
+    if not form.validate():
+        return _session_refused(patient_id, submitted, 422)
+    try:
+        session_rules.complete_session(session, _doctor(), form.fields_for_the_clinic(), utcnow())
+    except DomainError as error:
+        status = show_domain_error(form, error)
+        # A caution without a reason: the reasons go next to the override field; a
+        # contraindication: above the form, with the message.
+        if error.errors.get("override_reason"):
+            place_screen_reasons(form.override_reason, error)
+        else:
+            form.form_errors.extend(r["message"] for r in error.details.get("reasons", []))
+        return _session_refused(patient_id, submitted, status)
+    lot = db.session.get(Lot, session.lot_id)
+    flash(
+        f"Session of {session.performed_on.isoformat()} completed: "
+        f"{doses_text(session.doses)} from lot {lot.lot_number}.",
+        "success",
+    )
+    return redirect(_to_session(session))
+
+
+@bp.route("/sessions/<id:session_id>/cancel", methods=["POST"])
+@role_page(Role.DOCTOR)
+def cancel_session(session_id):
+    session = session_rules.get_session(session_id, lock=True)
+    patient_id = session.patient_id
+    form = CancelForm(prefix=cancel_prefix(session_id))
+    submitted = SubmittedForm("cancel", form, session_id)
+    if not form.validate():
+        return _session_refused(patient_id, submitted, 422)
+    try:
+        session_rules.cancel_session(session, form.reason.data, utcnow())
+    except DomainError as error:
+        return _session_refused(patient_id, submitted, show_domain_error(form, error))
+    flash(f"Session of {session.scheduled_date.isoformat()} cancelled.", "success")
+    return redirect(_to_session(session))
+
+
+@bp.route("/sessions/<id:session_id>/side-effects", methods=["POST"])
+@role_page(Role.DOCTOR)
+def record_side_effect(session_id):
+    session = session_rules.get_session(session_id)
+    patient_id = session.patient_id
+    form = SideEffectForm(prefix=side_effect_prefix(session_id))
+    submitted = SubmittedForm("side_effect", form, session_id)
+    if not form.validate():
+        return _session_refused(patient_id, submitted, 422)
+    try:
+        effect = session_rules.record_side_effect(
+            session, form.kind.data, form.severity.data, form.note.data or None, _doctor(),
+            utcnow(),
+        )  # fmt: skip
+    except DomainError as error:
+        return _session_refused(patient_id, submitted, show_domain_error(form, error))
+    flash(
+        f"Side effect recorded: {effect.kind.value.replace('_', ' ')} ({effect.severity.value}).",
+        "success",
+    )
+    return redirect(_to_session(session))
+
+
+def _session_refused(patient_id: int, submitted: SubmittedForm, status: int):
+    return _patient_page(patient_rules.get_patient(patient_id), submitted=submitted, status=status)

@@ -72,6 +72,17 @@ def show_domain_error(form, error: DomainError, fields: dict[str, str] | None = 
     return next(code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind))
 
 
+def optional_record_id(value) -> int | None:
+    """A WTForms coerce for a select of record ids: blank is None; a number no id can be (over
+    the database's integer range) is refused as a bad choice, not sent to the database."""
+    if value in (None, ""):
+        return None
+    number = int(value)
+    if not 0 < number < 2**31:
+        raise ValueError("Not a record id.")
+    return number
+
+
 def exact_quantity(form, field) -> None:
     """A WTForms validator: the ledger counts in millionths, no finer."""
     value = field.data
@@ -88,6 +99,11 @@ def quantity_text(quantity: Decimal | None) -> str:
     if quantity is None:
         return ""
     return f"{Decimal(quantity).normalize():f}"
+
+
+def doses_text(doses: Decimal) -> str:
+    """A number of doses as a person says it: 1 dose, 1.5 doses, 4 doses."""
+    return f"{quantity_text(doses)} dose{'' if doses == 1 else 's'}"
 
 
 def as_of_argument(default: date) -> date:

@@ -1,12 +1,14 @@
 """The pharmacist's pages: the stock board (expiry timeline, expired lots, low stock), receiving
-a lot by its fields or by scanning its GS1 barcode, FEFO dispense, and a lot's page with its
-ledger and the recall action. Each handler calls the same domain functions as the JSON API."""
+a lot by its fields or by scanning its GS1 barcode, FEFO dispense, a lot's page with its
+ledger, the recall action and, once recalled, its trace (the batches made from it and the
+patients treated with it or with them), and compounding a batch of an in-house serum. Each
+handler calls the same domain functions as the JSON API."""
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -20,30 +22,32 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from api.errors import error_payload
 from api.web.pages import (
     as_of_argument,
+    doses_text,
     exact_quantity,
+    optional_record_id,
     quantity_text,
     role_page,
     show_domain_error,
 )
 from api.web.timeline import build_timeline
+from clinic.sessions import sessions_using_lots
 from core.accounts import Role
 from core.clock import clinic_today, utcnow
 from core.database import db
-from core.errors import DomainError, Invalid
+from core.errors import DomainError, Invalid, NotFound
+from formulary.models import Serum, SerumSource, SerumStatus
 from inventory import fefo, lots
 from inventory.barcodes import BoxLabel, read_barcode
+from inventory.compounding import compound
 from inventory.expiry import ExpiryFormatError, parse_expiry
-from inventory.models import Lot, Movement, Product, Storage
+from inventory.models import Batch, BatchConsumption, Lot, LotStatus, Movement, Product, Storage
 from inventory.products import product_for_gtin
 from inventory.stock import EXPIRY_HORIZON_DAYS, expired_on_shelf, expiring_lots, low_stock
+from inventory.trace import trace_recall
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
 
 EXPIRY_HINT = "YYYY-MM-DD, or YYYY-MM / MM/YYYY when the box shows a month only."
-
-
-def _optional_id(value):
-    return int(value) if value not in (None, "") else None
 
 
 class ReceiveForm(FlaskForm):
@@ -52,7 +56,7 @@ class ReceiveForm(FlaskForm):
         validators=[Optional(), Length(max=200)],
         description="Scan the box (the scanner types the code, then Enter), or type the fields.",
     )
-    product_id = SelectField("Product", coerce=_optional_id, validate_choice=True)
+    product_id = SelectField("Product", coerce=optional_record_id, validate_choice=True)
     lot_number = StringField("Lot number", validators=[Optional(), Length(max=60)])
     expiry_date = StringField("Expiry date", validators=[Optional()], description=EXPIRY_HINT)
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
@@ -63,13 +67,28 @@ class ReceiveForm(FlaskForm):
 
 class DispenseForm(FlaskForm):
     PREFIX = "dispense"  # it shares the board with the receive form
-    product_id = SelectField("Product", coerce=_optional_id, validators=[DataRequired()])
+    product_id = SelectField("Product", coerce=optional_record_id, validators=[DataRequired()])
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
 
 
 class RecallForm(FlaskForm):
     reason = TextAreaField("Reason for the recall", validators=[DataRequired()])
+
+
+class BatchForm(FlaskForm):
+    # Any id is accepted here: the compounding rules refuse a serum that is not an approved
+    # compounded one, with their own message.
+    serum_id = SelectField(
+        "Serum", coerce=optional_record_id, validate_choice=False, validators=[DataRequired()]
+    )
+    doses = DecimalField("Doses", validators=[InputRequired(), exact_quantity])
+    storage = SelectField(
+        "Storage",
+        choices=[SelectChoice(s.value) for s in Storage],
+        default=Storage.REFRIGERATED.value,
+        description="Sets the beyond-use date: 1 day at room temperature, 4 refrigerated.",
+    )
 
 
 def _product_choices() -> list[SelectChoice]:
@@ -271,8 +290,18 @@ def _lot_page(lot_id: int, recall_form: RecallForm, status: int = 200):
         .order_by(Movement.id)
     ).all()
     today = clinic_today()
+    trace = trace_recall(lot_id) if lot.status == LotStatus.RECALLED else None
     return render_template(
-        "stock/lot.html", lot=lot, ledger=ledger, today=today, recall_form=recall_form
+        "stock/lot.html",
+        lot=lot,
+        ledger=ledger,
+        today=today,
+        recall_form=recall_form,
+        trace=trace,
+        treated=sessions_using_lots(trace.lot_ids) if trace else [],
+        lot_numbers={lot.id: lot.lot_number, **{b.id: b.lot_number for b in trace.batches}}
+        if trace
+        else {},
     ), status
 
 
@@ -288,3 +317,82 @@ def recall(lot_id):
         return _lot_page(lot_id, form, status=show_domain_error(form, error))
     flash(f"Lot {lot.lot_number} is recalled: it can never be used again.", "success")
     return redirect(url_for("stock.lot_page", lot_id=lot.id))
+
+
+# --- compounding -------------------------------------------------------------------------------
+
+
+def _compounded_serum_choices() -> list[SelectChoice]:
+    serums = db.session.execute(
+        select(Serum.id, Serum.code, Serum.name, Serum.version)
+        .where(Serum.status == SerumStatus.APPROVED, Serum.source == SerumSource.COMPOUNDED)
+        .order_by(Serum.name, Serum.code)
+    ).all()
+    return [
+        SelectChoice("", "Choose a serum"),
+        *(
+            SelectChoice(str(sid), f"{name} ({code} v{version})")
+            for sid, code, name, version in serums
+        ),
+    ]
+
+
+def _batches_page(form: BatchForm, status: int = 200):
+    form.serum_id.choices = _compounded_serum_choices()
+    recent = db.session.scalars(
+        select(Batch)
+        .options(joinedload(Batch.lot, innerjoin=True).joinedload(Lot.product, innerjoin=True))
+        .order_by(Batch.id.desc())  # newest first, by the primary key
+        .limit(20)
+    ).all()
+    return render_template("stock/batches.html", form=form, recent=recent), status
+
+
+@bp.route("/batches")
+@role_page(Role.PHARMACIST)
+def batches():
+    return _batches_page(BatchForm(formdata=None))
+
+
+@bp.route("/batches", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def compound_batch():
+    form = BatchForm()
+    if not form.validate():
+        return _batches_page(form, status=422)
+    try:
+        serum = db.session.get(Serum, form.serum_id.data)
+        if serum is None:
+            raise Invalid({"serum_id": [f"No serum with id {form.serum_id.data}."]})
+        batch = compound(
+            serum, form.doses.data, current_user._get_current_object(), utcnow(),
+            storage=form.storage.data,
+        )  # fmt: skip
+    except DomainError as error:
+        # A short component is named next to the doses: fewer doses is what can be made.
+        return _batches_page(form, status=show_domain_error(form, error, {"components": "doses"}))
+    flash(
+        f"Compounded {doses_text(batch.doses)} of {serum.name}: lot "
+        f"{batch.lot.lot_number}, last day of use {batch.beyond_use_date.isoformat()}.",
+        "success",
+    )
+    return redirect(url_for("stock.batch_page", batch_id=batch.id))
+
+
+@bp.route("/batches/<id:batch_id>")
+@role_page(Role.PHARMACIST)
+def batch_page(batch_id):
+    batch = db.session.scalar(
+        select(Batch)
+        .where(Batch.id == batch_id)
+        .options(
+            joinedload(Batch.lot, innerjoin=True).joinedload(Lot.product, innerjoin=True),
+            selectinload(Batch.consumptions)
+            .joinedload(BatchConsumption.lot, innerjoin=True)
+            .joinedload(Lot.product, innerjoin=True),
+        )
+    )
+    if batch is None:
+        raise NotFound(f"No batch with id {batch_id}.")
+    serum = db.session.get(Serum, batch.serum_id)
+    return render_template("stock/batch.html", batch=batch, serum=serum)

@@ -1,0 +1,325 @@
+"""The courses part of the doctor's patient page: the forms that plan a course, complete or
+cancel a planned session and record a side effect, and what the page shows of each course
+(its serum's verdict today, the lot each session used, the lots a session may use).
+
+The routes are the doctor blueprint's (api/web/doctor.py); this module only builds forms and
+the page's data, in a fixed number of queries whatever the number of courses and sessions.
+"""
+
+import dataclasses
+from datetime import date
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from api.web.pages import doses_text, exact_quantity, optional_record_id, quantity_text
+from clinic.courses import INDUCTION_SESSIONS, MAX_MAINTENANCE_MONTHS, courses_query
+from clinic.models import (
+    Course,
+    Patient,
+    SessionStatus,
+    Severity,
+    SideEffectKind,
+    Technique,
+    TreatmentSession,
+)
+from clinic.safety import ScreenedSerum, screen_serums
+from clinic.sessions import NEEDLE_MM
+from core.database import db
+from core.errors import DomainError
+from formulary.screen import Screen, Verdict
+from inventory.models import Lot, Product, ProductKind
+from inventory.serum_stock import usable_serum_lots
+
+# A scalp takes hundreds of injection points, never thousands; the bound keeps a typing
+# slip from reaching the database as an out-of-range integer.
+MAX_INJECTION_POINTS = 2000
+FEFO_CHOICE = SelectChoice("", "First expiring usable lot (FEFO)")
+
+
+def _label(value: str) -> str:
+    return value.replace("_", " ").capitalize()
+
+
+def one_decimal(form, field) -> None:
+    """Needle lengths are recorded to a tenth of a millimetre."""
+    value = field.data
+    if isinstance(value, Decimal) and value.as_tuple().exponent < -1:
+        raise ValidationError("At most one decimal place (e.g. 4 or 6.5).")
+
+
+class CourseForm(FlaskForm):
+    PREFIX = "course"  # it shares the patient page with the allergy and profile forms
+    # The choices offer only serums the screen does not contraindicate; any id is accepted
+    # here so that the clinic's rule, not the form, refuses the others, with its reasons.
+    serum_id = SelectField(
+        "Serum", coerce=optional_record_id, validate_choice=False, validators=[DataRequired()]
+    )
+    start_date = DateField("First session", validators=[InputRequired()])
+    induction_sessions = SelectField(
+        "Weekly sessions",
+        choices=[SelectChoice(str(n)) for n in INDUCTION_SESSIONS],
+        coerce=int,
+        default=4,
+    )
+    maintenance_months = IntegerField(
+        "Monthly maintenance sessions",
+        default=0,
+        validators=[InputRequired(), NumberRange(0, MAX_MAINTENANCE_MONTHS)],
+        description="The k-th comes k months after the last weekly session.",
+    )
+    doses_per_session = DecimalField(
+        "Doses per session",
+        default=Decimal(1),
+        places=None,
+        validators=[InputRequired(), exact_quantity],
+    )
+
+
+class CompleteForm(FlaskForm):
+    performed_on = DateField(
+        "Performed on", validators=[Optional()], description="Empty: the scheduled date."
+    )
+    lot_id = SelectField("Lot", coerce=optional_record_id, validate_choice=False)
+    doses = DecimalField(
+        "Doses",
+        places=None,
+        validators=[Optional(), exact_quantity],
+        description="Empty: as planned.",
+    )
+    needle_mm = DecimalField(
+        "Needle length (mm)",
+        places=None,
+        validators=[
+            InputRequired(),
+            NumberRange(*NEEDLE_MM, message="A mesotherapy needle is 4 to 13 mm long."),
+            one_decimal,
+        ],
+    )
+    technique = SelectField(
+        "Technique",
+        choices=[
+            SelectChoice("", "Choose"),
+            *(SelectChoice(t.value, _label(t.value)) for t in Technique),
+        ],
+        validators=[DataRequired(message="Manual or with the injection gun?")],
+    )
+    injection_points = IntegerField(
+        "Injection points", validators=[InputRequired(), NumberRange(1, MAX_INJECTION_POINTS)]
+    )
+    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=1000)])
+
+    def fields_for_the_clinic(self) -> dict:
+        """The form as complete_session reads it."""
+        return {
+            "performed_on": self.performed_on.data,
+            "lot_id": self.lot_id.data,
+            "doses": self.doses.data,
+            "needle_mm": self.needle_mm.data,
+            "technique": self.technique.data,
+            "injection_points": self.injection_points.data,
+            "override_reason": self.override_reason.data,
+        }
+
+
+class CancelForm(FlaskForm):
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class SideEffectForm(FlaskForm):
+    kind = SelectField(
+        "Side effect", choices=[SelectChoice(k.value, _label(k.value)) for k in SideEffectKind]
+    )
+    severity = SelectField(
+        "Severity", choices=[SelectChoice(s.value, _label(s.value)) for s in Severity]
+    )
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
+
+
+# Each session's forms are prefixed with its id: many share the page, and each label and error
+# must point at its own field.
+def complete_prefix(session_id: int) -> str:
+    return f"complete-{session_id}"
+
+
+def cancel_prefix(session_id: int) -> str:
+    return f"cancel-{session_id}"
+
+
+def side_effect_prefix(session_id: int) -> str:
+    return f"effect-{session_id}"
+
+
+@dataclasses.dataclass
+class SubmittedForm:
+    """A refused form to draw again on the patient page, in place of its blank twin: `kind`
+    is `plan`, `complete`, `cancel` or `side_effect`, `session_id` says which session's."""
+
+    kind: str
+    form: FlaskForm
+    session_id: int | None = None
+
+
+@dataclasses.dataclass
+class CoursesPanel:
+    courses: list[Course]
+    screens: dict[int, Screen]
+    lot_numbers: dict[int, str]
+    plan_form: CourseForm | None
+    # session id -> {"complete": form, "cancel": form, "side_effect": form}
+    session_forms: dict[int, dict[str, FlaskForm]]
+    # A session whose form was refused: its details are drawn open.
+    open_session_id: int | None
+    # What a refused form said when the page no longer draws that form (a session cancelled
+    # or completed meanwhile): shown at the top of the courses.
+    refusals: list[str] = dataclasses.field(default_factory=list)
+
+
+def courses_panel(
+    patient: Patient,
+    screened: list[ScreenedSerum],
+    today: date,
+    can_edit: bool,
+    submitted: SubmittedForm | None = None,
+) -> CoursesPanel:
+    courses = list(db.session.scalars(courses_query(patient.id).options(joinedload(Course.serum))))
+    sessions = [s for course in courses for s in course.sessions]
+    screens = screen_serums(patient, {course.serum_id for course in courses})
+    panel = CoursesPanel(
+        courses=courses,
+        screens=screens,
+        lot_numbers=_lot_numbers({s.lot_id for s in sessions if s.lot_id is not None}),
+        plan_form=None,
+        session_forms={},
+        open_session_id=submitted.session_id if submitted else None,
+    )
+    if not can_edit:
+        return panel
+    panel.plan_form = _plan_form(screened, submitted)
+    lot_choices = _lot_choices({course.serum_id for course in courses}, today)
+    for course in courses:
+        caution = screens[course.serum_id].verdict == Verdict.CAUTION
+        for session in course.sessions:
+            panel.session_forms[session.id] = _session_forms(
+                session, lot_choices.get(course.serum_id, []), caution, submitted
+            )
+    if submitted and submitted.kind != "plan":
+        drawn = panel.session_forms.get(submitted.session_id, {}).get(submitted.kind)
+        if drawn is not submitted.form:
+            panel.refusals = _messages(submitted.form)
+    return panel
+
+
+def _messages(form: FlaskForm) -> list[str]:
+    return [*form.form_errors, *(m for field in form for m in field.errors)]
+
+
+def _plan_form(screened: list[ScreenedSerum], submitted: SubmittedForm | None) -> CourseForm:
+    form = submitted.form if submitted and submitted.kind == "plan" else None
+    form = form or CourseForm(formdata=None, prefix=CourseForm.PREFIX)
+    offered = [item for item in screened if item.screen.verdict != Verdict.CONTRAINDICATED]
+    form.serum_id.choices = [
+        SelectChoice("", "Choose a serum"),
+        *(
+            SelectChoice(
+                str(item.serum.id),
+                f"{item.serum.name} ({item.serum.code} v{item.serum.version}) · "
+                f"{item.screen.verdict.value}",
+            )
+            for item in offered
+        ),
+    ]
+    return form
+
+
+def _session_forms(
+    session: TreatmentSession,
+    lot_choices: list[SelectChoice],
+    caution: bool,
+    submitted: SubmittedForm | None,
+) -> dict[str, FlaskForm]:
+    def submitted_or(kind: str, blank):
+        if submitted and submitted.session_id == session.id and submitted.kind == kind:
+            return submitted.form
+        return blank()
+
+    if session.status == SessionStatus.PLANNED:
+        complete = submitted_or(
+            "complete", lambda: CompleteForm(formdata=None, prefix=complete_prefix(session.id))
+        )
+        complete.lot_id.choices = [FEFO_CHOICE, *lot_choices]
+        complete.doses.description = f"Empty: {doses_text(session.doses)}, as planned."
+        if caution:
+            complete.override_reason.flags.required = True
+            complete.override_reason.description = (
+                "Required: the screen says caution for this serum (the reasons are above). "
+                "Say why the session goes ahead."
+            )
+        else:
+            complete.override_reason.description = "Only when the screen says caution."
+        cancel = submitted_or(
+            "cancel", lambda: CancelForm(formdata=None, prefix=cancel_prefix(session.id))
+        )
+        return {"complete": complete, "cancel": cancel}
+    if session.status == SessionStatus.COMPLETED:
+        effect = submitted_or(
+            "side_effect",
+            lambda: SideEffectForm(formdata=None, prefix=side_effect_prefix(session.id)),
+        )
+        return {"side_effect": effect}
+    return {}
+
+
+def _lot_numbers(lot_ids: set[int]) -> dict[int, str]:
+    if not lot_ids:
+        return {}
+    return dict(
+        db.session.execute(select(Lot.id, Lot.lot_number).where(Lot.id.in_(sorted(lot_ids)))).all()
+    )
+
+
+def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoice]]:
+    """For each serum, its lots usable today, first expiring first: two queries."""
+    if not serum_ids:
+        return {}
+    products = db.session.execute(
+        select(Product.id, Product.serum_id).where(
+            Product.kind == ProductKind.SERUM, Product.serum_id.in_(sorted(serum_ids))
+        )
+    ).all()
+    serum_of = dict(products)
+    choices: dict[int, list[SelectChoice]] = {}
+    for lot in usable_serum_lots(sorted(serum_of), today):
+        label = (
+            f"{lot.lot_number} · last day {lot.effective_expiry.isoformat()} · "
+            f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit}"
+        )
+        choices.setdefault(serum_of[lot.product_id], []).append(SelectChoice(str(lot.id), label))
+    return choices
+
+
+def place_screen_reasons(field, error: DomainError) -> None:
+    """The screen's reasons a refusal carries, next to the field they answer (the serum
+    picker, the override reason)."""
+    reasons = [reason["message"] for reason in error.details.get("reasons", [])]
+    if reasons:
+        field.errors = [*field.errors, *reasons]
