@@ -5,13 +5,22 @@ International units measure biological activity, not mass: pint is told they are
 of their own, so an IU amount never silently converts to milligrams.
 """
 
+import functools
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pint
 
-ureg = pint.UnitRegistry(non_int_type=Decimal)
-ureg.define("international_unit = [biological_activity] = IU")
+
+@functools.cache
+def registry() -> pint.UnitRegistry:
+    """Built on first use: parsing pint's definitions takes a third of a second, which every
+    process start (each CLI command, each worker) would otherwise pay whether it converts
+    anything or not."""
+    units = pint.UnitRegistry(non_int_type=Decimal)
+    units.define("international_unit = [biological_activity] = IU")
+    return units
+
 
 # What a pharmacist may write (case-insensitive), and the unit it means as the API spells it.
 UNIT_SPELLINGS = {
@@ -57,7 +66,7 @@ def convert(quantity: Amount, unit: str) -> Amount:
     mg, mg and mL)."""
     target = canonical_unit(unit)
     try:
-        converted = ureg.Quantity(quantity.value, quantity.unit).to(target)
+        converted = registry().Quantity(quantity.value, quantity.unit).to(target)
     except pint.DimensionalityError:
         raise UnitError(f"{quantity.unit} cannot be compared with {target}.") from None
     return Amount(Decimal(converted.magnitude), target)
