@@ -80,6 +80,20 @@ def client(app):
 
 
 @pytest.fixture
+def csrf_client(database_url):
+    """A client of an app that checks CSRF tokens, as production does (the suite's app does
+    not, so that form tests need not fetch a token first)."""
+    app = create_app(
+        {
+            "CONFIG": "testing",
+            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
+    return app.test_client()
+
+
+@pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 

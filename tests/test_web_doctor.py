@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from api import create_app
 from clinic.conditions import seed_condition_rules
 from clinic.models import (
     Allergy,
@@ -20,7 +19,6 @@ from clinic.models import (
     TreatmentSession,
 )
 from clinic.sessions import complete_session, record_side_effect
-from config import database_url as driver_url
 from core.database import db
 from inventory.models import Lot, Movement
 from tests import factories
@@ -505,18 +503,6 @@ def test_the_aftercare_sheet_puts_its_print_stylesheet_in_the_head(client, docto
     page = html(client.get(f"/sessions/{session.id}/aftercare"))
     head = page[: page.index("</head>")]
     assert '<link rel="stylesheet" href="/static/print.css" media="print">' in head
-
-
-@pytest.fixture
-def csrf_client(database_url):
-    app = create_app(
-        {
-            "CONFIG": "testing",
-            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
-    return app.test_client()
 
 
 def test_course_and_session_forms_carry_their_csrf_tokens_and_are_refused_without(

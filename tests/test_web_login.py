@@ -2,10 +2,6 @@
 
 import re
 
-import pytest
-
-from api import create_app
-from config import database_url as driver_url
 from tests import factories
 
 
@@ -51,18 +47,6 @@ def test_login_never_redirects_off_site(client):
         data={"username": user.username, "password": factories.DEFAULT_PASSWORD},
     )
     assert response.headers["Location"] == "/"
-
-
-@pytest.fixture
-def csrf_client(database_url):
-    app = create_app(
-        {
-            "CONFIG": "testing",
-            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
-    return app.test_client()
 
 
 def test_the_login_form_is_refused_without_its_csrf_token(csrf_client):

@@ -8,9 +8,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from api import create_app
 from clinic.sessions import complete_session
-from config import database_url as driver_url
 from core.audit import AuditEntry
 from core.clock import clinic_today
 from core.database import db
@@ -348,18 +346,6 @@ def test_a_recall_from_the_lot_page_makes_the_lot_unusable(client, pharmacist):
 
 
 # --- CSRF ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def csrf_client(database_url):
-    app = create_app(
-        {
-            "CONFIG": "testing",
-            "SQLALCHEMY_DATABASE_URI": driver_url(database_url),
-            "WTF_CSRF_ENABLED": True,
-        }
-    )
-    return app.test_client()
 
 
 def test_stock_forms_are_refused_without_their_csrf_token(csrf_client):
