@@ -74,8 +74,11 @@ def forecast_window(weeks: int, as_of: date) -> tuple[date, date]:
     return as_of, as_of + timedelta(days=7 * weeks - 1)
 
 
-def forecast(demand: list[Demand], weeks: int, as_of: date) -> list[ProductForecast]:
-    """Every serum that is stocked or planned, week by week."""
+def forecast(
+    demand: list[Demand], weeks: int, as_of: date, planned_only: bool = False
+) -> list[ProductForecast]:
+    """Every serum that is stocked or planned, week by week; with `planned_only`, only the
+    serums planned sessions need (the stock of the others is not even read)."""
     if not 1 <= weeks <= MAX_WEEKS:
         raise Invalid({"weeks": [f"A forecast covers 1 to {MAX_WEEKS} weeks."]})
     week_starts = [as_of + timedelta(weeks=k) for k in range(weeks)]
@@ -84,8 +87,9 @@ def forecast(demand: list[Demand], weeks: int, as_of: date) -> list[ProductForec
     for row in sorted(demand, key=lambda d: (d.serum_id, d.day)):
         if first <= row.day <= last:
             needs[row.serum_id].append((row.day, row.doses))
-    products = _serum_products()
-    stock = _usable_stock(as_of)
+    only = set(needs) if planned_only else None
+    products = _serum_products(only)
+    stock = _usable_stock(as_of, only) if products else {}
     serum_ids = sorted(set(needs) | set(products.values()))
     by_serum: dict[int, list[int]] = defaultdict(list)
     for product_id, serum_id in sorted(products.items()):
@@ -111,7 +115,7 @@ def shortfalls(demand: list[Demand], weeks: int, as_of: date) -> list[tuple[int 
     """(product_id, first short week) of every serum that goes short."""
     return [
         (f.product_id, f.shortfall_week)
-        for f in forecast(demand, weeks, as_of)
+        for f in forecast(demand, weeks, as_of, planned_only=True)
         if f.shortfall_week is not None
     ]
 
@@ -150,18 +154,20 @@ def _allocate(shelf: list[_Stock], day: date, doses: Decimal) -> Decimal:
     return doses - missing
 
 
-def _serum_products() -> dict[int, int]:
-    """product id -> serum id, for every serum product."""
-    rows = db.session.execute(
-        select(Product.id, Product.serum_id).where(Product.kind == ProductKind.SERUM)
-    ).all()
-    return dict(rows)
+def _serum_products(serum_ids: set[int] | None = None) -> dict[int, int]:
+    """product id -> serum id, for every serum product (of these serums, when given)."""
+    stmt = select(Product.id, Product.serum_id).where(Product.kind == ProductKind.SERUM)
+    if serum_ids is not None:
+        stmt = stmt.where(Product.serum_id.in_(sorted(serum_ids)))
+    return dict(db.session.execute(stmt).all())
 
 
-def _usable_stock(as_of: date) -> dict[int, list[tuple[tuple, date, Decimal]]]:
-    """product id -> [(FEFO key, last usable day, doses)] of its lots usable on `as_of` or
-    later."""
-    rows = db.session.execute(
+def _usable_stock(
+    as_of: date, serum_ids: set[int] | None = None
+) -> dict[int, list[tuple[tuple, date, Decimal]]]:
+    """product id -> [(FEFO key, last usable day, doses)] of the serum products' lots (of these
+    serums, when given) usable on `as_of` or later."""
+    stmt = (
         select(
             Lot.id,
             Lot.product_id,
@@ -173,11 +179,11 @@ def _usable_stock(as_of: date) -> dict[int, list[tuple[tuple, date, Decimal]]]:
         )
         .join(Product, Product.id == Lot.product_id)
         .join(Serum, Serum.id == Product.serum_id)
-        .where(
-            Product.kind == ProductKind.SERUM,
-            *usable_lot_conditions(as_of),
-        )
-    ).all()
+        .where(Product.kind == ProductKind.SERUM, *usable_lot_conditions(as_of))
+    )
+    if serum_ids is not None:
+        stmt = stmt.where(Product.serum_id.in_(sorted(serum_ids)))
+    rows = db.session.execute(stmt).all()
     stock: dict[int, list] = defaultdict(list)
     for lot_id, product_id, last_day, received_at, on_hand, volume, unit in rows:
         try:

@@ -187,3 +187,13 @@ def test_the_forecast_takes_the_same_queries_for_few_sessions_and_lots_or_many(
                 serum=other, start_date=date(2025, 3, 4 + n), maintenance_months=2, doctor=doctor
             )
     assert measured() == few
+
+
+def test_shortfalls_read_only_the_stock_of_serums_planned_sessions_need(count_queries):
+    stocked_serum((50, date(2026, 1, 1)))  # stocked, but no session needs it
+    with count_queries() as nothing_planned:
+        assert shortfalls(MONDAY, 4) == []
+    assert not any("FROM lots" in s for s in nothing_planned.statements)
+    serum, product = stocked_serum((1, date(2026, 1, 1)))
+    factories.make_course(serum=serum, start_date=MONDAY)
+    assert shortfalls(MONDAY, 4) == [(product.id, date(2025, 3, 10))]
