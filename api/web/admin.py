@@ -104,6 +104,7 @@ def _home(status: int = 200):
         recent=recent,
         open_alerts=open_counts(),
         scan_runs=recent_scan_runs(RECENT_SCANS),
+        recent_scans=RECENT_SCANS,
         health=service_health(utcnow()),
     ), status
 
