@@ -150,6 +150,19 @@ def test_the_inbox_is_paginated_newest_first(client, sign_in_page):
     assert "Page 1 of 2 (52)" in html(client.get("/alerts"))
 
 
+def test_a_page_past_the_last_sends_the_reader_to_the_last_page(client, sign_in_page):
+    first = datetime(2025, 1, 1, tzinfo=UTC)
+    made = [alert_at(first + timedelta(hours=hour)) for hour in range(51)]
+    sign_in_page("admin")
+    response = client.post(f"/alerts/{made[0].id}/ack?page=2")
+    assert response.headers["Location"] == "/alerts?page=2"
+    emptied = client.get("/alerts?page=2")
+    assert emptied.status_code == 302 and emptied.headers["Location"] == "/alerts?page=1"
+    assert client.get("/alerts?kind=expired&page=3").headers["Location"] == (
+        "/alerts?kind=expired&page=1"
+    )
+
+
 # --- acknowledging -----------------------------------------------------------------------------
 
 

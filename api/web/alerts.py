@@ -99,10 +99,15 @@ def list_alerts():
         return render_template("alerts/inbox.html", form=form, page=None), 422
     status = None if form.status.data == ALL else AlertStatus(form.status.data)
     kind = AlertKind(form.kind.data) if form.kind.data else None
+    page = page_of(alerts.inbox(status, kind))
+    if page.number > page.pages:
+        # Acknowledging the last alert of the last page leaves that page empty: show the one
+        # before it instead.
+        return redirect(url_for("inbox.list_alerts", **{**inbox_arguments(), "page": page.pages}))
     return render_template(
         "alerts/inbox.html",
         form=form,
-        page=page_of(alerts.inbox(status, kind)),
+        page=page,
         back=inbox_arguments(),
         lot_links=current_user.role == Role.PHARMACIST,  # the lot page is the pharmacist's
     )
