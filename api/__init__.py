@@ -36,6 +36,7 @@ from api.scheduler import register_scheduler
 from api.security import register_security_headers
 from api.web import admin as web_admin
 from api.web import aftercare as web_aftercare
+from api.web import alerts as web_alerts
 from api.web import auth as web_auth
 from api.web import doctor as web_doctor
 from api.web import stock as web_stock
@@ -64,7 +65,14 @@ REST_BLUEPRINTS = [
     forecast.blp,
     alerts.blp,
 ]
-WEB_BLUEPRINTS = [web_auth.bp, web_stock.bp, web_doctor.bp, web_admin.bp, web_aftercare.bp]
+WEB_BLUEPRINTS = [
+    web_auth.bp,
+    web_stock.bp,
+    web_doctor.bp,
+    web_admin.bp,
+    web_aftercare.bp,
+    web_alerts.bp,
+]
 
 
 def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:

@@ -476,6 +476,18 @@ def inbox(status: AlertStatus | None = None, kind: AlertKind | None = None) -> S
     return stmt
 
 
+def open_counts() -> dict[str, int]:
+    """Open alerts per kind, every kind named (zero included): what is left to act on."""
+    rows = db.session.execute(
+        select(Alert.kind, func.count())
+        .where(Alert.status == AlertStatus.OPEN)
+        .group_by(Alert.kind)
+    )
+    counts = {kind.value: 0 for kind in AlertKind}
+    counts.update({kind.value: count for kind, count in rows})
+    return counts
+
+
 def acknowledge(alert_id: int, user: User, now: datetime) -> Alert:
     """Mark the alert seen by this user. Acknowledging again keeps the first acknowledgement:
     the inbox says who saw it first and when."""
@@ -505,6 +517,11 @@ def last_successful_scan() -> ScanRun | None:
         .order_by(ScanRun.started_at.desc(), ScanRun.id.desc())
         .limit(1)
     )
+
+
+def recent_scan_runs(limit: int) -> list[ScanRun]:
+    """The scan history, latest run first."""
+    return db.session.scalars(select(ScanRun).order_by(ScanRun.id.desc()).limit(limit)).all()
 
 
 def last_scan_run() -> ScanRun | None:

@@ -224,3 +224,20 @@ def make_alert(kind: str = "expiring", lot=None, **fields):
             **fields,
         )
     )
+
+
+def make_low_stock_alert(product=None, quantity="2", **fields):
+    """A low-stock alert as a scan would store it: on a product, with no lot."""
+    from inventory.alerts import Alert, AlertKind
+
+    product = product or make_product(kind="consumable", reorder_point=Decimal(10))
+    fields.setdefault("as_of", date(2030, 12, 1))
+    return save(
+        Alert(
+            kind=AlertKind.LOW_STOCK,
+            product_id=product.id,
+            dedup_key=unique(f"low_stock:{product.id}:"),
+            quantity=Decimal(quantity),
+            **fields,
+        )
+    )

@@ -1,9 +1,10 @@
 """The web interface in a real headless Chromium against a real gunicorn server (production
-configuration: CSRF on, CSP without inline script, Secure cookies): a pharmacist receives a lot
-by scanning its barcode and dispenses it, a doctor records an allergy by a synonym, sees a
-serum turn contraindicated, plans a course of a safe one and completes its first session, an
-administrator manages users, reads the audit log and adds a condition rule. Each test saves a
-full-page screenshot of its role's page to docs/screenshots/.
+configuration: CSRF on, CSP without inline script, Secure cookies): a pharmacist sees the open
+alerts, receives a lot by scanning its barcode and dispenses it; a doctor records an allergy by
+a synonym, sees a serum turn contraindicated, plans a course of a safe one and completes its
+first session; an administrator runs the alert scan, acknowledges an alert, manages users,
+reads the audit log and adds a condition rule. Each test saves full-page screenshots of its
+role's pages to docs/screenshots/.
 
 Playwright drives Debian's Chromium (/usr/bin/chromium): `make test` installs it when missing.
 """
@@ -17,6 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
+from api.jobs import run_scan_job
 from clinic.conditions import seed_condition_rules
 from clinic.patients import create_patient
 from core.accounts import create_user
@@ -109,11 +111,15 @@ def test_a_pharmacist_receives_a_lot_by_barcode_and_dispenses_it(live_app, page)
             )
         db.session.commit()
         vials_id = vials.id
+        run_scan_job(as_of=today)
     expiry = today + timedelta(days=60)
 
     sign_in(page, "pharmacist-browser")
     expect(page).to_have_url(re.compile(r"/stock$"))
     expect(page.get_by_role("heading", name="Stock board")).to_be_visible()
+    expect(page.locator("p.notice")).to_have_text(
+        "Alert inbox: 5 open alerts (4 expiring, 1 low stock)."
+    )
     expect(page.locator("svg .lot-bar.urgent title")).to_contain_text("lot HA-EARLY")
 
     barcode = page.get_by_label("Barcode")
@@ -219,18 +225,54 @@ def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contrain
     screenshot(page, "doctor-patient")
 
 
-def test_an_administrator_manages_users_reads_the_audit_log_and_adds_a_condition_rule(
-    live_app, page
-):
+def test_an_administrator_scans_acknowledges_an_alert_manages_users_and_adds_a_rule(live_app, page):
     with live_app.app_context():
+        today = clinic_today()
         seed_condition_rules()
-        create_user("admin-browser", "admin", PASSWORD)
+        admin = create_user("admin-browser", "admin", PASSWORD)
         create_user("pharmacist-lena", "pharmacist", PASSWORD, email="lena@clinic.example")
+        now = utcnow()
+        base = create_product(
+            kind="consumable", name="Hyaluronic acid base 2 mL", unit="vial",
+            reorder_point=Decimal(20),
+        )  # fmt: skip
+        receive(base.id, "HA-0605", Expiry(today + timedelta(days=5)), Decimal(6), admin.id, now)
+        needles = create_product(kind="consumable", name="Needle 30G 4 mm", unit="piece")
+        receive(needles.id, "N-25", Expiry(today + timedelta(days=25)), Decimal(100), admin.id, now)
         db.session.commit()
 
     sign_in(page, "admin-browser")
     expect(page.get_by_role("heading", name="Administration", exact=True)).to_be_visible()
+    health = page.locator("section", has=page.get_by_role("heading", name="Health"))
+    expect(health).to_contain_text("degraded")
+    page.get_by_role("button", name="Run the scan now").click()
+    expect(page.locator(".flash-success")).to_have_text(
+        f"The scan of {today.isoformat()} created 3 alert(s): 2 expiring, 1 low stock."
+    )
+    expect(health.locator(".badge")).to_have_text("ok")
+    history = page.locator("table.scans tbody tr")
+    expect(history).to_have_count(1)
+    expect(history.first).to_contain_text("succeeded")
     screenshot(page, "admin")
+
+    page.get_by_role("link", name="Open the alert inbox").click()
+    expect(page.get_by_role("heading", name="Alert inbox")).to_be_visible()
+    expect(page.locator("tr.alert-row")).to_have_count(3)
+    screenshot(page, "admin-alerts")
+    page.get_by_role(
+        "button", name="Acknowledge the expiring alert for Hyaluronic acid base 2 mL lot HA-0605"
+    ).click()
+    expect(page.locator(".flash-success")).to_contain_text(
+        "Acknowledged: Lot HA-0605 of Hyaluronic acid base 2 mL reaches its last day of use"
+    )
+    expect(page.locator("tr.alert-row")).to_have_count(2)
+    page.get_by_label("Status").select_option("acknowledged")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"/alerts\?status=acknowledged"))
+    acknowledged = page.locator("tr.alert-row")
+    expect(acknowledged).to_have_count(1)
+    expect(acknowledged).to_contain_text("HA-0605")
+    expect(acknowledged).to_contain_text("Acknowledged by admin-browser")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Users").click()
     page.get_by_label("Username").fill("dr-rui")

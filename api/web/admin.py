@@ -1,5 +1,6 @@
-"""The administrator's pages: an overview, users (list, create, deactivate and reactivate), the
-audit log with its filters, and the condition rules the safety screen applies."""
+"""The administrator's pages: an overview (open alerts, scan history, the service's health and
+a scan on demand), users (list, create, deactivate and reactivate), the audit log with its
+filters, and the condition rules the safety screen applies."""
 
 import marshmallow as ma
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -18,18 +19,24 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
+from api.health import service_health
+from api.jobs import run_scan_job
+from api.web.alerts import counts_text
 from api.web.pages import page_of, role_page, show_domain_error
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
 from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, set_active
-from core.audit import audit_entries
+from core.audit import Actor, audit_entries
+from core.clock import clinic_today, utcnow
 from core.database import db
 from core.errors import DomainError, NotFound
 from formulary.screen import Verdict
+from inventory.alerts import open_counts, recent_scan_runs
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 RECENT_ENTRIES = 10
+RECENT_SCANS = 10
 
 
 def email_address(form, field) -> None:
@@ -84,16 +91,47 @@ class ConditionRuleForm(FlaskForm):
 @bp.route("")
 @role_page(Role.ADMIN)
 def home():
+    return _home()
+
+
+def _home(status: int = 200):
     counts = dict(db.session.execute(select(User.active, func.count()).group_by(User.active)).all())
     recent = db.session.scalars(audit_entries().limit(RECENT_ENTRIES)).all()
-    # The alert inbox (issue 6: alerts, scans and their history) joins this page when the
-    # alerts exist; nothing is drawn for it until then.
     return render_template(
         "admin/home.html",
         active_users=counts.get(True, 0),
         inactive_users=counts.get(False, 0),
         recent=recent,
-    )
+        open_alerts=open_counts(),
+        scan_runs=recent_scan_runs(RECENT_SCANS),
+        recent_scans=RECENT_SCANS,
+        health=service_health(utcnow()),
+    ), status
+
+
+@bp.route("/scan", methods=["POST"])
+@role_page(Role.ADMIN)
+def scan_now():
+    """The daily scan, run now for the clinic's today by the signed-in administrator; its
+    digests are queued and sent as the daily scan's are."""
+    actor = Actor(current_user.id, current_user.username)
+    as_of = clinic_today()
+    try:
+        run = run_scan_job(as_of, actor=actor)
+    except Exception as error:  # noqa: BLE001 - the job logged and recorded the failed run
+        db.session.rollback()
+        flash(
+            f"The scan of {as_of.isoformat()} failed ({type(error).__name__}): "
+            "see the scan history below. No alert of it was kept.",
+            "error",
+        )
+        return _home(status=500)
+    created = sum(run.counts.values())
+    found = f"created {created} alert(s): {counts_text(run.counts)}"
+    if not created:
+        found = "found nothing new"
+    flash(f"The scan of {run.as_of.isoformat()} {found}.", "success")
+    return redirect(url_for("admin.home"))
 
 
 @bp.route("/users")

@@ -1,0 +1,131 @@
+"""The alert inbox of the web interface, for administrators and pharmacists (SPEC 4 gives the
+inbox to both): filter by status and kind, newest first, and acknowledge an alert. Every page
+can also ask how many alerts are open, for its links to the inbox."""
+
+from datetime import datetime
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import SelectChoice, SelectField
+
+from api.web.pages import page_of, role_page
+from core.accounts import Role, User
+from core.clock import clinic_timezone, utcnow
+from core.database import db
+from inventory import alerts
+from inventory.alerts import AlertKind, AlertStatus
+
+bp = Blueprint("inbox", __name__, url_prefix="/alerts")
+
+INBOX_READERS = (Role.ADMIN, Role.PHARMACIST)
+KIND_LABELS = {
+    AlertKind.RECALL: "Recall",
+    AlertKind.EXPIRED: "Expired",
+    AlertKind.EXPIRING: "Expiring",
+    AlertKind.SHORTFALL: "Shortfall",
+    AlertKind.LOW_STOCK: "Low stock",
+}
+ALL = "all"
+# The inbox's own query arguments: an acknowledgement sends the reader back to the same view.
+INBOX_ARGUMENTS = ("status", "kind", "page")
+
+
+class InboxFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    status = SelectField(
+        "Status",
+        choices=[
+            SelectChoice(AlertStatus.OPEN.value, "Open"),
+            SelectChoice(AlertStatus.ACKNOWLEDGED.value, "Acknowledged"),
+            SelectChoice(ALL, "All"),
+        ],
+        default=AlertStatus.OPEN.value,
+    )
+    kind = SelectField(
+        "Kind",
+        choices=[
+            SelectChoice("", "Every kind"),
+            *(SelectChoice(kind.value, label) for kind, label in KIND_LABELS.items()),
+        ],
+        default="",
+    )
+
+
+def kind_label(kind: str) -> str:
+    return KIND_LABELS[AlertKind(kind)]
+
+
+def counts_text(counts: dict[str, int]) -> str:
+    """A run's or the inbox's counts per kind in words, most urgent kind first:
+    "2 expiring, 1 low stock"; "none" when every count is zero."""
+    words = [
+        f"{counts[kind.value]} {label.lower()}"
+        for kind, label in KIND_LABELS.items()
+        if counts.get(kind.value)
+    ]
+    return ", ".join(words) or "none"
+
+
+def clinic_time(moment: datetime | None) -> str:
+    """A stored moment as the clinic's wall clock reads it, to the minute."""
+    if moment is None:
+        return ""
+    return moment.astimezone(clinic_timezone()).strftime("%Y-%m-%d %H:%M")
+
+
+bp.add_app_template_filter(kind_label, "alert_kind")
+bp.add_app_template_filter(counts_text, "alert_counts")
+bp.add_app_template_filter(clinic_time, "clinic_time")
+
+
+@bp.app_context_processor
+def alert_links():
+    # A function, not a number: only the pages that show the count pay for its query.
+    return {"open_alert_counts": alerts.open_counts}
+
+
+def inbox_arguments() -> dict[str, str]:
+    return {name: request.args[name] for name in INBOX_ARGUMENTS if request.args.get(name)}
+
+
+@bp.route("")
+@role_page(*INBOX_READERS)
+def list_alerts():
+    form = InboxFilterForm(request.args)
+    if not form.validate():
+        return render_template("alerts/inbox.html", form=form, page=None), 422
+    status = None if form.status.data == ALL else AlertStatus(form.status.data)
+    kind = AlertKind(form.kind.data) if form.kind.data else None
+    page = page_of(alerts.inbox(status, kind))
+    if page.number > page.pages:
+        # Acknowledging the last alert of the last page leaves that page empty: show the one
+        # before it instead.
+        return redirect(url_for("inbox.list_alerts", **{**inbox_arguments(), "page": page.pages}))
+    return render_template(
+        "alerts/inbox.html",
+        form=form,
+        page=page,
+        back=inbox_arguments(),
+        lot_links=current_user.role == Role.PHARMACIST,  # the lot page is the pharmacist's
+    )
+
+
+@bp.route("/<id:alert_id>/ack", methods=["POST"])
+@role_page(*INBOX_READERS)
+def acknowledge(alert_id):
+    user = db.session.get(User, current_user.id)
+    now = utcnow()
+    alert = alerts.acknowledge(alert_id, user, now)
+    # Acknowledging again keeps the first acknowledgement: its time tells which one this was.
+    if alert.acknowledged_at == now:
+        flash(f"Acknowledged: {alert.message}", "success")
+    else:
+        flash(
+            f"Already acknowledged by {alert.acknowledged_by_username or 'a removed user'} "
+            f"on {clinic_time(alert.acknowledged_at)}.",
+            "info",
+        )
+    return redirect(url_for("inbox.list_alerts", **inbox_arguments()))
