@@ -6,6 +6,7 @@ called from here with plain arguments.
 
 from pathlib import Path
 
+import swagger_ui_bundle
 from flask import Flask, request, send_from_directory
 
 import clinic.models
@@ -131,8 +132,6 @@ def register_blueprints(app: Flask) -> None:
 
 
 def _serve_swagger_ui_assets(app: Flask) -> None:
-    import swagger_ui_bundle
-
     @app.route("/api/docs/assets/<path:filename>")
     def swagger_ui_asset(filename):
         return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
