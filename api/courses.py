@@ -87,9 +87,7 @@ class CompleteSchema(ma.Schema):
     performed_on = ma.fields.Date(
         metadata={"description": "Default: the scheduled date. Never after today."}
     )
-    lot_id = ma.fields.Integer(
-        metadata={"description": "Default: the first usable lot of the serum, FEFO."}
-    )
+    lot_id = id_field(metadata={"description": "Default: the first usable lot of the serum, FEFO."})
     doses = QuantityField(
         validate=ma.validate.Range(min=0, min_inclusive=False),
         metadata={"description": "Default: the doses planned."},

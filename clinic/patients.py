@@ -2,7 +2,7 @@
 
 from sqlalchemy import select
 
-from clinic.models import AllergyStatus, AlopeciaScale, Patient, PatientCondition
+from clinic.models import AllergyStatus, AlopeciaScale, Patient, PatientCondition, Sex
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 
@@ -35,6 +35,10 @@ def parse_stage(scale: AlopeciaScale | None, stage: str | int | None) -> int | N
     return number
 
 
+def _scale(scale: AlopeciaScale | str | None) -> AlopeciaScale | None:
+    return None if scale is None else AlopeciaScale(scale)
+
+
 def _stage_number(stage: str | int) -> int | None:
     if isinstance(stage, int):
         return stage
@@ -44,12 +48,12 @@ def _stage_number(stage: str | int) -> int | None:
 
 def create_patient(fields: dict) -> Patient:
     _refuse_taken_mrn(fields["mrn"])
-    scale = fields.get("alopecia_scale")
+    scale = _scale(fields.get("alopecia_scale"))
     patient = Patient(
         mrn=fields["mrn"],
         name=fields["name"],
         birth_date=fields.get("birth_date"),
-        sex=fields["sex"],
+        sex=Sex(fields["sex"]),
         alopecia_scale=scale,
         alopecia_stage=parse_stage(scale, fields.get("alopecia_stage")),
     )
@@ -63,11 +67,13 @@ def update_patient(patient: Patient, changes: dict) -> Patient:
     if "mrn" in changes and changes["mrn"] != patient.mrn:
         _refuse_taken_mrn(changes["mrn"])
         patient.mrn = changes["mrn"]
-    for field in ("name", "birth_date", "sex"):
+    for field in ("name", "birth_date"):
         if field in changes:
             setattr(patient, field, changes[field])
+    if "sex" in changes:
+        patient.sex = Sex(changes["sex"])
     if "alopecia_scale" in changes or "alopecia_stage" in changes:
-        scale = changes.get("alopecia_scale", patient.alopecia_scale)
+        scale = _scale(changes.get("alopecia_scale", patient.alopecia_scale))
         stage = changes.get("alopecia_stage", patient.alopecia_stage)
         patient.alopecia_stage = parse_stage(scale, stage)
         patient.alopecia_scale = scale

@@ -3,6 +3,8 @@ statement, and who may read and write them."""
 
 import pytest
 
+from clinic.models import AlopeciaScale, Sex
+from clinic.patients import create_patient, update_patient
 from core.database import db
 from tests import factories
 
@@ -182,3 +184,17 @@ def test_condition_rules_are_seeded_and_administrators_add_rules(client, runner,
     assert client.post("/api/condition-rules", headers=admin, json=rule).status_code == 409
     bad = client.post("/api/condition-rules", headers=admin, json={**rule, "verdict": "maybe"})
     assert bad.status_code == 422 and "verdict" in bad.get_json()["errors"]
+
+
+def test_the_domain_takes_plain_values_as_well_as_enums():
+    patient = create_patient(
+        {"mrn": "PLAIN-1", "name": "Plain", "sex": "male", "alopecia_scale": "norwood",
+         "alopecia_stage": "IV"}
+    )  # fmt: skip
+    assert (patient.sex, patient.alopecia_scale, patient.alopecia_stage) == (
+        Sex.MALE,
+        AlopeciaScale.NORWOOD,
+        4,
+    )
+    update_patient(patient, {"sex": "female", "alopecia_scale": "ludwig", "alopecia_stage": 2})
+    assert (patient.sex, patient.alopecia_scale) == (Sex.FEMALE, AlopeciaScale.LUDWIG)

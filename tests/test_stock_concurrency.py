@@ -8,10 +8,15 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from clinic.courses import plan_course
+from clinic.models import AllergyStatus
+from clinic.patients import create_patient
 from core.accounts import create_user
 from core.clock import clinic_today, utcnow
 from core.database import db
 from core.errors import Conflict
+from formulary.serums import approve, create_serum
+from formulary.substances import create_substance
 from inventory.ledger import post_movement
 from inventory.lots import Expiry, receive
 from inventory.models import Lot, Movement, MovementKind
@@ -98,3 +103,56 @@ def test_a_posting_on_a_lot_past_its_effective_expiry_is_refused_by_the_update_i
             date(2025, 2, 1),
         )
     assert db.session.get(Lot, lot.id).quantity_on_hand == 5
+
+
+@pytest.mark.server
+def test_parallel_completions_of_one_session_complete_it_once_and_consume_its_dose_once(
+    live_app, live_server
+):
+    with live_app.app_context():
+        doctor = create_user("racing-doctor", "doctor", "a long test password")
+        author = create_user("racing-author", "pharmacist", "a long test password")
+        approver = create_user("racing-approver", "admin", "a long test password")
+        biotin = create_substance("biotin", "vitamin")
+        serum = create_serum(
+            author,
+            code="RACE-SERUM",
+            name="Race serum",
+            source="manufactured",
+            manufacturer="Serum Labs",
+            dose_volume_ml=Decimal(2),
+            components=[{"substance_id": biotin.id, "amount_per_dose": {"value": 1, "unit": "mg"}}],
+        )
+        approve(serum, approver)
+        product = create_product(
+            kind="serum", name="Race serum vial", unit="dose", serum_id=serum.id
+        )
+        expiry = Expiry(clinic_today() + timedelta(days=365))
+        lot = receive(product.id, "RACE-S", expiry, Decimal(5), author.id, utcnow()).lot
+        patient = create_patient(
+            {"mrn": "RACE-1", "name": "Racing Patient", "sex": "male",
+             "alopecia_scale": "norwood", "alopecia_stage": 3}
+        )  # fmt: skip
+        patient.allergy_status = AllergyStatus.NO_KNOWN_ALLERGIES
+        course = plan_course(patient, serum.id, clinic_today(), 4, 0, doctor)
+        db.session.commit()
+        session_id, lot_id = course.sessions[0].id, lot.id
+    token = live_server.token("racing-doctor", "a long test password")
+    body = {"needle_mm": 6, "technique": "manual", "injection_points": 40}
+
+    def complete(_):
+        return live_server.request(
+            "POST", f"/api/sessions/{session_id}/complete", body, token=token
+        )
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(complete, range(10)))
+
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [200] + [409] * 9, answers
+    with live_app.app_context():
+        assert db.session.get(Lot, lot_id).quantity_on_hand == 4
+        consumed = select(func.count()).where(
+            Movement.lot_id == lot_id, Movement.kind == MovementKind.CONSUME
+        )
+        assert db.session.scalar(consumed) == 1
