@@ -11,7 +11,7 @@ from clinic.models import Course, Patient, SessionStatus, TreatmentSession
 from clinic.safety import screen_patient_serum
 from core.accounts import User
 from core.database import db
-from core.errors import Conflict, Invalid, NotFound
+from core.errors import Conflict, Invalid
 from formulary.models import Serum, SerumStatus
 from formulary.screen import Verdict
 
@@ -41,13 +41,6 @@ def session_dates(start: date, induction_sessions: int, maintenance_months: int)
     last_weekly = weekly[-1]
     monthly = [add_months(last_weekly, k) for k in range(1, maintenance_months + 1)]
     return weekly + monthly
-
-
-def get_course(course_id: int) -> Course:
-    course = db.session.get(Course, course_id)
-    if course is None:
-        raise NotFound(f"No course with id {course_id}.")
-    return course
 
 
 def courses_query(patient_id: int):

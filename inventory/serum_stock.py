@@ -32,10 +32,6 @@ def serum_products(serum_id: int) -> list[Product]:
     )
 
 
-def is_volume_unit(unit: str) -> bool:
-    return _measured_unit(unit) == "mL"
-
-
 def doses_as_stock(doses: Decimal, dose_volume_ml: Decimal, unit: str) -> Decimal:
     """How much of a product counted in `unit` the doses are."""
     measured = _measured_unit(unit)
