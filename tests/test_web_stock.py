@@ -490,6 +490,25 @@ def test_a_short_component_is_a_409_named_next_to_the_doses_and_nothing_is_consu
     assert db.session.scalar(select(func.count()).select_from(Batch)) == 0
 
 
+def test_a_serum_stocked_by_two_products_is_compounded_into_the_one_chosen(
+    client, pharmacist, biotin_serum
+):
+    serum, _ = biotin_serum
+    second = factories.make_serum_product(serum, name="Biotin serum, clinic B")
+    data = {"serum_id": serum.id, "doses": "2", "storage": "room"}
+    refused = client.post("/stock/batches", data=data)
+    assert refused.status_code == 422
+    assert 'id="product_id-error">2 products stock Biotin serum: say which one.' in html(refused)
+    assert db.session.scalar(select(func.count()).select_from(Batch)) == 0
+
+    made = client.post(
+        "/stock/batches", data={**data, "product_id": second.id, "lot_number": "B-CUSTOM-1"}
+    )
+    assert made.status_code == 302
+    batch = db.session.scalar(select(Batch).where(Batch.serum_id == serum.id))
+    assert (batch.lot.product_id, batch.lot.lot_number) == (second.id, "B-CUSTOM-1")
+
+
 def test_a_manufactured_serum_is_not_offered_for_compounding_and_is_refused(client, pharmacist):
     bought = factories.make_approved_serum(source="manufactured", manufacturer="Labs", code="MAN")
     assert f'value="{bought.id}"' not in html(client.get("/stock/batches"))

@@ -40,7 +40,16 @@ from inventory import fefo, lots
 from inventory.barcodes import BoxLabel, read_barcode
 from inventory.compounding import compound
 from inventory.expiry import ExpiryFormatError, parse_expiry
-from inventory.models import Batch, BatchConsumption, Lot, LotStatus, Movement, Product, Storage
+from inventory.models import (
+    Batch,
+    BatchConsumption,
+    Lot,
+    LotStatus,
+    Movement,
+    Product,
+    ProductKind,
+    Storage,
+)
 from inventory.products import product_for_gtin
 from inventory.stock import EXPIRY_HORIZON_DAYS, expired_on_shelf, expiring_lots, low_stock
 from inventory.trace import trace_recall
@@ -89,6 +98,11 @@ class BatchForm(FlaskForm):
         default=Storage.REFRIGERATED.value,
         description="Sets the beyond-use date: 1 day at room temperature, 4 refrigerated.",
     )
+    # Only needed when several products stock the serum; the rules say so when it is.
+    product_id = SelectField(
+        "Stocked as", coerce=optional_record_id, validate_choice=False, validators=[Optional()]
+    )
+    lot_number = StringField("Lot number (optional)", validators=[Optional(), Length(max=60)])
 
 
 def _product_choices() -> list[SelectChoice]:
@@ -337,8 +351,22 @@ def _compounded_serum_choices() -> list[SelectChoice]:
     ]
 
 
+def _serum_product_choices() -> list[SelectChoice]:
+    products = db.session.execute(
+        select(Product.id, Product.name, Serum.code)
+        .join(Serum, Serum.id == Product.serum_id)
+        .where(Product.kind == ProductKind.SERUM, Serum.source == SerumSource.COMPOUNDED)
+        .order_by(Product.name, Product.id)
+    ).all()
+    return [
+        SelectChoice("", "The serum's product (when it has only one)"),
+        *(SelectChoice(str(pid), f"{name} ({code})") for pid, name, code in products),
+    ]
+
+
 def _batches_page(form: BatchForm, status: int = 200):
     form.serum_id.choices = _compounded_serum_choices()
+    form.product_id.choices = _serum_product_choices()
     recent = db.session.scalars(
         select(Batch)
         .options(joinedload(Batch.lot, innerjoin=True).joinedload(Lot.product, innerjoin=True))
@@ -366,7 +394,8 @@ def compound_batch():
             raise Invalid({"serum_id": [f"No serum with id {form.serum_id.data}."]})
         batch = compound(
             serum, form.doses.data, current_user._get_current_object(), utcnow(),
-            storage=form.storage.data,
+            storage=form.storage.data, product_id=form.product_id.data,
+            lot_number=form.lot_number.data or None,
         )  # fmt: skip
     except DomainError as error:
         # A short component is named next to the doses: fewer doses is what can be made.
