@@ -158,6 +158,22 @@ def count_queries(app):
 
 
 @pytest.fixture
+def queries_of_get(client, count_queries):
+    """`queries_of_get(url, **client_get_arguments)` answers (SQL statements sent, response) of
+    one GET that must answer 200, measured from a cold session as a request starts. Tests pin
+    that a list takes as many statements for many rows as for few."""
+
+    def measure(url: str, **kwargs):
+        db.session.expire_all()
+        with count_queries() as counted:
+            response = client.get(url, **kwargs)
+        assert response.status_code == 200, response.get_data(as_text=True)[:500]
+        return counted.count, response
+
+    return measure
+
+
+@pytest.fixture
 def scratch_db(database_url):
     """An empty database of the suite's kind (a new SQLite file, or a new PostgreSQL
     database), for tests that need committed data or a schema of their own."""

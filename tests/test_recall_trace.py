@@ -115,16 +115,14 @@ def test_a_trace_is_for_pharmacists_and_admins(client, login_as):
 
 
 def test_a_trace_takes_the_same_queries_for_one_patient_or_many(
-    client, login_as, count_queries, compounded
+    login_as, queries_of_get, compounded
 ):
     headers = login_as("pharmacist")
     url = f"/api/lots/{compounded['biotin_lot'].id}/trace"
 
     def measured():
-        db.session.expire_all()
-        with count_queries() as counted:
-            response = client.get(url, headers=headers)
-        return counted.count, len(response.json["sessions"])
+        count, response = queries_of_get(url, headers=headers)
+        return count, len(response.json["sessions"])
 
     few, one = measured()
     serum = compounded["batch"].lot.product.serum

@@ -377,7 +377,7 @@ def test_a_session_list_with_from_after_to_is_a_422(client, login_as):
 
 
 def test_the_session_list_takes_the_same_queries_for_few_sessions_or_many(
-    client, login_as, count_queries
+    client, login_as, queries_of_get
 ):
     serum = factories.make_approved_serum()
     product = factories.make_serum_product(serum)
@@ -390,13 +390,9 @@ def test_the_session_list_takes_the_same_queries_for_few_sessions_or_many(
     db.session.commit()
 
     def measured():
-        db.session.expire_all()
-        with count_queries() as counted:
-            response = client.get(
-                "/api/sessions", query_string={"patient_id": patient.id}, headers=headers
-            )
-            assert response.status_code == 200
-        return counted.count, len(response.json)
+        query = {"patient_id": patient.id}
+        count, response = queries_of_get("/api/sessions", query_string=query, headers=headers)
+        return count, len(response.json)
 
     few, few_rows = measured()
     for month in (5, 7, 9):

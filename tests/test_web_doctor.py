@@ -190,7 +190,7 @@ def test_the_patient_page_is_not_for_pharmacists(client, sign_in_page):
 
 
 def test_the_patient_page_sends_the_same_number_of_queries_for_few_and_many_serums(
-    client, doctor, count_queries
+    client, doctor, queries_of_get
 ):
     patient = factories.make_patient()
     allergen = factories.make_substance()
@@ -198,10 +198,7 @@ def test_the_patient_page_sends_the_same_number_of_queries_for_few_and_many_seru
     factories.make_approved_serum()
 
     def measure():
-        db.session.expire_all()
-        with count_queries() as counted:
-            assert client.get(f"/patients/{patient.id}").status_code == 200
-        return counted.count
+        return queries_of_get(f"/patients/{patient.id}")[0]
 
     few = measure()
     for _ in range(8):
@@ -468,7 +465,7 @@ def test_an_administrator_reads_the_courses_without_their_forms(
 
 
 def test_the_patient_page_sends_the_same_number_of_queries_for_few_and_many_sessions(
-    client, doctor, stocked_serum, count_queries
+    client, doctor, stocked_serum, queries_of_get
 ):
     serum, _ = stocked_serum
     patient = factories.make_safe_patient()
@@ -482,10 +479,7 @@ def test_the_patient_page_sends_the_same_number_of_queries_for_few_and_many_sess
         db.session.commit()
 
     def measure():
-        db.session.expire_all()
-        with count_queries() as counted:
-            assert client.get(f"/patients/{patient.id}").status_code == 200
-        return counted.count
+        return queries_of_get(f"/patients/{patient.id}")[0]
 
     course_with_history(date(2025, 3, 3), 0)
     few = measure()
