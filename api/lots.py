@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from api.auth import current_api_user, roles_required
+from api.auth import ALL_ROLES, current_api_user, roles_required
 from api.common import PAGINATION, AsOfSchema, id_field, paginate
 from api.inventory_fields import ClinicDateTime, ExpiryField, QuantityField
 from clinic.sessions import sessions_using_lots
@@ -20,7 +20,6 @@ from inventory.trace import trace_recall
 
 blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and their ledger.")
 
-ALL_ROLES = tuple(Role)
 LEDGER_READERS = (Role.PHARMACIST, Role.ADMIN)
 _BY_FIELDS = ("product_id", "lot_number", "expiry_date")
 

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from api.auth import current_api_user, roles_required
+from api.auth import ALL_ROLES, current_api_user, roles_required
 from api.common import PAGINATION, paginate
 from api.inventory_fields import QuantityField
 from core.accounts import Role
@@ -17,7 +17,6 @@ blp = Blueprint(
     "products", __name__, url_prefix="/api", description="Stocked products and FEFO dispense."
 )
 
-ALL_ROLES = tuple(Role)
 STOCK_WRITERS = (Role.PHARMACIST, Role.ADMIN)
 
 

@@ -10,10 +10,17 @@ from sqlalchemy import select
 from api.auth import roles_required
 from api.common import PAGINATION, paginate
 from api.security import clear_failed_logins, login_blocked, record_failed_login
-from core.accounts import PASSWORD_MIN_LENGTH, Role, User, authenticate, create_user, issue_token
+from core.accounts import (
+    PASSWORD_MIN_LENGTH,
+    Role,
+    User,
+    authenticate,
+    create_user,
+    get_user,
+    issue_token,
+)
 from core.audit import set_actor
 from core.database import db
-from core.errors import NotFound
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="Sign-in tokens and users.")
 
@@ -95,8 +102,8 @@ def add_user(fields):
 @blp.route("/users/<id:user_id>", methods=["GET"])
 @roles_required(Role.ADMIN)
 @blp.response(200, UserSchema)
-def get_user(user_id):
-    return _user_or_404(user_id)
+def show_user(user_id):
+    return get_user(user_id)
 
 
 @blp.route("/users/<id:user_id>", methods=["PATCH"])
@@ -104,18 +111,11 @@ def get_user(user_id):
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
 def update_user(changes, user_id):
-    user = _user_or_404(user_id)
+    user = get_user(user_id)
     password = changes.pop("password", None)
     if password is not None:
         user.set_password(password)
     for field, value in changes.items():
         setattr(user, field, value)
     db.session.flush()
-    return user
-
-
-def _user_or_404(user_id: int) -> User:
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"No user with id {user_id}.")
     return user

@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.clock import utcnow
 from core.database import UTCDateTime, db
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, NotFound
 
 PASSWORD_MIN_LENGTH = 12
 
@@ -104,6 +104,13 @@ def create_user(
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
+    return user
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
     return user
 
 

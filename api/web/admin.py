@@ -25,11 +25,11 @@ from api.web.alerts import counts_text
 from api.web.pages import page_of, role_page, show_domain_error
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
-from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, set_active
+from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, get_user, set_active
 from core.audit import Actor, audit_entries
 from core.clock import clinic_today, utcnow
 from core.database import db
-from core.errors import DomainError, NotFound
+from core.errors import DomainError
 from formulary.screen import Verdict
 from inventory.alerts import open_counts, recent_scan_runs
 
@@ -168,9 +168,7 @@ def add_user():
 @bp.route("/users/<id:user_id>/active", methods=["POST"])
 @role_page(Role.ADMIN)
 def set_user_active(user_id):
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"No user with id {user_id}.")
+    user = get_user(user_id)
     active = request.form.get("active") == "1"
     try:
         set_active(user, active, by=current_user)
