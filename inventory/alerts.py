@@ -323,8 +323,21 @@ def _raise_expiry_alerts(run: ScanRun, as_of: date, now: datetime) -> None:
     _insert_new(due, _LOT_COLUMNS)
 
 
-def _active_low_stock_key(product_id):
-    return literal("low_stock:") + _text(product_id)
+def _active_product_key(kind: AlertKind, product_id):
+    """The key of a product's alert of a re-arming kind (low stock, shortfall) while it stands."""
+    return literal(f"{kind.value}:") + _text(product_id)
+
+
+def _release_product_keys(kind: AlertKind, *recovered) -> None:
+    """Rewrite the standing key of the kind's alerts whose product matches `recovered`, in one
+    UPDATE: the alert stays in the inbox, and the product's next shortage raises a new one."""
+    key = _active_product_key(kind, Alert.product_id)
+    db.session.execute(
+        update(Alert)
+        .where(Alert.kind == kind, Alert.dedup_key == key, *recovered)
+        .values(dedup_key=key + ":cleared:" + _text(Alert.id))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _clear_recovered_low_stock(as_of: date) -> None:
@@ -339,16 +352,7 @@ def _clear_recovered_low_stock(as_of: date) -> None:
     reorder_point = (
         select(Product.reorder_point).where(Product.id == Alert.product_id).scalar_subquery()
     )
-    db.session.execute(
-        update(Alert)
-        .where(
-            Alert.kind == AlertKind.LOW_STOCK,
-            Alert.dedup_key == _active_low_stock_key(Alert.product_id),
-            usable >= reorder_point,
-        )
-        .values(dedup_key=_active_low_stock_key(Alert.product_id) + ":cleared:" + _text(Alert.id))
-        .execution_options(synchronize_session=False)
-    )
+    _release_product_keys(AlertKind.LOW_STOCK, usable >= reorder_point)
 
 
 def _raise_low_stock(run: ScanRun, as_of: date, now: datetime) -> None:
@@ -358,13 +362,9 @@ def _raise_low_stock(run: ScanRun, as_of: date, now: datetime) -> None:
         *_common_values(run, as_of, now),
         short.c.product_id,
         short.c.usable,
-        _active_low_stock_key(short.c.product_id).label("dedup_key"),
+        _active_product_key(AlertKind.LOW_STOCK, short.c.product_id).label("dedup_key"),
     ).where(short.c.usable < short.c.reorder_point)
     _insert_new(due, ["kind", *_COMMON_COLUMNS, "product_id", "quantity", "dedup_key"])
-
-
-def _active_shortfall_key(product_id):
-    return literal("shortfall:") + _text(product_id)
 
 
 def raise_shortfall_alerts(
@@ -379,16 +379,9 @@ def raise_shortfall_alerts(
     for product_id, week_start in shortfalls:
         if product_id is not None:
             first_short_week.setdefault(product_id, week_start)
-    active = Alert.dedup_key == _active_shortfall_key(Alert.product_id)
-    db.session.execute(
-        update(Alert)
-        .where(
-            Alert.kind == AlertKind.SHORTFALL,
-            active,
-            Alert.product_id.not_in(list(first_short_week)) if first_short_week else true(),
-        )
-        .values(dedup_key=_active_shortfall_key(Alert.product_id) + ":cleared:" + _text(Alert.id))
-        .execution_options(synchronize_session=False)
+    _release_product_keys(
+        AlertKind.SHORTFALL,
+        Alert.product_id.not_in(list(first_short_week)) if first_short_week else true(),
     )
     if not first_short_week:
         return
