@@ -4,14 +4,13 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import current_api_user, roles_required
-from api.common import PAGINATION, AsOfSchema, paginate
 from api.inventory_fields import QuantityField
-from api.jobs import run_scan_job
+from api.pagination import PAGINATION, AsOfSchema, paginate
 from core.accounts import Role
-from core.audit import Actor
-from core.clock import utcnow
+from core.clock import clinic_today, utcnow
 from inventory import alerts
 from inventory.alerts import AlertKind, AlertStatus
+from ops.jobs import scan_in_request
 
 blp = Blueprint("alerts", __name__, url_prefix="/api", description="Alert inbox and scans.")
 
@@ -78,9 +77,9 @@ def acknowledge_alert(alert_id):
 @blp.response(200, ScanSchema)
 def scan_now(fields):
     """Run the scan now (for `as_of`, default today in the clinic) and answer what it created;
-    its digests are queued and sent as by the daily scan."""
-    user = current_api_user()
-    run = run_scan_job(fields.get("as_of"), actor=Actor(user.id, user.username))
+    its digests are queued, and the outbox delivery sends them within minutes."""
+    now = utcnow()
+    run = scan_in_request(fields.get("as_of") or clinic_today(now), now=now)
     return {
         "run_id": run.id,
         "as_of": run.as_of,

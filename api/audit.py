@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import roles_required
-from api.common import PAGINATION, id_field, paginate
+from api.pagination import PAGINATION, id_field, paginate
 from core.accounts import Role
 from core.audit import audit_entries
 

@@ -1,15 +1,13 @@
-"""Who is calling: bearer tokens for the JSON API, Flask-Login sessions for the web pages, and
-the role check that runs before anything reads the request body."""
+"""Who calls the JSON API: bearer tokens, and the role check that runs before anything reads
+the request body."""
 
 import functools
 
 from flask import g, request
 from flask_smorest import abort
 
-from api.extensions import login_manager
 from core.accounts import Role, User, user_for_token
 from core.audit import set_actor
-from core.database import db
 
 ALL_ROLES = tuple(Role)
 
@@ -53,11 +51,3 @@ def roles_required(*roles: Role):
         return wrapper
 
     return decorator
-
-
-@login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    if not user_id.isdigit():
-        return None
-    user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None

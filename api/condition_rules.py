@@ -5,7 +5,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import roles_required
-from api.common import PAGINATION, paginate
+from api.pagination import PAGINATION, paginate
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
 from core.accounts import Role

@@ -5,8 +5,8 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import current_api_user, roles_required
-from api.common import PAGINATION, id_field, paginate
 from api.inventory_fields import QuantityField
+from api.pagination import PAGINATION, id_field, paginate
 from clinic import courses, sessions
 from clinic.models import SessionStatus, Severity, SideEffectKind, Technique
 from clinic.patients import get_patient

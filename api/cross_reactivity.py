@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import ALL_ROLES, roles_required
-from api.common import PAGINATION, paginate
+from api.pagination import PAGINATION, paginate
 from api.substances import WRITERS, FlatErrorsSchema, SubstanceRefSchema
 from formulary import cross_reactivity
 

@@ -4,8 +4,8 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import roles_required
-from api.common import PAGINATION, AsOfSchema, paginate_list
 from api.inventory_fields import QuantityField
+from api.pagination import PAGINATION, AsOfSchema, paginate_list
 from clinic.forecast import forecast
 from core.accounts import Role
 from core.clock import clinic_today

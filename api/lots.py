@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from api.auth import ALL_ROLES, current_api_user, roles_required
-from api.common import PAGINATION, AsOfSchema, id_field, paginate
 from api.inventory_fields import ClinicDateTime, ExpiryField, QuantityField
+from api.pagination import PAGINATION, AsOfSchema, id_field, paginate
 from clinic.sessions import sessions_using_lots
 from core.accounts import Role
 from core.clock import clinic_today, utcnow

@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from api.auth import roles_required
-from api.common import PAGINATION, id_field, paginate, paginate_list
+from api.pagination import PAGINATION, id_field, paginate, paginate_list
 from clinic import allergies as allergy_rules
 from clinic import fhir, patients
 from clinic.models import (

@@ -5,8 +5,8 @@ from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import ALL_ROLES, current_api_user, roles_required
-from api.common import PAGINATION, paginate
 from api.inventory_fields import QuantityField
+from api.pagination import PAGINATION, paginate
 from core.accounts import Role
 from core.clock import utcnow
 from inventory.fefo import dispense

@@ -4,7 +4,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import ALL_ROLES, current_api_user, roles_required
-from api.common import PAGINATION, paginate
+from api.pagination import PAGINATION, paginate
 from api.substances import WRITERS, AmountSchema, FlatErrorsSchema, Number
 from formulary import serums
 from formulary.models import SerumSource, SerumStatus

@@ -5,7 +5,7 @@ import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import ALL_ROLES, roles_required
-from api.common import PAGINATION, paginate
+from api.pagination import PAGINATION, paginate
 from core.accounts import Role
 from formulary import substances
 from formulary.models import Category

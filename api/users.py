@@ -3,24 +3,23 @@
 from datetime import timedelta
 
 import marshmallow as ma
-from flask import current_app
-from flask_smorest import Blueprint, abort
+from flask import current_app, request
+from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import roles_required
-from api.common import PAGINATION, paginate
-from api.security import clear_failed_logins, login_blocked, record_failed_login
+from api.pagination import PAGINATION, paginate
 from core.accounts import (
     PASSWORD_MIN_LENGTH,
     Role,
     User,
-    authenticate,
     create_user,
     get_user,
     issue_token,
 )
 from core.audit import set_actor
 from core.database import db
+from core.signin import sign_in
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="Sign-in tokens and users.")
 
@@ -69,14 +68,9 @@ class UserUpdateSchema(ma.Schema):
 @blp.doc(security=[])
 def token(credentials):
     """A bearer token for a username and password."""
-    username = credentials["username"]
-    if login_blocked(username):
-        abort(429, message="Too many failed sign-ins: wait 15 minutes and try again.")
-    user = authenticate(username, credentials["password"])
-    if user is None:
-        record_failed_login(username)
-        abort(401, message="Unknown username or wrong password.")
-    clear_failed_logins(username)
+    user = sign_in(
+        credentials["username"], credentials["password"], address=request.remote_addr or ""
+    )
     set_actor(user.id, user.username)
     lifetime = timedelta(hours=current_app.config["TOKEN_LIFETIME_HOURS"])
     token_text, record = issue_token(user, lifetime)

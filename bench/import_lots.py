@@ -30,7 +30,7 @@ def build_database(url: str) -> int:
     """The schema by the migrations, and one product to receive lots of; its id."""
     import flask_migrate
 
-    from api import create_app
+    from app import create_app
     from core.database import db
     from inventory.products import create_product
 

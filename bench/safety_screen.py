@@ -21,8 +21,8 @@ from sqlalchemy import event, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api import create_app
 from api.patients import ScreenedSerumSchema
+from app import create_app
 from clinic.models import Allergy, AllergyStatus, Patient, Sex
 from clinic.safety import approved_serum_formulas, screen_approved_serums
 from config import database_url

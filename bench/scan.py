@@ -43,7 +43,7 @@ def build_database(url: str, lot_count: int) -> None:
     import flask_migrate
     from sqlalchemy import insert
 
-    from api import create_app
+    from app import create_app
     from core.accounts import create_user
     from core.database import db
     from inventory.models import Lot, Product

@@ -1,15 +1,19 @@
-"""The database handle shared by every domain package.
+"""The database handle shared by every domain package, and the unit of work.
 
 Flask-SQLAlchemy's `db` lives here rather than in `api/` so that `formulary/`, `clinic/` and
-`inventory/` can define models without importing the HTTP layer.
+`inventory/` can define models without importing a boundary. Domain functions change the
+session and flush; only a boundary (a request, a command, a scheduled job) ends the
+transaction, through `unit_of_work` or `end_unit_of_work`.
 """
 
+import contextlib
 import contextvars
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, MetaData, TypeDecorator, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
@@ -28,6 +32,9 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# Ids are 32-bit integer columns on every database.
+MAX_ID = 2**31 - 1
 
 
 def value_enum(enum_class: type[enum.Enum], length: int = 20):
@@ -48,6 +55,56 @@ def value_enum(enum_class: type[enum.Enum], length: int = 20):
 sqlite_write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "sqlite_write_intent", default=False
 )
+
+
+@contextlib.contextmanager
+def writing():
+    """On SQLite, begin each transaction with the write lock (as write requests do): a job
+    that read first and wrote later would fail with "database is locked" instead of waiting."""
+    token = sqlite_write_intent.set(True)
+    try:
+        yield
+    finally:
+        sqlite_write_intent.reset(token)
+
+
+@contextlib.contextmanager
+def unit_of_work():
+    """One transaction for a command or a job: committed when the block ends, rolled back
+    when it raises."""
+    try:
+        yield db.session
+    except BaseException:
+        end_unit_of_work(commit=False)
+        raise
+    end_unit_of_work(commit=True)
+
+
+def end_unit_of_work(*, commit: bool) -> None:
+    """Commit or roll back what the boundary's work wrote. After a rollback, what was kept
+    with `keep_whatever_happens` (a failed sign-in) is written in a transaction of its own."""
+    kept = db.session.info.pop("kept_writes", [])
+    if not commit:
+        db.session.rollback()
+        if not kept:
+            return
+    for write in kept:
+        write()
+    db.session.commit()
+
+
+def keep_whatever_happens(write: Callable[[], None]) -> None:
+    """Have the boundary run `write` when it ends the unit of work, after the rollback if it
+    rolls back: a record that must outlive the refusal it belongs to (a failed sign-in)."""
+    db.session.info.setdefault("kept_writes", []).append(write)
+
+
+def widen_sqlite_page_cache() -> None:
+    """SQLite's default 2 MB page cache spills the indexes to disk over and over when one
+    statement inserts tens of thousands of rows (a first alert scan, a lot import); 64 MB keeps
+    them in memory (this connection only)."""
+    if db.session.get_bind().dialect.name == "sqlite":
+        db.session.execute(text("PRAGMA cache_size = -65536"))
 
 
 @event.listens_for(Engine, "connect")

@@ -2,7 +2,8 @@
 when the mail server is down and nothing is sent twice when two deliverers run at once.
 
 Messages are claimed one by one with a conditional UPDATE (queued -> sending) before they are
-handed to SMTP; a failed send puts the message back in the queue with its error. A claim left
+handed to SMTP; a failed send puts the message back in the queue with its error. The steps are
+here; the delivery job (`ops.jobs.deliver_job`) commits between them. A claim left
 behind by a deliverer that died mid-send is taken back after CLAIM_TIMEOUT: a message may then,
 rarely, go out twice, but it is never lost.
 """
@@ -56,41 +57,56 @@ def queue_message(recipient: str, subject: str, body: str) -> OutboxMessage:
     return message
 
 
-def deliver_outbox() -> dict:
-    """Send every queued message; answers counts of sent, failed and still queued. Commits after
-    each message, so that a crash mid-way never re-sends what went out."""
-    server = current_app.config.get("MAIL_SERVER")
-    if not server:
-        queued = db.session.scalar(
-            select(db.func.count()).where(OutboxMessage.status == OutboxStatus.QUEUED)
-        )
-        return {"sent": 0, "failed": 0, "queued": queued}
-    sent = failed = 0
-    for message_id in db.session.scalars(
-        select(OutboxMessage.id).where(_deliverable()).order_by(OutboxMessage.id)
-    ).all():
-        if not _claim(message_id):
-            continue  # another deliverer has it
-        message = db.session.get(OutboxMessage, message_id)
-        try:
-            _send(message)
-        except (OSError, smtplib.SMTPException) as error:
-            log.warning("outbox message %s not sent: %s", message_id, error)
-            message.status = OutboxStatus.QUEUED
-            message.attempts += 1
-            message.last_error = f"{type(error).__name__}: {error}"[:1000]
-            failed += 1
-        else:
-            message.status = OutboxStatus.SENT
-            message.attempts += 1
-            message.sent_at = utcnow()
-            message.last_error = None
-            sent += 1
-        db.session.commit()
-    queued = db.session.scalar(
+def mail_server_configured() -> bool:
+    return bool(current_app.config.get("MAIL_SERVER"))
+
+
+def queued_count() -> int:
+    return db.session.scalar(
         select(db.func.count()).where(OutboxMessage.status == OutboxStatus.QUEUED)
     )
-    return {"sent": sent, "failed": failed, "queued": queued}
+
+
+def deliverable_ids() -> list[int]:
+    """Messages waiting to be sent (claims abandoned by a dead deliverer included), oldest
+    first."""
+    return db.session.scalars(
+        select(OutboxMessage.id).where(_deliverable()).order_by(OutboxMessage.id)
+    ).all()
+
+
+def claim(message_id: int) -> OutboxMessage | None:
+    """Take the message for sending (queued -> sending), or None when another deliverer has
+    it. The caller commits the claim before it talks SMTP."""
+    claimed = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, _deliverable())
+        .values(status=OutboxStatus.SENDING, claimed_at=utcnow())
+    ).rowcount
+    return db.session.get(OutboxMessage, message_id) if claimed == 1 else None
+
+
+def send(message: OutboxMessage) -> Exception | None:
+    """Hand the message to the SMTP server; answers the error when that failed."""
+    try:
+        _send(message)
+    except (OSError, smtplib.SMTPException) as error:
+        log.warning("outbox message %s not sent: %s", message.id, error)
+        return error
+    return None
+
+
+def record_attempt(message: OutboxMessage, error: Exception | None) -> None:
+    """Sent, or back in the queue with the error, for the next delivery to try again."""
+    message.attempts += 1
+    if error is None:
+        message.status = OutboxStatus.SENT
+        message.sent_at = utcnow()
+        message.last_error = None
+    else:
+        message.status = OutboxStatus.QUEUED
+        message.last_error = f"{type(error).__name__}: {error}"[:1000]
+    db.session.flush()
 
 
 def _deliverable():
@@ -98,16 +114,6 @@ def _deliverable():
         OutboxMessage.claimed_at < utcnow() - CLAIM_TIMEOUT
     )
     return (OutboxMessage.status == OutboxStatus.QUEUED) | abandoned
-
-
-def _claim(message_id: int) -> bool:
-    claimed = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, _deliverable())
-        .values(status=OutboxStatus.SENDING, claimed_at=utcnow())
-    ).rowcount
-    db.session.commit()
-    return claimed == 1
 
 
 def _send(message: OutboxMessage) -> None:

@@ -13,11 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Integer, String, Text, insert, literal, select, text
+from sqlalchemy import Integer, String, Text, insert, literal, select
 
 from core import audit
 from core.clock import clinic_timezone, clinic_today
-from core.database import UTCDateTime, db
+from core.database import UTCDateTime, db, widen_sqlite_page_cache
 from inventory.expiry import ExpiryFormatError, effective_expiry, parse_expiry
 from inventory.models import (
     QUANTITY_PLACES,
@@ -250,7 +250,7 @@ def insert_lots(
     """Insert validated rows as available lots, each with its `receive` movement, in chunks
     of bulk statements; one audit entry sums it up. Never commits."""
     reason = f"imported from {source}"
-    _widen_sqlite_page_cache()
+    widen_sqlite_page_cache()
     for start in range(0, len(rows), CHUNK_SIZE):
         chunk = rows[start : start + CHUNK_SIZE]
         _insert_many(_lots, [_lot_values(row) for row in chunk])
@@ -291,14 +291,6 @@ def _insert_many(table, rows: list[dict]) -> None:
             for row in rows
         ],
     )
-
-
-def _widen_sqlite_page_cache() -> None:
-    """SQLite's default 2 MB page cache spills the lot indexes to disk over and over during a
-    bulk insert of tens of thousands of rows; 64 MB keeps them in memory (this connection
-    only)."""
-    if db.session.get_bind().dialect.name == "sqlite":
-        db.session.execute(text("PRAGMA cache_size = -65536"))
 
 
 def _receive_movements(chunk: list[dict], reason: str, user_id: int | None, now: datetime):

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from api import create_app
+from app import create_app
 from config import database_url as driver_url
 from core.database import db
 from tests import factories, servers
@@ -54,8 +54,9 @@ def _empty_database() -> None:
 def db_session(request, app):
     """Each test runs inside an outer transaction that is rolled back at its end. The session
     joins it with savepoints, so code under test may commit and roll back as in production.
-    Tests marked `server` commit for real, into a scratch database of their own."""
-    if request.node.get_closest_marker("server"):
+    Tests marked `server` commit for real, into a scratch database of their own; tests marked
+    `own_database` bring an app and a database of their own."""
+    if request.node.get_closest_marker("server") or request.node.get_closest_marker("own_database"):
         yield None
         return
     with app.app_context():

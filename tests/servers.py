@@ -14,7 +14,7 @@ from pathlib import Path
 
 import flask_migrate
 
-from api import create_app
+from app import create_app
 from config import database_url as driver_url
 from core.database import db
 

@@ -5,11 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
-from api.jobs import run_scan_job
 from core.database import db
 from core.mail import OutboxMessage, OutboxStatus
-from inventory import alerts, lots
-from inventory.alerts import scan
+from inventory import lots
+from inventory.alerts import notifications, scan
+from ops.jobs import run_scan_job
 from tests import factories
 from tests.mailserver import smtp_server
 from tests.servers import free_port
@@ -75,7 +75,7 @@ def test_without_recipients_the_alerts_are_stored_and_nothing_is_queued():
 
 
 def test_a_long_digest_names_how_many_more_wait_in_the_inbox(monkeypatch):
-    monkeypatch.setattr(alerts, "DIGEST_MAX_LINES", 1)
+    monkeypatch.setattr(notifications, "DIGEST_MAX_LINES", 1)
     factories.make_user(role="admin")
     two_expiring_lots()
     scan(AS_OF)

@@ -8,15 +8,16 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from api.jobs import run_scan_job
 from core.accounts import create_user
 from core.clock import clinic_today
 from core.database import db
-from inventory import alerts, lots
+from inventory import lots
 from inventory.alerts import Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun, scan
+from inventory.alerts import scans as alert_scan
 from inventory.lots import Expiry, receive
 from inventory.models import Lot
 from inventory.products import create_product
+from ops.jobs import run_scan_job
 from tests import factories
 
 AS_OF = date(2025, 6, 1)
@@ -171,7 +172,7 @@ def test_a_failed_scan_is_recorded_as_failed_and_keeps_none_of_its_alerts(monkey
     def broken(*args):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(alerts, "_raise_low_stock", broken)
+    monkeypatch.setattr(alert_scan, "_raise_low_stock", broken)
     with pytest.raises(RuntimeError):
         run_scan_job(AS_OF)
     run = db.session.scalar(select(ScanRun).order_by(ScanRun.id.desc()))

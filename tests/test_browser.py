@@ -18,7 +18,6 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 from sqlalchemy import select
 
-from api.jobs import run_scan_job
 from clinic.conditions import seed_condition_rules
 from clinic.patients import create_patient
 from core.accounts import create_user
@@ -29,6 +28,7 @@ from formulary.seed import seed_catalogue, seed_demo_serums
 from inventory.demo import seed_demo_stock
 from inventory.lots import Expiry, receive
 from inventory.products import create_product
+from ops.jobs import run_scan_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

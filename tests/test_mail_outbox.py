@@ -3,7 +3,8 @@
 from sqlalchemy import select
 
 from core.database import db
-from core.mail import OutboxMessage, OutboxStatus, deliver_outbox, queue_message
+from core.mail import OutboxMessage, OutboxStatus, queue_message
+from ops.jobs import deliver_job
 from tests.mailserver import smtp_server
 from tests.servers import free_port
 
@@ -14,8 +15,8 @@ def test_queued_messages_are_sent_over_smtp_and_never_twice(mail_config):
     db.session.commit()
     with smtp_server() as (port, mailbox):
         mail_config(port)
-        assert deliver_outbox() == {"sent": 2, "failed": 0, "queued": 0}
-        assert deliver_outbox() == {"sent": 0, "failed": 0, "queued": 0}
+        assert deliver_job() == {"sent": 2, "failed": 0, "queued": 0}
+        assert deliver_job() == {"sent": 0, "failed": 0, "queued": 0}
     assert sorted(m["Subject"] for m in mailbox.messages) == ["Digest 1", "Digest 2"]
     assert mailbox.messages[0]["To"] == "admin@clinic.example"
     assert "three lots expire" in mailbox.messages[0].get_payload()
@@ -26,13 +27,13 @@ def test_a_message_stays_queued_while_the_server_is_down_and_arrives_once_after(
     db.session.commit()
     port = free_port()
     mail_config(port)
-    assert deliver_outbox() == {"sent": 0, "failed": 1, "queued": 1}
+    assert deliver_job() == {"sent": 0, "failed": 1, "queued": 1}
     stored = db.session.get(OutboxMessage, message.id)
     assert stored.status == OutboxStatus.QUEUED
     assert stored.attempts == 1 and "Connection" in stored.last_error
     with smtp_server(port) as (_, mailbox):
-        assert deliver_outbox()["sent"] == 1
-        assert deliver_outbox()["sent"] == 0
+        assert deliver_job()["sent"] == 1
+        assert deliver_job()["sent"] == 0
     assert len(mailbox.messages) == 1
     assert db.session.get(OutboxMessage, message.id).sent_at is not None
 
@@ -40,7 +41,7 @@ def test_a_message_stays_queued_while_the_server_is_down_and_arrives_once_after(
 def test_without_a_mail_server_messages_wait_in_the_outbox():
     queue_message("admin@clinic.example", "Digest", "body")
     db.session.commit()
-    assert deliver_outbox() == {"sent": 0, "failed": 0, "queued": 1}
+    assert deliver_job() == {"sent": 0, "failed": 0, "queued": 1}
     statuses = db.session.scalars(select(OutboxMessage.status)).all()
     assert statuses == [OutboxStatus.QUEUED]
 
@@ -52,5 +53,5 @@ def test_a_message_claimed_by_another_deliverer_is_not_sent_again(mail_config):
     db.session.commit()
     with smtp_server() as (port, mailbox):
         mail_config(port)
-        assert deliver_outbox()["sent"] == 0
+        assert deliver_job()["sent"] == 0
     assert mailbox.messages == []

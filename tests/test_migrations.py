@@ -5,7 +5,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from api import create_app
+from app import create_app
 from config import database_url as driver_url
 from core.database import db
 

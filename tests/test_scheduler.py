@@ -13,7 +13,9 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from api.scheduler import (
+from core.database import db
+from inventory.alerts import ScanOutcome, ScanRun
+from ops.scheduler import (
     DAILY_SCAN,
     OUTBOX_RETRY,
     build_scheduler,
@@ -22,8 +24,6 @@ from api.scheduler import (
     missed_scan_due,
     parse_scan_time,
 )
-from core.database import db
-from inventory.alerts import ScanOutcome, ScanRun
 from tests.servers import ROOT
 
 BERLIN = ZoneInfo("Europe/Berlin")

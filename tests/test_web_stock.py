@@ -175,10 +175,11 @@ def test_the_barcode_lookup_says_product_lot_and_expiry(client, pharmacist):
 
 
 def test_the_barcode_lookup_says_which_part_of_a_bad_barcode_is_wrong(client, pharmacist):
-    answer = client.get("/stock/barcode", query_string={"code": "0109501101530003"})
+    json = {"Accept": "application/json"}  # as static/barcode.js asks
+    answer = client.get("/stock/barcode", query_string={"code": "0109501101530003"}, headers=json)
     assert answer.status_code == 422
     assert answer.get_json()["errors"] == {"barcode": ["The barcode has no lot number (AI 10)."]}
-    unknown = client.get("/stock/barcode", query_string={"code": BARCODE})
+    unknown = client.get("/stock/barcode", query_string={"code": BARCODE}, headers=json)
     assert unknown.status_code == 422
     assert unknown.get_json()["errors"]["barcode"][0].startswith(f"No product with GTIN {GTIN}")
 

@@ -1,162 +1,38 @@
-"""The courses part of the doctor's patient page: the forms that plan a course, complete or
-cancel a planned session and record a side effect, and what the page shows of each course
+"""The courses part of the doctor's patient page: the forms of each session, and what the page
+shows of each course
 (its serum's verdict today, the lot each session used, the lots a session may use).
 
-The routes are the doctor blueprint's (api/web/doctor.py); this module only builds forms and
+The routes are in `web.doctor.patients`, the forms in `web.doctor.forms`; this module builds
 the page's data, in a fixed number of queries whatever the number of courses and sessions.
 """
 
 import dataclasses
 from datetime import date
-from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import (
-    DateField,
-    DecimalField,
-    IntegerField,
     SelectChoice,
-    SelectField,
-    StringField,
-    TextAreaField,
-)
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    ValidationError,
 )
 
-from api.web.pages import doses_text, exact_quantity, optional_record_id, quantity_text
-from clinic.courses import INDUCTION_SESSIONS, MAX_MAINTENANCE_MONTHS, courses_query
+from clinic.courses import courses_query
 from clinic.models import (
     Course,
     Patient,
     SessionStatus,
-    Severity,
-    SideEffectKind,
-    Technique,
     TreatmentSession,
 )
 from clinic.safety import ScreenedSerum, screen_serums
-from clinic.sessions import NEEDLE_MM
 from core.database import db
 from core.errors import DomainError
 from formulary.screen import Screen, Verdict
 from inventory.models import Lot, Product, ProductKind
 from inventory.serum_stock import usable_serum_lots
-
-# A scalp takes hundreds of injection points, never thousands; the bound keeps a typing
-# slip from reaching the database as an out-of-range integer.
-MAX_INJECTION_POINTS = 2000
-FEFO_CHOICE = SelectChoice("", "First expiring usable lot (FEFO)")
+from web.doctor.forms import FEFO_CHOICE, CancelForm, CompleteForm, CourseForm, SideEffectForm
+from web.pages import doses_text, quantity_text
 
 
-def _label(value: str) -> str:
-    return value.replace("_", " ").capitalize()
-
-
-def one_decimal(form, field) -> None:
-    """Needle lengths are recorded to a tenth of a millimetre."""
-    value = field.data
-    if isinstance(value, Decimal) and value.as_tuple().exponent < -1:
-        raise ValidationError("At most one decimal place (e.g. 4 or 6.5).")
-
-
-class CourseForm(FlaskForm):
-    PREFIX = "course"  # it shares the patient page with the allergy and profile forms
-    # The choices offer only serums the screen does not contraindicate; any id is accepted
-    # here so that the clinic's rule, not the form, refuses the others, with its reasons.
-    serum_id = SelectField(
-        "Serum", coerce=optional_record_id, validate_choice=False, validators=[DataRequired()]
-    )
-    start_date = DateField("First session", validators=[InputRequired()])
-    induction_sessions = SelectField(
-        "Weekly sessions",
-        choices=[SelectChoice(str(n)) for n in INDUCTION_SESSIONS],
-        coerce=int,
-        default=4,
-    )
-    maintenance_months = IntegerField(
-        "Monthly maintenance sessions",
-        default=0,
-        validators=[InputRequired(), NumberRange(0, MAX_MAINTENANCE_MONTHS)],
-        description="The k-th comes k months after the last weekly session.",
-    )
-    doses_per_session = DecimalField(
-        "Doses per session",
-        default=Decimal(1),
-        places=None,
-        validators=[InputRequired(), exact_quantity],
-    )
-
-
-class CompleteForm(FlaskForm):
-    performed_on = DateField(
-        "Performed on", validators=[Optional()], description="Empty: the scheduled date."
-    )
-    lot_id = SelectField("Lot", coerce=optional_record_id, validate_choice=False)
-    doses = DecimalField(
-        "Doses",
-        places=None,
-        validators=[Optional(), exact_quantity],
-        description="Empty: as planned.",
-    )
-    needle_mm = DecimalField(
-        "Needle length (mm)",
-        places=None,
-        validators=[
-            InputRequired(),
-            NumberRange(*NEEDLE_MM, message="A mesotherapy needle is 4 to 13 mm long."),
-            one_decimal,
-        ],
-    )
-    technique = SelectField(
-        "Technique",
-        choices=[
-            SelectChoice("", "Choose"),
-            *(SelectChoice(t.value, _label(t.value)) for t in Technique),
-        ],
-        validators=[DataRequired(message="Manual or with the injection gun?")],
-    )
-    injection_points = IntegerField(
-        "Injection points", validators=[InputRequired(), NumberRange(1, MAX_INJECTION_POINTS)]
-    )
-    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=1000)])
-
-    def fields_for_the_clinic(self) -> dict:
-        """The form as complete_session reads it."""
-        return {
-            "performed_on": self.performed_on.data,
-            "lot_id": self.lot_id.data,
-            "doses": self.doses.data,
-            "needle_mm": self.needle_mm.data,
-            "technique": self.technique.data,
-            "injection_points": self.injection_points.data,
-            "override_reason": self.override_reason.data,
-        }
-
-
-class CancelForm(FlaskForm):
-    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
-
-
-class SideEffectForm(FlaskForm):
-    kind = SelectField(
-        "Side effect", choices=[SelectChoice(k.value, _label(k.value)) for k in SideEffectKind]
-    )
-    severity = SelectField(
-        "Severity", choices=[SelectChoice(s.value, _label(s.value)) for s in Severity]
-    )
-    note = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
-
-
-# Each session's forms are prefixed with its id: many share the page, and each label and error
-# must point at its own field.
 def complete_prefix(session_id: int) -> str:
     return f"complete-{session_id}"
 

@@ -5,8 +5,8 @@ the template places the shapes this module measures."""
 import dataclasses
 from datetime import date, timedelta
 
-from api.web.pages import quantity_text
 from inventory.models import Lot
+from web.pages import quantity_text
 
 WIDTH = 1000
 LABEL_WIDTH = 300

@@ -9,12 +9,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 
-from api.web.pages import page_of, role_page
 from core.accounts import Role, User
 from core.clock import clinic_timezone, utcnow
 from core.database import db
 from inventory import alerts
 from inventory.alerts import AlertKind, AlertStatus
+from web.pages import page_of, role_page
 
 bp = Blueprint("inbox", __name__, url_prefix="/alerts")
 

@@ -15,13 +15,12 @@ from flask_login import current_user
 from sqlalchemy import Select, func, select
 from wtforms.validators import ValidationError
 
-from api.errors import DOMAIN_STATUS
-from api.extensions import login_manager
 from core.accounts import Role
 from core.audit import set_actor
-from core.database import db
+from core.database import MAX_ID, db
 from core.errors import Conflict, DomainError
 from inventory.models import QUANTITY_PLACES
+from web.login import login_manager
 
 ROLE_HOMES = {
     Role.PHARMACIST: "stock.board",
@@ -69,7 +68,7 @@ def show_domain_error(form, error: DomainError, fields: dict[str, str] | None = 
         placed = True
     if isinstance(error, Conflict) or not placed:
         form.form_errors.append(error.message)
-    return next(code for kind, code in DOMAIN_STATUS.items() if isinstance(error, kind))
+    return error.status
 
 
 def optional_record_id(value) -> int | None:
@@ -78,7 +77,7 @@ def optional_record_id(value) -> int | None:
     if value in (None, ""):
         return None
     number = int(value)
-    if not 0 < number < 2**31:
+    if not 0 < number <= MAX_ID:
         raise ValueError("Not a record id.")
     return number
 

@@ -31,9 +31,9 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask.helpers import get_debug_flag
 
-from api.jobs import deliver_job, run_scan_job
 from core.clock import utcnow
 from inventory.alerts import last_successful_scan
+from ops.jobs import deliver_job, run_scan_job
 
 log = logging.getLogger(__name__)
 

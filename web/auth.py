@@ -6,10 +6,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
-from api.security import clear_failed_logins, login_blocked, record_failed_login
-from api.web.pages import ROLE_HOMES, quantity_text
-from core.accounts import authenticate
 from core.audit import set_actor
+from core.errors import DomainError
+from core.signin import sign_in
+from web.pages import ROLE_HOMES, quantity_text
 
 bp = Blueprint("web", __name__)
 bp.add_app_template_filter(quantity_text, "quantity")
@@ -27,16 +27,11 @@ def login():
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("login.html", form=form), 400 if form.errors else 200
-    username = form.username.data
-    if login_blocked(username):
-        form.password.errors.append("Too many failed sign-ins: wait 15 minutes and try again.")
-        return render_template("login.html", form=form), 429
-    user = authenticate(username, form.password.data)
-    if user is None:
-        record_failed_login(username)
-        form.password.errors.append("Unknown username or wrong password.")
-        return render_template("login.html", form=form), 401
-    clear_failed_logins(username)
+    try:
+        user = sign_in(form.username.data, form.password.data, address=request.remote_addr or "")
+    except DomainError as refusal:
+        form.password.errors.append(refusal.message)
+        return render_template("login.html", form=form), refusal.status
     set_actor(user.id, user.username)
     login_user(user)
     flash(f"Signed in as {user.username}.", "success")

@@ -4,7 +4,6 @@ Commands that write take the SQLite write lock when their transaction begins (as
 requests do), and commit once at their end or not at all.
 """
 
-import contextlib
 import csv
 import sys
 
@@ -13,24 +12,13 @@ from flask.cli import AppGroup
 
 from core.audit import acting_as
 from core.clock import utcnow
-from core.database import db, sqlite_write_intent
+from core.database import db, writing
 from inventory.csv_io import LotImportError, export_rows, insert_lots, read_lot_rows
 from inventory.ledger import ledger_mismatches, lot_count
 
 import_cli = AppGroup("import", help="Import data from files.")
 export_cli = AppGroup("export", help="Export data as CSV to standard output.")
 inventory_cli = AppGroup("inventory", help="Stock ledger checks.")
-
-
-@contextlib.contextmanager
-def writing():
-    """On SQLite, begin with the write lock: a long import that read first and wrote later
-    would otherwise fail with "database is locked" when a request wrote in between."""
-    token = sqlite_write_intent.set(True)
-    try:
-        yield
-    finally:
-        sqlite_write_intent.reset(token)
 
 
 @import_cli.command("lots")

@@ -4,9 +4,6 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from api.alerts_cli import alerts_cli
-from api.inventory_cli import register_inventory_cli
-from api.scheduler import scheduler_cli
 from clinic.conditions import seed_condition_rules
 from clinic.demo import seed_demo_patients
 from core.accounts import Role, User, create_user
@@ -16,6 +13,9 @@ from core.database import db
 from core.errors import DomainError
 from formulary.seed import seed_catalogue, seed_demo_serums
 from inventory.demo import seed_demo_stock
+from ops.alerts_cli import alerts_cli
+from ops.inventory_cli import register_inventory_cli
+from ops.scheduler import scheduler_cli
 
 users_cli = AppGroup("users", help="Manage users.")
 

@@ -8,38 +8,17 @@ Administrators may read these pages; only doctors change anything."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import or_, select, union
 from wtforms import (
-    DateField,
     SelectChoice,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    widgets,
 )
-from wtforms.validators import DataRequired, Length, Optional
 
-from api.web.courses import (
-    CancelForm,
-    CompleteForm,
-    CourseForm,
-    SideEffectForm,
-    SubmittedForm,
-    cancel_prefix,
-    complete_prefix,
-    courses_panel,
-    place_screen_reasons,
-    side_effect_prefix,
-)
-from api.web.pages import doses_text, page_of, role_page, show_domain_error
 from clinic import allergies as allergy_rules
 from clinic import courses as course_rules
 from clinic import patients as patient_rules
 from clinic import sessions as session_rules
 from clinic.models import (
     AllergyStatus,
-    AlopeciaScale,
     ClinicalStatus,
     ConditionRule,
     Criticality,
@@ -55,63 +34,25 @@ from core.database import db
 from core.errors import DomainError
 from formulary.models import Substance, SubstanceSynonym
 from inventory.models import Lot
+from web.doctor.forms import AllergyForm, PatientForm, ProfileForm
+from web.doctor.panel import (
+    CancelForm,
+    CompleteForm,
+    CourseForm,
+    SideEffectForm,
+    SubmittedForm,
+    cancel_prefix,
+    complete_prefix,
+    courses_panel,
+    place_screen_reasons,
+    side_effect_prefix,
+)
+from web.pages import doses_text, page_of, role_page, show_domain_error
 
 bp = Blueprint("doctor", __name__)
 bp.add_app_template_filter(doses_text, "doses")
 
 READERS = (Role.DOCTOR, Role.ADMIN)
-SCALE_CHOICES = [
-    SelectChoice("", "Not assessed"),
-    *(SelectChoice(scale.value, scale.value.capitalize()) for scale in AlopeciaScale),
-]
-STAGE_CHOICES = [SelectChoice("", "—"), *map(SelectChoice, patient_rules.ROMAN_STAGES)]
-
-
-def _choices(enum_class, blank: str | None = None) -> list[SelectChoice]:
-    options = [SelectChoice(member.value, member.value.replace("-", " ")) for member in enum_class]
-    return [SelectChoice("", blank), *options] if blank is not None else options
-
-
-def _blank_is_none(value):
-    return value or None
-
-
-class PatientForm(FlaskForm):
-    mrn = StringField("Medical record number", validators=[DataRequired(), Length(max=40)])
-    name = StringField("Name", validators=[DataRequired(), Length(max=160)])
-    birth_date = DateField("Birth date", validators=[Optional()])
-    sex = SelectField("Sex", choices=_choices(Sex))
-    alopecia_scale = SelectField("Alopecia scale", choices=SCALE_CHOICES, coerce=_blank_is_none)
-    alopecia_stage = SelectField("Stage", choices=STAGE_CHOICES, coerce=_blank_is_none)
-
-
-class AllergyForm(FlaskForm):
-    substance = StringField(
-        "Substance",
-        validators=[DataRequired(message="Name the substance.")],
-        description='Any name or synonym from the catalogue ("Novocain", "B12").',
-    )
-    criticality = SelectField("Criticality", choices=_choices(Criticality), default="low")
-    verification_status = SelectField(
-        "Verification", choices=_choices(VerificationStatus), default="confirmed"
-    )
-    clinical_status = SelectField("Clinical status", choices=_choices(ClinicalStatus))
-    reaction = StringField("Reaction (optional)", validators=[Optional(), Length(max=200)])
-    severity = SelectField(
-        "Severity", choices=_choices(Severity, blank="not stated"), coerce=_blank_is_none
-    )
-
-
-class ProfileForm(FlaskForm):
-    PREFIX = "profile"  # it shares the patient page with the allergy form
-    alopecia_scale = SelectField("Alopecia scale", choices=SCALE_CHOICES, coerce=_blank_is_none)
-    alopecia_stage = SelectField("Stage", choices=STAGE_CHOICES, coerce=_blank_is_none)
-    conditions = SelectMultipleField(
-        "Active conditions",
-        widget=widgets.ListWidget(prefix_label=False),
-        option_widget=widgets.CheckboxInput(),
-        validate_choice=True,
-    )
 
 
 @bp.route("/patients")

@@ -19,19 +19,18 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from api.health import service_health
-from api.jobs import run_scan_job
-from api.web.alerts import counts_text
-from api.web.pages import page_of, role_page, show_domain_error
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
 from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, get_user, set_active
-from core.audit import Actor, audit_entries
+from core.audit import audit_entries
 from core.clock import clinic_today, utcnow
 from core.database import db
 from core.errors import DomainError
 from formulary.screen import Verdict
-from inventory.alerts import open_counts, recent_scan_runs
+from inventory.alerts import open_counts, recent_scan_runs, service_health
+from ops.jobs import scan_in_request
+from web.alerts import counts_text
+from web.pages import page_of, role_page, show_domain_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -114,18 +113,17 @@ def _home(status: int = 200):
 def scan_now():
     """The daily scan, run now for the clinic's today by the signed-in administrator; its
     digests are queued and sent as the daily scan's are."""
-    actor = Actor(current_user.id, current_user.username)
-    as_of = clinic_today()
+    now = utcnow()
+    as_of = clinic_today(now)
     try:
-        run = run_scan_job(as_of, actor=actor)
-    except Exception as error:  # noqa: BLE001 - the job logged and recorded the failed run
-        db.session.rollback()
+        run = scan_in_request(as_of, now=now)
+    except Exception as error:  # noqa: BLE001 - the job logged it and keeps the failed run
         flash(
             f"The scan of {as_of.isoformat()} failed ({type(error).__name__}): "
             "see the scan history below. No alert of it was kept.",
             "error",
         )
-        return _home(status=500)
+        return redirect(url_for("admin.home"), 303)
     created = sum(run.counts.values())
     found = f"created {created} alert(s): {counts_text(run.counts)}"
     if not created:

@@ -1,20 +1,11 @@
-"""Pieces every REST blueprint shares: id converter, pagination, common query arguments."""
+"""Pieces every REST blueprint shares: pagination, id fields, common query arguments."""
 
 import marshmallow as ma
 from sqlalchemy import Select, func, select
-from werkzeug.routing import IntegerConverter
 
-from core.database import db
+from core.database import MAX_ID, db
 
 PAGINATION = {"page_size": 50, "max_page_size": 500}
-
-
-class IdConverter(IntegerConverter):
-    """Ids fit a 32-bit integer column on every database: anything larger is simply not found
-    (404) rather than an overflow deep in the driver."""
-
-    def __init__(self, map, **kwargs):
-        super().__init__(map, min=1, max=2**31 - 1)
 
 
 def paginate(stmt: Select, pagination_parameters) -> list:
@@ -33,9 +24,6 @@ def paginate_list(items: list, pagination_parameters) -> list:
     pagination_parameters.item_count = len(items)
     start = pagination_parameters.first_item
     return items[start : start + pagination_parameters.page_size]
-
-
-MAX_ID = 2**31 - 1
 
 
 def id_field(**kwargs) -> ma.fields.Integer:

@@ -9,11 +9,9 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from core.database import db
-from core.errors import Conflict, DomainError, Invalid, NotFound
+from core.errors import DomainError
 
 log = logging.getLogger(__name__)
-
-DOMAIN_STATUS = {NotFound: 404, Conflict: 409, Invalid: 422}
 
 
 def error_payload(code: int, message: str, errors: dict | None = None, **details) -> dict:
@@ -62,8 +60,9 @@ def handle_http_exception(error: HTTPException):
 
 
 def handle_domain_error(error: DomainError):
-    code = next(status for kind, status in DOMAIN_STATUS.items() if isinstance(error, kind))
-    return _respond(error_payload(code, error.message, error.errors, **error.details))
+    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    payload = error_payload(error.status, error.message, error.errors, **error.details)
+    return _respond(payload, headers)
 
 
 def handle_integrity_error(error: IntegrityError):

@@ -3,8 +3,8 @@
 import click
 from flask.cli import AppGroup
 
-from api.jobs import deliver_job, run_scan_job
 from core.audit import Actor
+from ops.jobs import deliver_job, run_scan_job
 
 alerts_cli = AppGroup("alerts", help="Expiry, stock and recall alerts.")
 

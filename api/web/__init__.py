@@ -1,1 +1,0 @@
-"""Server-rendered pages of the web interface (Flask-Login sessions, Flask-WTF forms)."""

@@ -1,0 +1,22 @@
+"""Every module that defines tables, imported in one place: the metadata the app, create_all
+and Alembic see is whole, whatever else happens to be imported."""
+
+import clinic.models
+import core.accounts
+import core.audit
+import core.mail
+import core.signin
+import formulary.models
+import inventory.alerts
+import inventory.models
+
+MODEL_MODULES = (
+    core.accounts,
+    core.audit,
+    core.mail,
+    core.signin,
+    formulary.models,
+    clinic.models,
+    inventory.models,
+    inventory.alerts,
+)

@@ -1,0 +1,52 @@
+"""Alerts (SPEC 3.7): what the administrators and pharmacists must act on before stock is
+thrown away or runs out, stored before anything is sent.
+
+- `models`: the scan runs and alerts tables, and what an alert says;
+- `scans`: the daily set-based scan, and the recall alert raised by a recall;
+- `inbox`: alerts to act on, counted and acknowledged;
+- `notifications`: who is told, and the digest queued in the outbox;
+- `health`: whether the scan runs as it should (the service's health answer).
+"""
+
+from inventory.alerts.health import (
+    last_scan_run,
+    last_successful_scan,
+    recent_scan_runs,
+    scan_overdue,
+    service_health,
+)
+from inventory.alerts.inbox import acknowledge, inbox, open_counts
+from inventory.alerts.models import URGENCY, Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
+from inventory.alerts.scans import (
+    created_by,
+    created_counts,
+    expiry_thresholds,
+    fail_scan_run,
+    raise_recall_alert,
+    scan,
+    start_scan_run,
+)
+
+__all__ = [
+    "URGENCY",
+    "Alert",
+    "AlertKind",
+    "AlertStatus",
+    "ScanOutcome",
+    "ScanRun",
+    "acknowledge",
+    "created_by",
+    "created_counts",
+    "expiry_thresholds",
+    "fail_scan_run",
+    "inbox",
+    "last_scan_run",
+    "last_successful_scan",
+    "open_counts",
+    "raise_recall_alert",
+    "recent_scan_runs",
+    "scan",
+    "scan_overdue",
+    "service_health",
+    "start_scan_run",
+]

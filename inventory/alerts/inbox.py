@@ -1,0 +1,61 @@
+"""The alert inbox: alerts to act on, filtered, counted and acknowledged."""
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Select,
+    func,
+    select,
+)
+from sqlalchemy.orm import joinedload
+
+from core.accounts import User
+from core.database import db
+from core.errors import NotFound
+from inventory.alerts.models import Alert, AlertKind, AlertStatus
+
+
+def with_details(stmt: Select) -> Select:
+    # Everything the alert's shape and message need, in the same query.
+    return stmt.options(joinedload(Alert.product), joinedload(Alert.acknowledged_by))
+
+
+def inbox(status: AlertStatus | None = None, kind: AlertKind | None = None) -> Select:
+    """Alerts newest first, optionally of one status and kind."""
+    stmt = with_details(select(Alert)).order_by(Alert.created_at.desc(), Alert.id.desc())
+    if status is not None:
+        stmt = stmt.where(Alert.status == status)
+    if kind is not None:
+        stmt = stmt.where(Alert.kind == kind)
+    return stmt
+
+
+def open_counts() -> dict[str, int]:
+    """Open alerts per kind, every kind named (zero included): what is left to act on."""
+    rows = db.session.execute(
+        select(Alert.kind, func.count())
+        .where(Alert.status == AlertStatus.OPEN)
+        .group_by(Alert.kind)
+    )
+    counts = {kind.value: 0 for kind in AlertKind}
+    counts.update({kind.value: count for kind, count in rows})
+    return counts
+
+
+def acknowledge(alert_id: int, user: User, now: datetime) -> Alert:
+    """Mark the alert seen by this user. Acknowledging again keeps the first acknowledgement:
+    the inbox says who saw it first and when."""
+    alert = db.session.scalar(
+        with_details(select(Alert).where(Alert.id == alert_id))
+        .with_for_update(of=Alert)
+        .execution_options(populate_existing=True)
+    )
+    if alert is None:
+        raise NotFound(f"No alert with id {alert_id}.")
+    if alert.status == AlertStatus.ACKNOWLEDGED:
+        return alert
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_by = user
+    alert.acknowledged_at = now
+    db.session.flush()
+    return alert

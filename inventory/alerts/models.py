@@ -1,0 +1,176 @@
+"""The alert tables (SPEC 3.7): scan runs and the alerts they raise, and what an alert says."""
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.accounts import User
+from core.clock import utcnow
+from core.database import UTCDateTime, db, value_enum
+from inventory.models import Product, Quantity
+
+
+class AlertKind(enum.StrEnum):
+    EXPIRING = "expiring"
+    EXPIRED = "expired"
+    LOW_STOCK = "low_stock"
+    SHORTFALL = "shortfall"
+    RECALL = "recall"
+
+
+# Most urgent first: the digest's order and the inbox's.
+URGENCY = (
+    AlertKind.RECALL,
+    AlertKind.EXPIRED,
+    AlertKind.EXPIRING,
+    AlertKind.SHORTFALL,
+    AlertKind.LOW_STOCK,
+)
+
+
+class AlertStatus(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class ScanOutcome(enum.StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ScanRun(db.Model):
+    """One run of the scan: when, for which day, how it ended and what it created."""
+
+    __tablename__ = "scan_runs"
+    __table_args__ = (
+        # The health check and the scheduler's catch-up: the last successful run.
+        Index("ix_scan_runs_outcome_started_at", "outcome", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[ScanOutcome] = mapped_column(
+        value_enum(ScanOutcome), default=ScanOutcome.RUNNING
+    )
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(db.Model):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        CheckConstraint(
+            "(status = 'open' AND acknowledged_at IS NULL)"
+            " OR (status = 'acknowledged' AND acknowledged_at IS NOT NULL)",
+            name="acknowledged_with_a_time",
+        ),
+        # The inbox: by status, by kind (and status), newest first.
+        Index("ix_alerts_status_created_at", "status", "created_at"),
+        Index("ix_alerts_kind_status_created_at", "kind", "status", "created_at"),
+        Index("ix_alerts_created_at", "created_at"),
+        # What one scan created (its answer and its digest). No index on product or lot: no
+        # query filters on them, and products and lots are never deleted; each index here is
+        # paid for by every row a first scan over a large stock inserts.
+        Index("ix_alerts_scan_run_id", "scan_run_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AlertKind] = mapped_column(value_enum(AlertKind))
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
+    threshold_days: Mapped[int | None]
+    # Shortfall alerts: the first week the planned sessions need more than is usable.
+    week_start: Mapped[date | None] = mapped_column(Date)
+    dedup_key: Mapped[str] = mapped_column(String(120), unique=True)
+    status: Mapped[AlertStatus] = mapped_column(value_enum(AlertStatus), default=AlertStatus.OPEN)
+    # The clinic day the condition was found on.
+    as_of: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id", ondelete="SET NULL"))
+    # As the lot (or, for low stock, the product's usable stock) was when the alert was raised:
+    # the digest and the inbox say what was seen, not what the lot has become since.
+    lot_number: Mapped[str | None] = mapped_column(String(60))
+    effective_expiry: Mapped[date | None] = mapped_column(Date)
+    quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    product: Mapped[Product] = relationship()
+    acknowledged_by: Mapped[User | None] = relationship()
+
+    @property
+    def acknowledged_by_username(self) -> str | None:
+        return self.acknowledged_by.username if self.acknowledged_by is not None else None
+
+    @property
+    def message(self) -> str:
+        return alert_message(self.kind, self.product, self)
+
+
+def _amount(quantity: Decimal | None, unit: str) -> str:
+    if quantity is None:
+        return "unknown quantity"
+    return f"{format(quantity.normalize(), 'f')} {unit}"
+
+
+def _day(value: date | None) -> str:
+    return value.isoformat() if value is not None else "unknown date"
+
+
+def alert_message(kind: AlertKind, product: Product, alert) -> str:
+    """A sentence naming the product, the lot and the date that matter."""
+    name, lot = product.name, alert.lot_number
+    quantity = _amount(alert.quantity, product.unit)
+    expiry = _day(alert.effective_expiry)
+    if kind == AlertKind.EXPIRING:
+        return (
+            f"Lot {lot} of {name} reaches its last day of use on {expiry}, within "
+            f"{alert.threshold_days} days; {quantity} on hand."
+        )
+    if kind == AlertKind.EXPIRED:
+        return (
+            f"Lot {lot} of {name} passed its last day of use on {expiry} with {quantity} "
+            "still on hand: it can no longer be used and should be disposed of."
+        )
+    if kind == AlertKind.RECALL:
+        reason = f" ({alert.note})" if alert.note else ""
+        return (
+            f"Lot {lot} of {name} (last day of use {expiry}) was recalled on "
+            f"{_day(alert.as_of)}{reason} with {quantity} on hand: trace its batches and sessions."
+        )
+    if kind == AlertKind.LOW_STOCK:
+        return (
+            f"On {_day(alert.as_of)} the usable stock of {name} was {quantity}, below its "
+            f"reorder point of {_amount(product.reorder_point, product.unit)}."
+        )
+    return (
+        f"Planned sessions need more {name} than will be usable in the week of "
+        f"{_day(alert.week_start)} (forecast of {_day(alert.as_of)})."
+    )
+
+
+def digest_line(kind: AlertKind, product: Product, alert) -> str:
+    """One alert as a digest line: kind, product, lot number, effective expiry, quantity."""
+    return (
+        f"- {kind.value}: {product.name}; lot {alert.lot_number or '-'}; effective expiry "
+        f"{_day(alert.effective_expiry) if alert.effective_expiry else '-'}; quantity "
+        f"{_amount(alert.quantity, product.unit)}"
+        + (f"; within {alert.threshold_days} days" if alert.threshold_days else "")
+    )

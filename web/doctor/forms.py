@@ -1,0 +1,201 @@
+"""The forms of the doctor's pages."""
+
+from decimal import Decimal
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    widgets,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from clinic import patients as patient_rules
+from clinic.courses import INDUCTION_SESSIONS, MAX_MAINTENANCE_MONTHS
+from clinic.models import (
+    AlopeciaScale,
+    ClinicalStatus,
+    Criticality,
+    Severity,
+    Sex,
+    SideEffectKind,
+    Technique,
+    VerificationStatus,
+)
+from clinic.sessions import NEEDLE_MM
+from web.pages import exact_quantity, optional_record_id
+
+SCALE_CHOICES = [
+    SelectChoice("", "Not assessed"),
+    *(SelectChoice(scale.value, scale.value.capitalize()) for scale in AlopeciaScale),
+]
+STAGE_CHOICES = [SelectChoice("", "—"), *map(SelectChoice, patient_rules.ROMAN_STAGES)]
+
+
+def _choices(enum_class, blank: str | None = None) -> list[SelectChoice]:
+    options = [SelectChoice(member.value, member.value.replace("-", " ")) for member in enum_class]
+    return [SelectChoice("", blank), *options] if blank is not None else options
+
+
+def _blank_is_none(value):
+    return value or None
+
+
+class PatientForm(FlaskForm):
+    mrn = StringField("Medical record number", validators=[DataRequired(), Length(max=40)])
+    name = StringField("Name", validators=[DataRequired(), Length(max=160)])
+    birth_date = DateField("Birth date", validators=[Optional()])
+    sex = SelectField("Sex", choices=_choices(Sex))
+    alopecia_scale = SelectField("Alopecia scale", choices=SCALE_CHOICES, coerce=_blank_is_none)
+    alopecia_stage = SelectField("Stage", choices=STAGE_CHOICES, coerce=_blank_is_none)
+
+
+class AllergyForm(FlaskForm):
+    substance = StringField(
+        "Substance",
+        validators=[DataRequired(message="Name the substance.")],
+        description='Any name or synonym from the catalogue ("Novocain", "B12").',
+    )
+    criticality = SelectField("Criticality", choices=_choices(Criticality), default="low")
+    verification_status = SelectField(
+        "Verification", choices=_choices(VerificationStatus), default="confirmed"
+    )
+    clinical_status = SelectField("Clinical status", choices=_choices(ClinicalStatus))
+    reaction = StringField("Reaction (optional)", validators=[Optional(), Length(max=200)])
+    severity = SelectField(
+        "Severity", choices=_choices(Severity, blank="not stated"), coerce=_blank_is_none
+    )
+
+
+class ProfileForm(FlaskForm):
+    PREFIX = "profile"  # it shares the patient page with the allergy form
+    alopecia_scale = SelectField("Alopecia scale", choices=SCALE_CHOICES, coerce=_blank_is_none)
+    alopecia_stage = SelectField("Stage", choices=STAGE_CHOICES, coerce=_blank_is_none)
+    conditions = SelectMultipleField(
+        "Active conditions",
+        widget=widgets.ListWidget(prefix_label=False),
+        option_widget=widgets.CheckboxInput(),
+        validate_choice=True,
+    )
+
+
+# A scalp takes hundreds of injection points, never thousands; the bound keeps a typing
+# slip from reaching the database as an out-of-range integer.
+MAX_INJECTION_POINTS = 2000
+FEFO_CHOICE = SelectChoice("", "First expiring usable lot (FEFO)")
+
+
+def _label(value: str) -> str:
+    return value.replace("_", " ").capitalize()
+
+
+def one_decimal(form, field) -> None:
+    """Needle lengths are recorded to a tenth of a millimetre."""
+    value = field.data
+    if isinstance(value, Decimal) and value.as_tuple().exponent < -1:
+        raise ValidationError("At most one decimal place (e.g. 4 or 6.5).")
+
+
+class CourseForm(FlaskForm):
+    PREFIX = "course"  # it shares the patient page with the allergy and profile forms
+    # The choices offer only serums the screen does not contraindicate; any id is accepted
+    # here so that the clinic's rule, not the form, refuses the others, with its reasons.
+    serum_id = SelectField(
+        "Serum", coerce=optional_record_id, validate_choice=False, validators=[DataRequired()]
+    )
+    start_date = DateField("First session", validators=[InputRequired()])
+    induction_sessions = SelectField(
+        "Weekly sessions",
+        choices=[SelectChoice(str(n)) for n in INDUCTION_SESSIONS],
+        coerce=int,
+        default=4,
+    )
+    maintenance_months = IntegerField(
+        "Monthly maintenance sessions",
+        default=0,
+        validators=[InputRequired(), NumberRange(0, MAX_MAINTENANCE_MONTHS)],
+        description="The k-th comes k months after the last weekly session.",
+    )
+    doses_per_session = DecimalField(
+        "Doses per session",
+        default=Decimal(1),
+        places=None,
+        validators=[InputRequired(), exact_quantity],
+    )
+
+
+class CompleteForm(FlaskForm):
+    performed_on = DateField(
+        "Performed on", validators=[Optional()], description="Empty: the scheduled date."
+    )
+    lot_id = SelectField("Lot", coerce=optional_record_id, validate_choice=False)
+    doses = DecimalField(
+        "Doses",
+        places=None,
+        validators=[Optional(), exact_quantity],
+        description="Empty: as planned.",
+    )
+    needle_mm = DecimalField(
+        "Needle length (mm)",
+        places=None,
+        validators=[
+            InputRequired(),
+            NumberRange(*NEEDLE_MM, message="A mesotherapy needle is 4 to 13 mm long."),
+            one_decimal,
+        ],
+    )
+    technique = SelectField(
+        "Technique",
+        choices=[
+            SelectChoice("", "Choose"),
+            *(SelectChoice(t.value, _label(t.value)) for t in Technique),
+        ],
+        validators=[DataRequired(message="Manual or with the injection gun?")],
+    )
+    injection_points = IntegerField(
+        "Injection points", validators=[InputRequired(), NumberRange(1, MAX_INJECTION_POINTS)]
+    )
+    override_reason = TextAreaField("Override reason", validators=[Optional(), Length(max=1000)])
+
+    def fields_for_the_clinic(self) -> dict:
+        """The form as complete_session reads it."""
+        return {
+            "performed_on": self.performed_on.data,
+            "lot_id": self.lot_id.data,
+            "doses": self.doses.data,
+            "needle_mm": self.needle_mm.data,
+            "technique": self.technique.data,
+            "injection_points": self.injection_points.data,
+            "override_reason": self.override_reason.data,
+        }
+
+
+class CancelForm(FlaskForm):
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+
+
+class SideEffectForm(FlaskForm):
+    kind = SelectField(
+        "Side effect", choices=[SelectChoice(k.value, _label(k.value)) for k in SideEffectKind]
+    )
+    severity = SelectField(
+        "Severity", choices=[SelectChoice(s.value, _label(s.value)) for s in Severity]
+    )
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
+
+
+# Each session's forms are prefixed with its id: many share the page, and each label and error
+# must point at its own field.

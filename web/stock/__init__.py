@@ -1,0 +1,2 @@
+"""The pharmacist's pages: the stock board (`board`), a lot's page and its transitions
+(`lots`), compounding (`batches`); their forms are in `forms`."""

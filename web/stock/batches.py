@@ -1,0 +1,122 @@
+"""Compounding a batch of an in-house serum, and a batch's page."""
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+from wtforms import (
+    SelectChoice,
+)
+
+from core.accounts import Role
+from core.clock import utcnow
+from core.database import db
+from core.errors import DomainError, Invalid, NotFound
+from formulary.models import Serum, SerumSource, SerumStatus
+from inventory.compounding import compound
+from inventory.models import (
+    Batch,
+    BatchConsumption,
+    Lot,
+    Product,
+    ProductKind,
+)
+from web.pages import (
+    doses_text,
+    role_page,
+    show_domain_error,
+)
+from web.stock.forms import BatchForm
+
+bp = Blueprint("compounding", __name__, url_prefix="/stock")
+
+
+def _compounded_serum_choices() -> list[SelectChoice]:
+    serums = db.session.execute(
+        select(Serum.id, Serum.code, Serum.name, Serum.version)
+        .where(Serum.status == SerumStatus.APPROVED, Serum.source == SerumSource.COMPOUNDED)
+        .order_by(Serum.name, Serum.code)
+    ).all()
+    return [
+        SelectChoice("", "Choose a serum"),
+        *(
+            SelectChoice(str(sid), f"{name} ({code} v{version})")
+            for sid, code, name, version in serums
+        ),
+    ]
+
+
+def _serum_product_choices() -> list[SelectChoice]:
+    products = db.session.execute(
+        select(Product.id, Product.name, Serum.code)
+        .join(Serum, Serum.id == Product.serum_id)
+        .where(Product.kind == ProductKind.SERUM, Serum.source == SerumSource.COMPOUNDED)
+        .order_by(Product.name, Product.id)
+    ).all()
+    return [
+        SelectChoice("", "The serum's product (when it has only one)"),
+        *(SelectChoice(str(pid), f"{name} ({code})") for pid, name, code in products),
+    ]
+
+
+def _batches_page(form: BatchForm, status: int = 200):
+    form.serum_id.choices = _compounded_serum_choices()
+    form.product_id.choices = _serum_product_choices()
+    recent = db.session.scalars(
+        select(Batch)
+        .options(joinedload(Batch.lot, innerjoin=True).joinedload(Lot.product, innerjoin=True))
+        .order_by(Batch.id.desc())  # newest first, by the primary key
+        .limit(20)
+    ).all()
+    return render_template("stock/batches.html", form=form, recent=recent), status
+
+
+@bp.route("/batches")
+@role_page(Role.PHARMACIST)
+def batches():
+    return _batches_page(BatchForm(formdata=None))
+
+
+@bp.route("/batches", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def compound_batch():
+    form = BatchForm()
+    if not form.validate():
+        return _batches_page(form, status=422)
+    try:
+        serum = db.session.get(Serum, form.serum_id.data)
+        if serum is None:
+            raise Invalid({"serum_id": [f"No serum with id {form.serum_id.data}."]})
+        batch = compound(
+            serum, form.doses.data, current_user._get_current_object(), utcnow(),
+            storage=form.storage.data, product_id=form.product_id.data,
+            lot_number=form.lot_number.data or None,
+        )  # fmt: skip
+    except DomainError as error:
+        # A short component is named next to the doses: fewer doses is what can be made.
+        return _batches_page(form, status=show_domain_error(form, error, {"components": "doses"}))
+    flash(
+        f"Compounded {doses_text(batch.doses)} of {serum.name}: lot "
+        f"{batch.lot.lot_number}, last day of use {batch.beyond_use_date.isoformat()}.",
+        "success",
+    )
+    return redirect(url_for("compounding.batch_page", batch_id=batch.id))
+
+
+@bp.route("/batches/<id:batch_id>")
+@role_page(Role.PHARMACIST)
+def batch_page(batch_id):
+    batch = db.session.scalar(
+        select(Batch)
+        .where(Batch.id == batch_id)
+        .options(
+            joinedload(Batch.lot, innerjoin=True).joinedload(Lot.product, innerjoin=True),
+            selectinload(Batch.consumptions)
+            .joinedload(BatchConsumption.lot, innerjoin=True)
+            .joinedload(Lot.product, innerjoin=True),
+        )
+    )
+    if batch is None:
+        raise NotFound(f"No batch with id {batch_id}.")
+    serum = db.session.get(Serum, batch.serum_id)
+    return render_template("stock/batch.html", batch=batch, serum=serum)

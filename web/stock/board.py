@@ -1,0 +1,214 @@
+"""The stock board: the expiry timeline, expired lots and low stock; receiving a lot by its
+fields or by scanning its GS1 barcode; FEFO dispense."""
+
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+from wtforms import (
+    SelectChoice,
+)
+
+from core.accounts import Role
+from core.clock import clinic_today, utcnow
+from core.database import db
+from core.errors import DomainError, Invalid
+from inventory import fefo, lots
+from inventory.barcodes import BoxLabel, read_barcode
+from inventory.expiry import ExpiryFormatError, parse_expiry
+from inventory.models import (
+    Lot,
+    Product,
+)
+from inventory.products import product_for_gtin
+from inventory.stock import EXPIRY_HORIZON_DAYS, expired_on_shelf, expiring_lots, low_stock
+from web.pages import (
+    as_of_argument,
+    quantity_text,
+    role_page,
+    show_domain_error,
+)
+from web.stock.forms import DispenseForm, ReceiveForm
+from web.stock.timeline import build_timeline
+
+bp = Blueprint("stock", __name__, url_prefix="/stock")
+
+
+def _product_choices() -> list[SelectChoice]:
+    products = db.session.execute(
+        select(Product.id, Product.name, Product.unit).order_by(Product.name, Product.id)
+    ).all()
+    return [SelectChoice(str(pid), f"{name} ({unit})") for pid, name, unit in products]
+
+
+def _forms(receive_form=None, dispense_form=None):
+    receive_form = receive_form or ReceiveForm(formdata=None)
+    dispense_form = dispense_form or DispenseForm(formdata=None, prefix=DispenseForm.PREFIX)
+    choices = _product_choices()
+    receive_form.product_id.choices = [SelectChoice("", "From the barcode, or choose"), *choices]
+    dispense_form.product_id.choices = [SelectChoice("", "Choose a product"), *choices]
+    return receive_form, dispense_form
+
+
+def _board(receive_form=None, dispense_form=None, status: int = 200):
+    as_of = as_of_argument(clinic_today())
+    receive_form, dispense_form = _forms(receive_form, dispense_form)
+    expiring = expiring_lots(as_of)
+    page = render_template(
+        "stock/board.html",
+        as_of=as_of,
+        expiring=expiring,
+        timeline=build_timeline(expiring, as_of, EXPIRY_HORIZON_DAYS),
+        horizon=EXPIRY_HORIZON_DAYS,
+        expired=expired_on_shelf(as_of),
+        low=low_stock(as_of),
+        receive_form=receive_form,
+        dispense_form=dispense_form,
+    )
+    return page, status
+
+
+@bp.route("")
+@role_page(Role.PHARMACIST)
+def board():
+    return _board()
+
+
+@bp.route("/receive", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def receive():
+    form, _ = _forms(ReceiveForm())
+    if not form.validate():
+        return _board(receive_form=form, status=422)
+    try:
+        receipt = _receive(form)
+    except DomainError as error:
+        return _board(receive_form=form, status=show_domain_error(form, error))
+    lot = receipt.lot
+    verb = "Received new lot" if receipt.created else "Added stock to lot"
+    flash(
+        f"{verb} {lot.lot_number} of {lot.product.name}: "
+        f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit} on hand, "
+        f"last day of use {lot.effective_expiry.isoformat()}.",
+        "success",
+    )
+    return redirect(url_for("stock.board"))
+
+
+def _receive(form: ReceiveForm) -> lots.Receipt:
+    """The barcode, when scanned, says which product, lot and expiry; the typed fields fill in
+    what it leaves out (an expiry) and must not contradict it."""
+    details = {
+        "supplier": form.supplier.data or None,
+        "storage": form.storage.data,
+        "quarantine": form.quarantine.data,
+    }
+    typed_expiry = _typed_expiry(form.expiry_date.data)
+    quantity, user_id, now = form.quantity.data, current_user.id, utcnow()
+    barcode = (form.barcode.data or "").strip()
+    if not barcode:
+        missing = {
+            name: ["Required (or scan the barcode)."]
+            for name in ("product_id", "lot_number", "expiry_date")
+            if not getattr(form, name).data
+        }
+        if missing:
+            raise Invalid(missing)
+        return lots.receive(
+            form.product_id.data, form.lot_number.data, typed_expiry, quantity, user_id, now,
+            **details,
+        )  # fmt: skip
+    label = read_barcode(barcode)
+    product = product_for_gtin(label.gtin)
+    if product is None:
+        raise Invalid({"barcode": [f"No product with GTIN {label.gtin}: add the product first."]})
+    _refuse_contradictions(form, label, product, typed_expiry)
+    expiry = lots.Expiry(label.expiry_date, label.expiry_month_only) if label.expiry_date else None
+    return lots.receive(
+        product.id,
+        label.lot_number,
+        expiry or typed_expiry,
+        quantity,
+        user_id,
+        now,
+        expiry_field="barcode" if expiry else "expiry_date",
+        **details,
+    )
+
+
+def _typed_expiry(text: str | None) -> lots.Expiry | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return lots.Expiry(*parse_expiry(text))
+    except ExpiryFormatError as error:
+        raise Invalid({"expiry_date": [str(error)]}) from None
+
+
+def _refuse_contradictions(form, label: BoxLabel, product: Product, typed_expiry) -> None:
+    errors = {}
+    if form.product_id.data and form.product_id.data != product.id:
+        errors["product_id"] = [f"The barcode is for {product.name}."]
+    if form.lot_number.data and form.lot_number.data.strip() != label.lot_number:
+        errors["lot_number"] = [f"The barcode says lot {label.lot_number}."]
+    if typed_expiry and label.expiry_date and typed_expiry.day != label.expiry_date:
+        errors["expiry_date"] = [f"The barcode says {label.expiry_date.isoformat()}."]
+    if errors:
+        raise Invalid(errors, message="The typed fields contradict the scanned barcode.")
+
+
+@bp.route("/barcode")
+@role_page(Role.PHARMACIST)
+def barcode():
+    """For the receive form's scanner field: what a GS1 barcode says, read as the receipt will
+    read it, and whether that lot is already on the shelf."""
+    label = read_barcode(request.args.get("code", ""))
+    product = product_for_gtin(label.gtin)
+    if product is None:
+        raise Invalid({"barcode": [f"No product with GTIN {label.gtin}: add it first."]})
+    existing = db.session.scalar(
+        select(Lot).where(Lot.product_id == product.id, Lot.lot_number == label.lot_number)
+    )
+    expiry = None
+    if label.expiry_date:
+        expiry = label.expiry_date.isoformat()[:7] if label.expiry_month_only else None
+        expiry = expiry or label.expiry_date.isoformat()
+    return jsonify(
+        product_id=product.id,
+        product_name=product.name,
+        unit=product.unit,
+        gtin=label.gtin,
+        lot_number=label.lot_number,
+        expiry_date=label.expiry_date.isoformat() if label.expiry_date else None,
+        expiry_month_only=label.expiry_month_only,
+        expiry=expiry,
+        existing_lot=None
+        if existing is None
+        else {
+            "id": existing.id,
+            "status": existing.status.value,
+            "expiry_date": existing.expiry_date.isoformat(),
+            "quantity_on_hand": quantity_text(existing.quantity_on_hand),
+        },
+    )
+
+
+@bp.route("/dispense", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def dispense():
+    _, form = _forms(dispense_form=DispenseForm(prefix=DispenseForm.PREFIX))
+    if not form.validate():
+        return _board(dispense_form=form, status=422)
+    try:
+        picks = fefo.dispense(
+            form.product_id.data, form.quantity.data, form.reason.data or None,
+            current_user.id, utcnow(),
+        )  # fmt: skip
+    except DomainError as error:
+        return _board(dispense_form=form, status=show_domain_error(form, error))
+    product = picks[0].lot.product
+    taken = ", ".join(f"{quantity_text(p.quantity)} from lot {p.lot_number}" for p in picks)
+    flash(
+        f"Dispensed {quantity_text(form.quantity.data)} {product.unit} of {product.name}: {taken}.",
+        "success",
+    )
+    return redirect(url_for("stock.board"))
