@@ -1,56 +1,18 @@
 """The alert inbox (list, acknowledge) and a scan on demand."""
 
-import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import current_api_user, roles_required
-from api.inventory_fields import QuantityField
 from api.pagination import PAGINATION, AsOfSchema, paginate
+from api.schemas.alerts import AlertQuerySchema, AlertSchema, ScanSchema
 from core.accounts import Role
 from core.clock import clinic_today, utcnow
 from inventory import alerts
-from inventory.alerts import AlertKind, AlertStatus
 from ops.jobs import scan_in_request
 
 blp = Blueprint("alerts", __name__, url_prefix="/api", description="Alert inbox and scans.")
 
 INBOX_READERS = (Role.ADMIN, Role.PHARMACIST)
-
-
-class AlertSchema(ma.Schema):
-    id = ma.fields.Integer()
-    kind = ma.fields.Enum(AlertKind, by_value=True)
-    product_id = ma.fields.Integer()
-    lot_id = ma.fields.Integer(allow_none=True)
-    threshold_days = ma.fields.Integer(
-        allow_none=True, metadata={"description": "The expiry threshold reached (expiring)."}
-    )
-    status = ma.fields.Enum(AlertStatus, by_value=True)
-    message = ma.fields.String()
-    created_at = ma.fields.AwareDateTime()
-    as_of = ma.fields.Date(metadata={"description": "The clinic day the condition was found."})
-    acknowledged_by = ma.fields.String(attribute="acknowledged_by_username", allow_none=True)
-    acknowledged_at = ma.fields.AwareDateTime(allow_none=True)
-    lot_number = ma.fields.String(allow_none=True)
-    effective_expiry = ma.fields.Date(allow_none=True)
-    quantity = QuantityField(
-        allow_none=True,
-        metadata={"description": "On hand in the lot, or the product's usable stock (low stock)."},
-    )
-    week_start = ma.fields.Date(allow_none=True)
-    scan_run_id = ma.fields.Integer(allow_none=True)
-
-
-class AlertQuerySchema(ma.Schema):
-    status = ma.fields.Enum(AlertStatus, by_value=True)
-    kind = ma.fields.Enum(AlertKind, by_value=True)
-
-
-class ScanSchema(ma.Schema):
-    run_id = ma.fields.Integer()
-    as_of = ma.fields.Date()
-    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
-    created = ma.fields.List(ma.fields.Nested(AlertSchema))
 
 
 @blp.route("/alerts", methods=["GET"])

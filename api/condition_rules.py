@@ -1,30 +1,18 @@
 """The condition rule table (read: doctors and administrators; write: administrators)."""
 
-import marshmallow as ma
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import roles_required
 from api.pagination import PAGINATION, paginate
+from api.schemas.condition_rules import ConditionRuleSchema
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
 from core.accounts import Role
-from formulary.screen import Verdict
 
 blp = Blueprint(
     "condition_rules", __name__, url_prefix="/api", description="Conditions the screen applies."
 )
-
-
-class ConditionRuleSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    code = ma.fields.String(
-        required=True,
-        validate=ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,59}$", error="Use a lower-case code."),
-    )
-    label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
-    verdict = ma.fields.Enum(Verdict, by_value=True, required=True)
-    message = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
 
 
 @blp.route("/condition-rules", methods=["GET"])

@@ -1,119 +1,28 @@
 """Treatment courses and their sessions: planning, completing (screen re-run, stock consumed),
 cancelling, side effects (doctors write, administrators read)."""
 
-import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import current_api_user, roles_required
-from api.inventory_fields import QuantityField
-from api.pagination import PAGINATION, id_field, paginate
+from api.pagination import PAGINATION, paginate
+from api.schemas.courses import (
+    CancelSchema,
+    CompleteSchema,
+    CourseSchema,
+    SessionQuerySchema,
+    SessionSchema,
+    SideEffectSchema,
+)
 from clinic import courses, sessions
-from clinic.models import SessionStatus, Severity, SideEffectKind, Technique
 from clinic.patients import get_patient
 from core.accounts import Role
 from core.clock import utcnow
-from formulary.screen import Verdict
 
 blp = Blueprint(
     "courses", __name__, url_prefix="/api", description="Treatment courses and sessions."
 )
 
 READERS = (Role.DOCTOR, Role.ADMIN)
-
-
-class NeedleField(QuantityField):
-    def __init__(self, **kwargs):
-        kwargs.setdefault("metadata", {"description": "Needle length in mm, 4 to 13."})
-        super().__init__(**kwargs)
-
-
-class SideEffectSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    kind = ma.fields.Enum(SideEffectKind, by_value=True, required=True)
-    severity = ma.fields.Enum(Severity, by_value=True, required=True)
-    note = ma.fields.String(allow_none=True, load_default=None)
-    recorded_at = ma.fields.AwareDateTime(dump_only=True)
-
-
-class SessionSchema(ma.Schema):
-    id = ma.fields.Integer()
-    course_id = ma.fields.Integer()
-    patient_id = ma.fields.Integer()
-    scheduled_date = ma.fields.Date()
-    status = ma.fields.Enum(SessionStatus, by_value=True)
-    performed_on = ma.fields.Date(allow_none=True)
-    lot_id = ma.fields.Integer(allow_none=True)
-    doses = QuantityField(metadata={"description": "Doses planned, or used once completed."})
-    needle_mm = NeedleField(allow_none=True)
-    technique = ma.fields.Enum(Technique, by_value=True, allow_none=True)
-    injection_points = ma.fields.Integer(allow_none=True)
-    screen_verdict = ma.fields.Enum(
-        Verdict,
-        by_value=True,
-        allow_none=True,
-        metadata={"description": "The safety screen's verdict when the session was completed."},
-    )
-    override_reason = ma.fields.String(allow_none=True)
-    completed_by_id = ma.fields.Integer(allow_none=True)
-    completed_at = ma.fields.AwareDateTime(allow_none=True)
-    cancelled_reason = ma.fields.String(allow_none=True)
-    side_effects = ma.fields.List(ma.fields.Nested(SideEffectSchema))
-
-
-class CourseSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    patient_id = ma.fields.Integer(dump_only=True)
-    serum_id = ma.fields.Integer(required=True)
-    start_date = ma.fields.Date(required=True)
-    induction_sessions = ma.fields.Integer(
-        required=True,
-        validate=ma.validate.Range(min=4, max=8),
-        metadata={"description": "Weekly sessions from the start date, 4 to 8."},
-    )
-    maintenance_months = ma.fields.Integer(
-        load_default=0,
-        validate=ma.validate.Range(min=0, max=courses.MAX_MAINTENANCE_MONTHS),
-        metadata={"description": "Monthly sessions after the last weekly one."},
-    )
-    doses_per_session = QuantityField(
-        load_default=1,
-        validate=ma.validate.Range(min=0, min_inclusive=False),
-        metadata={"description": "Doses each planned session is expected to use."},
-    )
-    sessions = ma.fields.List(ma.fields.Nested(SessionSchema), dump_only=True)
-
-
-class CompleteSchema(ma.Schema):
-    performed_on = ma.fields.Date(
-        metadata={"description": "Default: the scheduled date. Never after today."}
-    )
-    lot_id = id_field(metadata={"description": "Default: the first usable lot of the serum, FEFO."})
-    doses = QuantityField(
-        validate=ma.validate.Range(min=0, min_inclusive=False),
-        metadata={"description": "Default: the doses planned."},
-    )
-    needle_mm = NeedleField(required=True, validate=ma.validate.Range(min=4, max=13))
-    technique = ma.fields.Enum(Technique, by_value=True, required=True)
-    injection_points = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
-    override_reason = ma.fields.String(
-        allow_none=True,
-        metadata={"description": "Required when the safety screen says caution."},
-    )
-
-
-class CancelSchema(ma.Schema):
-    reason = ma.fields.String(allow_none=True, load_default=None)
-
-
-class SessionQuerySchema(ma.Schema):
-    patient_id = id_field()
-    first = ma.fields.Date(data_key="from", metadata={"description": "From this date on."})
-    last = ma.fields.Date(data_key="to", metadata={"description": "Up to this date, inclusive."})
-
-    @ma.validates_schema
-    def from_not_after_to(self, data, **kwargs):
-        if "first" in data and "last" in data and data["first"] > data["last"]:
-            raise ma.ValidationError({"from": ["After `to`."]})
 
 
 @blp.route("/patients/<id:patient_id>/courses", methods=["GET"])

@@ -1,11 +1,15 @@
 """Cross-reactivity groups over HTTP (SPEC 3.1)."""
 
-import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import ALL_ROLES, roles_required
 from api.pagination import PAGINATION, paginate
-from api.substances import WRITERS, FlatErrorsSchema, SubstanceRefSchema
+from api.schemas.cross_reactivity import (
+    CrossReactivityGroupCreateSchema,
+    CrossReactivityGroupSchema,
+    CrossReactivityGroupUpdateSchema,
+)
+from api.substances import WRITERS
 from formulary import cross_reactivity
 
 blp = Blueprint(
@@ -14,29 +18,6 @@ blp = Blueprint(
     url_prefix="/api",
     description="Groups of substances a patient allergic to one may react to.",
 )
-
-GROUP_NAME_LENGTH = ma.validate.Length(min=1, max=120)
-
-
-class CrossReactivityGroupSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    members = ma.fields.Pluck(
-        SubstanceRefSchema, "id", many=True, metadata={"description": "Substance ids."}
-    )
-    note = ma.fields.String(allow_none=True)
-
-
-class CrossReactivityGroupUpdateSchema(FlatErrorsSchema):
-    name = ma.fields.String(validate=GROUP_NAME_LENGTH)
-    members = ma.fields.List(ma.fields.Integer(strict=True))
-    note = ma.fields.String(allow_none=True)
-
-
-class CrossReactivityGroupCreateSchema(CrossReactivityGroupUpdateSchema):
-    name = ma.fields.String(required=True, validate=GROUP_NAME_LENGTH)
-    members = ma.fields.List(ma.fields.Integer(strict=True), required=True)
-    note = ma.fields.String(allow_none=True, load_default=None)
 
 
 @blp.route("/cross-reactivity", methods=["GET"])

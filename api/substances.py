@@ -1,14 +1,18 @@
 """The substance catalogue over HTTP (SPEC 3.1): substances and classes, synonyms, "is a" and
 "contains" relations, maximum concentration."""
 
-import marshmallow as ma
 from flask_smorest import Blueprint
 
 from api.auth import ALL_ROLES, roles_required
 from api.pagination import PAGINATION, paginate
+from api.schemas.substances import (
+    SubstanceCreateSchema,
+    SubstanceQuerySchema,
+    SubstanceSchema,
+    SubstanceUpdateSchema,
+)
 from core.accounts import Role
 from formulary import substances
-from formulary.models import Category
 
 blp = Blueprint(
     "substances",
@@ -18,100 +22,6 @@ blp = Blueprint(
 )
 
 WRITERS = (Role.PHARMACIST, Role.ADMIN)
-NAME_LENGTH = ma.validate.Length(min=1, max=120)
-
-
-def flatten_errors(messages, prefix: str = "") -> dict:
-    """`{"components": {2: {"amount_per_dose": {"unit": [...]}}}}` becomes
-    `{"components.2.amount_per_dose.unit": [...]}`: every bad field named by its full path."""
-    if not isinstance(messages, dict):
-        return {prefix: messages}
-    flat = {}
-    for key, value in messages.items():
-        path = f"{prefix}.{key}" if prefix else str(key)
-        flat.update(flatten_errors(value, path))
-    return flat
-
-
-class FlatErrorsSchema(ma.Schema):
-    """Validation errors of nested fields named by their dotted path."""
-
-    def handle_error(self, error, data, *, many, **kwargs):
-        raise ma.ValidationError(flatten_errors(error.messages))
-
-
-class Number(ma.fields.Decimal):
-    """An exact decimal in, a JSON number out."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else float(value)
-
-
-class AmountSchema(ma.Schema):
-    value = Number(
-        required=True,
-        places=6,
-        validate=ma.validate.Range(min=0, min_inclusive=False, max=10**12, max_inclusive=False),
-    )
-    unit = ma.fields.String(
-        required=True, metadata={"description": "One of mg, ug (µg, mcg), g, mL, IU."}
-    )
-
-
-class SynonymSchema(ma.Schema):
-    name = ma.fields.String()
-
-
-class SubstanceRefSchema(ma.Schema):
-    id = ma.fields.Integer()
-
-
-class SubstanceSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    category = ma.fields.Enum(Category, by_value=True)
-    is_class = ma.fields.Boolean()
-    synonyms = ma.fields.Pluck(SynonymSchema, "name", many=True)
-    parents = ma.fields.Pluck(
-        SubstanceRefSchema, "id", many=True, metadata={"description": '"is a": ids of classes.'}
-    )
-    contains = ma.fields.Pluck(
-        SubstanceRefSchema,
-        "id",
-        many=True,
-        metadata={"description": "Ids of allergens carried inside."},
-    )
-    max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True)
-    note = ma.fields.String(allow_none=True)
-
-
-class SubstanceUpdateSchema(FlatErrorsSchema):
-    name = ma.fields.String(validate=NAME_LENGTH)
-    category = ma.fields.Enum(Category, by_value=True)
-    is_class = ma.fields.Boolean()
-    synonyms = ma.fields.List(ma.fields.String(validate=NAME_LENGTH))
-    parents = ma.fields.List(ma.fields.Integer(strict=True))
-    contains = ma.fields.List(ma.fields.Integer(strict=True))
-    max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True)
-    note = ma.fields.String(allow_none=True)
-
-
-class SubstanceCreateSchema(SubstanceUpdateSchema):
-    name = ma.fields.String(required=True, validate=NAME_LENGTH)
-    category = ma.fields.Enum(Category, by_value=True, required=True)
-    is_class = ma.fields.Boolean(load_default=False)
-    synonyms = ma.fields.List(ma.fields.String(validate=NAME_LENGTH), load_default=list)
-    parents = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
-    contains = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
-    max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True, load_default=None)
-    note = ma.fields.String(allow_none=True, load_default=None)
-
-
-class SubstanceQuerySchema(ma.Schema):
-    q = ma.fields.String(
-        metadata={"description": "Part of a name or synonym, any case (`novo` finds procaine)."}
-    )
-    category = ma.fields.Enum(Category, by_value=True)
 
 
 @blp.route("/substances", methods=["GET"])

@@ -7,7 +7,7 @@ import core.audit
 import core.mail
 import core.signin
 import formulary.models
-import inventory.alerts
+import inventory.alerts.models
 import inventory.models
 
 MODEL_MODULES = (
@@ -18,5 +18,5 @@ MODEL_MODULES = (
     formulary.models,
     clinic.models,
     inventory.models,
-    inventory.alerts,
+    inventory.alerts.models,
 )

@@ -21,7 +21,7 @@ from sqlalchemy import event, insert, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api.patients import ScreenedSerumSchema
+from api.schemas.patients import ScreenedSerumSchema
 from app import create_app
 from clinic.models import Allergy, AllergyStatus, Patient, Sex
 from clinic.safety import approved_serum_formulas, screen_approved_serums

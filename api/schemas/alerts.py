@@ -1,0 +1,42 @@
+"""Schemas of alerts (`api.alerts`)."""
+
+import marshmallow as ma
+
+from api.schemas.fields import QuantityField
+from inventory.alerts import AlertKind, AlertStatus
+
+
+class AlertSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.Enum(AlertKind, by_value=True)
+    product_id = ma.fields.Integer()
+    lot_id = ma.fields.Integer(allow_none=True)
+    threshold_days = ma.fields.Integer(
+        allow_none=True, metadata={"description": "The expiry threshold reached (expiring)."}
+    )
+    status = ma.fields.Enum(AlertStatus, by_value=True)
+    message = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+    as_of = ma.fields.Date(metadata={"description": "The clinic day the condition was found."})
+    acknowledged_by = ma.fields.String(attribute="acknowledged_by_username", allow_none=True)
+    acknowledged_at = ma.fields.AwareDateTime(allow_none=True)
+    lot_number = ma.fields.String(allow_none=True)
+    effective_expiry = ma.fields.Date(allow_none=True)
+    quantity = QuantityField(
+        allow_none=True,
+        metadata={"description": "On hand in the lot, or the product's usable stock (low stock)."},
+    )
+    week_start = ma.fields.Date(allow_none=True)
+    scan_run_id = ma.fields.Integer(allow_none=True)
+
+
+class AlertQuerySchema(ma.Schema):
+    status = ma.fields.Enum(AlertStatus, by_value=True)
+    kind = ma.fields.Enum(AlertKind, by_value=True)
+
+
+class ScanSchema(ma.Schema):
+    run_id = ma.fields.Integer()
+    as_of = ma.fields.Date()
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    created = ma.fields.List(ma.fields.Nested(AlertSchema))

@@ -1,0 +1,20 @@
+"""Schemas of health (`api.health`)."""
+
+import marshmallow as ma
+
+
+class HealthSchema(ma.Schema):
+    status = ma.fields.String(metadata={"description": "`ok` or `degraded`"})
+    database = ma.fields.String(metadata={"description": "`ok` or `error`"})
+    last_scan_at = ma.fields.AwareDateTime(
+        allow_none=True, metadata={"description": "When the last successful scan finished."}
+    )
+    scan_overdue = ma.fields.Boolean(
+        metadata={"description": "No successful scan for more than 26 hours (or ever)."}
+    )
+    last_run_outcome = ma.fields.String(
+        allow_none=True, metadata={"description": "`running`, `succeeded` or `failed`."}
+    )
+    mail_queued = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Messages waiting in the outbox."}
+    )

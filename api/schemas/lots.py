@@ -1,0 +1,117 @@
+"""Schemas of lots (`api.lots`)."""
+
+import marshmallow as ma
+
+from api.pagination import AsOfSchema, id_field
+from api.schemas.fields import ClinicDateTime, ExpiryField, QuantityField
+from inventory.models import LotStatus, MovementKind, Storage
+
+_BY_FIELDS = ("product_id", "lot_number", "expiry_date")
+
+
+class LotSchema(ma.Schema):
+    id = ma.fields.Integer()
+    product_id = ma.fields.Integer()
+    lot_number = ma.fields.String()
+    expiry_date = ma.fields.Date()
+    expiry_month_only = ma.fields.Boolean()
+    effective_expiry = ma.fields.Date(
+        metadata={"description": "Last day of use: the expiry date, or earlier once opened."}
+    )
+    quantity_on_hand = QuantityField()
+    status = ma.fields.Enum(LotStatus, by_value=True)
+    status_reason = ma.fields.String(allow_none=True)
+    opened_at = ma.fields.AwareDateTime(allow_none=True)
+    received_at = ma.fields.AwareDateTime()
+    supplier = ma.fields.String(allow_none=True)
+    storage = ma.fields.Enum(Storage, by_value=True)
+
+
+class LotReceiveSchema(ma.Schema):
+    """Either the fields (`product_id, lot_number, expiry_date`) or a GS1 `barcode`; the
+    quantity is always its own field."""
+
+    barcode = ma.fields.String(
+        metadata={"description": "GS1 element string (AIs 01, 10, 17), raw, `]d2`-prefixed, "
+                  "with GS separators, or human-readable `(01)...(17)...(10)...`."}
+    )  # fmt: skip
+    product_id = ma.fields.Integer()
+    lot_number = ma.fields.String(validate=ma.validate.Length(min=1, max=60))
+    expiry_date = ExpiryField()
+    quantity = QuantityField(required=True, validate=ma.validate.Range(min=0, min_inclusive=False))
+    supplier = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=160))
+    storage = ma.fields.Enum(Storage, by_value=True)
+    received_at = ClinicDateTime()
+    quarantine = ma.fields.Boolean(load_default=False)
+
+    @ma.validates_schema
+    def either_barcode_or_fields(self, data, **kwargs):
+        given = [field for field in _BY_FIELDS if field in data]
+        if "barcode" in data and given:
+            raise ma.ValidationError(
+                {field: ["Give either a barcode or this field, not both."] for field in given}
+            )
+        if "barcode" not in data:
+            missing = [field for field in _BY_FIELDS if field not in data]
+            if missing:
+                raise ma.ValidationError(
+                    {field: ["Required (or give a barcode)."] for field in missing}
+                )
+
+
+class LotQuerySchema(AsOfSchema):
+    product_id = id_field()
+    status = ma.fields.Enum(LotStatus, by_value=True)
+    expiring_within_days = ma.fields.Integer(
+        validate=ma.validate.Range(min=0, max=36500),
+        metadata={"description": "Not yet expired on `as_of`, and last usable within N days."},
+    )
+
+
+class OpenSchema(ma.Schema):
+    opened_at = ClinicDateTime(metadata={"description": "Default now; may be back-dated."})
+
+
+class AdjustSchema(ma.Schema):
+    quantity = QuantityField(required=True, metadata={"description": "Signed correction."})
+    reason = ma.fields.String(required=True)
+
+
+class DisposeSchema(ma.Schema):
+    reason = ma.fields.String(required=True)
+    quantity = QuantityField(
+        validate=ma.validate.Range(min=0, min_inclusive=False),
+        metadata={"description": "Default: everything on hand."},
+    )
+
+
+class RecallSchema(ma.Schema):
+    reason = ma.fields.String(required=True)
+
+
+class MovementSchema(ma.Schema):
+    id = ma.fields.Integer()
+    lot_id = ma.fields.Integer()
+    kind = ma.fields.Enum(MovementKind, by_value=True)
+    quantity = QuantityField(metadata={"description": "Signed: receipts add, the rest take."})
+    reason = ma.fields.String(allow_none=True)
+    user = ma.fields.String(attribute="username", allow_none=True)
+    created_at = ma.fields.AwareDateTime()
+
+
+class TracedSessionSchema(ma.Schema):
+    session_id = ma.fields.Integer()
+    patient_id = ma.fields.Integer()
+    mrn = ma.fields.String()
+    patient_name = ma.fields.String()
+    date = ma.fields.Date(metadata={"description": "The day the session was performed."})
+    lot_id = ma.fields.Integer(metadata={"description": "The lot, or batch lot, it used."})
+
+
+class TraceSchema(ma.Schema):
+    lot_id = ma.fields.Integer()
+    batches = ma.fields.List(
+        ma.fields.Nested(LotSchema),
+        metadata={"description": "Lots of the batches made from it, at any depth."},
+    )
+    sessions = ma.fields.List(ma.fields.Nested(TracedSessionSchema))

@@ -1,0 +1,136 @@
+"""Schemas of patients (`api.patients`)."""
+
+import marshmallow as ma
+
+from api.pagination import id_field
+from clinic import patients
+from clinic.models import (
+    AllergyStatus,
+    AlopeciaScale,
+    ClinicalStatus,
+    Criticality,
+    Severity,
+    Sex,
+    VerificationStatus,
+)
+from core.clock import clinic_today
+from formulary.screen import Verdict
+
+CONDITION_CODE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,59}$", error="Use a lower-case code.")
+
+
+class StageField(ma.fields.Field):
+    """A stage reads as its Roman numeral ("IV"); a Roman numeral or a number is accepted and
+    checked against the patient's scale by the domain."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else patients.STAGE_NAMES[value]
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ma.ValidationError("A Roman numeral (I to VII) or a whole number.")
+        return value
+
+
+class ConditionSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=CONDITION_CODE)
+    active = ma.fields.Boolean(load_default=True)
+
+
+class PatientSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    mrn = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
+    birth_date = ma.fields.Date(allow_none=True)
+    sex = ma.fields.Enum(Sex, by_value=True, required=True)
+    alopecia_scale = ma.fields.Enum(AlopeciaScale, by_value=True, allow_none=True)
+    alopecia_stage = StageField(allow_none=True)
+    allergy_status = ma.fields.Enum(AllergyStatus, by_value=True, dump_only=True)
+    conditions = ma.fields.List(ma.fields.Nested(ConditionSchema))
+
+    @ma.validates("birth_date")
+    def birth_date_not_in_future(self, value, **kwargs):
+        if value is not None and value > clinic_today():
+            raise ma.ValidationError("Cannot be in the future.")
+
+
+class PatientUpdateSchema(PatientSchema):
+    mrn = ma.fields.String(validate=ma.validate.Length(min=1, max=40))
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=160))
+    sex = ma.fields.Enum(Sex, by_value=True)
+    allergy_status = ma.fields.Enum(AllergyStatus, by_value=True)
+
+
+class PatientQuerySchema(ma.Schema):
+    q = ma.fields.String(metadata={"description": "Part of the name or the MRN."})
+
+
+class AllergySchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    substance_id = ma.fields.Integer()
+    substance = ma.fields.Function(
+        lambda allergy: allergy.substance.name,
+        deserialize=lambda name: name,
+        metadata={"description": 'Name or synonym, any case ("Novocain").'},
+    )
+    criticality = ma.fields.Enum(Criticality, by_value=True, load_default=None)
+    verification_status = ma.fields.Enum(VerificationStatus, by_value=True, load_default=None)
+    clinical_status = ma.fields.Enum(ClinicalStatus, by_value=True, load_default=None)
+    reaction = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    severity = ma.fields.Enum(Severity, by_value=True, allow_none=True)
+    note = ma.fields.String(allow_none=True)
+
+
+class AllergyUpdateSchema(ma.Schema):
+    criticality = ma.fields.Enum(Criticality, by_value=True)
+    verification_status = ma.fields.Enum(VerificationStatus, by_value=True)
+    clinical_status = ma.fields.Enum(ClinicalStatus, by_value=True)
+    reaction = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
+    severity = ma.fields.Enum(Severity, by_value=True, allow_none=True)
+    note = ma.fields.String(allow_none=True)
+
+
+class ReasonSchema(ma.Schema):
+    kind = ma.fields.String()
+    verdict = ma.fields.String()
+    component = ma.fields.String(allow_none=True)
+    subject = ma.fields.String(allow_none=True)
+    path = ma.fields.List(ma.fields.String())
+    message = ma.fields.String()
+    allergy_id = ma.fields.Integer(allow_none=True)
+    condition = ma.fields.String(allow_none=True)
+
+
+class ScreenSchema(ma.Schema):
+    verdict = ma.fields.String()
+    reasons = ma.fields.List(ma.fields.Nested(ReasonSchema))
+
+
+class SerumRefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    name = ma.fields.String()
+    version = ma.fields.Integer()
+
+
+class ScreenedSerumSchema(ma.Schema):
+    serum = ma.fields.Nested(SerumRefSchema)
+    verdict = ma.fields.Function(lambda s: s.screen.verdict.value)
+    reasons = ma.fields.Function(lambda s: [r.as_dict() for r in s.screen.reasons])
+
+
+class SafetyQuerySchema(ma.Schema):
+    serum_id = id_field(required=True)
+
+
+class SerumListQuerySchema(ma.Schema):
+    verdict = ma.fields.Enum(Verdict, by_value=True)
+
+
+class FhirBundleSchema(ma.Schema):
+    """A FHIR R4 Bundle of AllergyIntolerance; validated in full by fhir.resources."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    resourceType = ma.fields.String(required=True)

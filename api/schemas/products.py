@@ -1,0 +1,66 @@
+"""Schemas of products (`api.products`)."""
+
+import marshmallow as ma
+
+from api.schemas.fields import QuantityField
+from inventory.models import ProductKind
+
+
+class ProductSchema(ma.Schema):
+    id = ma.fields.Integer(dump_only=True)
+    kind = ma.fields.Enum(ProductKind, by_value=True, required=True)
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
+    unit = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=20),
+        metadata={"description": "Stock unit: vial, ampoule, dose, mL, mg, piece..."},
+    )
+    substance_id = ma.fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "For kind `component`."}
+    )
+    serum_id = ma.fields.Integer(
+        allow_none=True, load_default=None, metadata={"description": "For kind `serum`."}
+    )
+    gtin = ma.fields.String(
+        allow_none=True,
+        load_default=None,
+        metadata={"description": "GTIN-8, -12, -13 or -14; answered as 14 digits."},
+    )
+    reorder_point = QuantityField(load_default=0, validate=ma.validate.Range(min=0))
+    days_after_opening = ma.fields.Integer(
+        allow_none=True,
+        validate=ma.validate.Range(min=1),
+        metadata={"description": "Days a vial keeps once opened; 28 by default for serums "
+                  "and components, none for consumables."},
+    )  # fmt: skip
+
+
+class ProductUpdateSchema(ma.Schema):
+    kind = ma.fields.Enum(ProductKind, by_value=True)
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=160))
+    unit = ma.fields.String(validate=ma.validate.Length(min=1, max=20))
+    substance_id = ma.fields.Integer(allow_none=True)
+    serum_id = ma.fields.Integer(allow_none=True)
+    gtin = ma.fields.String(allow_none=True)
+    reorder_point = QuantityField(validate=ma.validate.Range(min=0))
+    days_after_opening = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1))
+
+
+class ProductQuerySchema(ma.Schema):
+    kind = ma.fields.Enum(ProductKind, by_value=True)
+    gtin = ma.fields.String()
+
+
+class DispenseSchema(ma.Schema):
+    quantity = QuantityField(required=True, validate=ma.validate.Range(min=0, min_inclusive=False))
+    reason = ma.fields.String(allow_none=True, load_default=None)
+
+
+class PickSchema(ma.Schema):
+    lot_id = ma.fields.Integer()
+    lot_number = ma.fields.String()
+    quantity = QuantityField()
+
+
+class DispenseResultSchema(ma.Schema):
+    picks = ma.fields.List(ma.fields.Nested(PickSchema))
