@@ -69,15 +69,15 @@ def writing():
 
 
 @contextlib.contextmanager
-def unit_of_work():
-    """One transaction for a command or a job: committed when the block ends, rolled back
-    when it raises."""
+def unit_of_work(*, commit: bool = True):
+    """One transaction for a command or a job: committed when the block ends (rolled back for
+    a read, `commit=False`), rolled back when it raises."""
     try:
         yield db.session
     except BaseException:
         end_unit_of_work(commit=False)
         raise
-    end_unit_of_work(commit=True)
+    end_unit_of_work(commit=commit)
 
 
 def end_unit_of_work(*, commit: bool) -> None:

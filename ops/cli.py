@@ -9,7 +9,7 @@ from clinic.demo import seed_demo_patients
 from core.accounts import Role, User, create_user
 from core.audit import acting_as
 from core.clock import utcnow
-from core.database import db
+from core.database import db, unit_of_work
 from core.errors import DomainError
 from formulary.seed import seed_catalogue, seed_demo_serums
 from inventory.demo import seed_demo_stock
@@ -39,14 +39,12 @@ DEMO_USERS = [
 )
 def create_user_command(username, role, email, password):
     """Create a user."""
-    with acting_as(None, "cli"):
-        try:
+    try:
+        with acting_as(None, "cli"), unit_of_work():
             user = create_user(username=username, role=role, password=password, email=email)
-        except DomainError as error:
-            db.session.rollback()
-            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.errors.items())
-            raise click.ClickException(f"{error.message} {detail}".strip()) from None
-        db.session.commit()
+    except DomainError as error:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.errors.items())
+        raise click.ClickException(f"{error.message} {detail}".strip()) from None
     click.echo(f"Created {user.role.value} {user.username!r} (id {user.id}).")
 
 
@@ -54,8 +52,8 @@ def create_user_command(username, role, email, password):
 @click.option("--demo", is_flag=True, help="Also demo users, patients and lots.")
 def seed_command(demo):
     """Load the starter catalogue and rules (idempotent); --demo adds demonstration data."""
-    with acting_as(None, "seed"):
-        try:
+    try:
+        with acting_as(None, "seed"), unit_of_work():
             report = seed_catalogue()
             seed_condition_rules()
             if demo:
@@ -66,10 +64,8 @@ def seed_command(demo):
                 seed_demo_serums(_user_named("pharmacist"), _user_named("admin"), report=report)
                 patients_added = seed_demo_patients()
                 lots_added = seed_demo_stock(utcnow())
-        except DomainError as error:
-            db.session.rollback()
-            raise click.ClickException(f"Seeding refused: {error.message}") from None
-        db.session.commit()
+    except DomainError as error:
+        raise click.ClickException(f"Seeding refused: {error.message}") from None
     click.echo(f"Catalogue: {report.summary()}.")
     for skipped in report.skipped:
         click.echo(f"  left as it is: {skipped}")

@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from core.audit import acting_as
 from core.clock import utcnow
-from core.database import db, writing
+from core.database import unit_of_work, writing
 from inventory.csv_io import LotImportError, export_rows, insert_lots, read_lot_rows
 from inventory.ledger import ledger_mismatches, lot_count
 
@@ -28,19 +28,17 @@ def import_lots_command(file):
     optionally supplier,storage,received_at): every line is checked first, and a single bad
     line imports nothing."""
     now = utcnow()
-    with writing(), acting_as(None, "cli"):
-        try:
+    try:
+        with writing(), acting_as(None, "cli"), unit_of_work():
             rows = read_lot_rows(file, now)
-        except LotImportError as error:
-            db.session.rollback()
-            for message in error.errors:
-                click.echo(message, err=True)
-            if error.total > len(error.errors):
-                click.echo(f"... and {error.total - len(error.errors)} more", err=True)
-            raise click.ClickException(str(error)) from None
-        with click.progressbar(length=len(rows), label="Importing lots") as bar:
-            insert_lots(rows, None, now, source=file.name, progress=bar.update)
-        db.session.commit()
+            with click.progressbar(length=len(rows), label="Importing lots") as bar:
+                insert_lots(rows, None, now, source=file.name, progress=bar.update)
+    except LotImportError as error:
+        for message in error.errors:
+            click.echo(message, err=True)
+        if error.total > len(error.errors):
+            click.echo(f"... and {error.total - len(error.errors)} more", err=True)
+        raise click.ClickException(str(error)) from None
     click.echo(f"Imported {len(rows)} lots.")
 
 
@@ -48,17 +46,17 @@ def import_lots_command(file):
 def export_lots_command():
     """Every lot as CSV on standard output, streamed."""
     writer = csv.writer(sys.stdout, lineterminator="\n")
-    for row in export_rows():
-        writer.writerow(row)
-    db.session.rollback()
+    with unit_of_work(commit=False):
+        for row in export_rows():
+            writer.writerow(row)
 
 
 @inventory_cli.command("verify")
 def verify_command():
     """Check that every lot's quantity on hand is the sum of its ledger movements."""
-    mismatches = ledger_mismatches()
-    count = lot_count()
-    db.session.rollback()
+    with unit_of_work(commit=False):
+        mismatches = ledger_mismatches()
+        count = lot_count()
     for mismatch in mismatches:
         click.echo(
             f"lot {mismatch.lot_id} ({mismatch.lot_number}): quantity on hand "
