@@ -54,6 +54,10 @@ class BaseConfig:
     MAIL_FROM = os.environ.get("MAIL_FROM", "serum-formulary@localhost")
 
     TOKEN_LIFETIME_HOURS = int(os.environ.get("TOKEN_LIFETIME_HOURS", "12"))
+    # How many reverse proxies (a TLS terminator, a load balancer) stand in front of the app:
+    # the client's address, which the sign-in throttle counts by, is the one the nearest of
+    # them reports in X-Forwarded-For. 0 (the default) trusts no header.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
     PASSWORD_HASH_METHOD = "scrypt"
 
     SESSION_COOKIE_HTTPONLY = True

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import swagger_ui_bundle
 from flask import Flask, request, send_from_directory
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (
     alerts,
@@ -87,6 +88,7 @@ def create_app(config: type[BaseConfig] | dict | str | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     _load_config(app, config)
+    _trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -111,6 +113,12 @@ def _load_config(app: Flask, config) -> None:
         )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(exist_ok=True)
+
+
+def _trust_proxies(app: Flask) -> None:
+    proxies = app.config["TRUSTED_PROXIES"]
+    if proxies:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def register_extensions(app: Flask) -> None:

@@ -9,7 +9,6 @@ transaction, through `unit_of_work` or `end_unit_of_work`.
 import contextlib
 import contextvars
 import enum
-from collections.abc import Callable
 from datetime import UTC, datetime
 
 from flask_sqlalchemy import SQLAlchemy
@@ -81,22 +80,21 @@ def unit_of_work(*, commit: bool = True):
 
 
 def end_unit_of_work(*, commit: bool) -> None:
-    """Commit or roll back what the boundary's work wrote. After a rollback, what was kept
-    with `keep_whatever_happens` (a failed sign-in) is written in a transaction of its own."""
-    kept = db.session.info.pop("kept_writes", [])
-    if not commit:
+    """Commit or roll back what the boundary's work wrote. A unit marked with
+    `commit_even_if_refused` is committed either way."""
+    kept = db.session.info.pop("commit_even_if_refused", False)
+    if commit or kept:
+        db.session.commit()
+    else:
         db.session.rollback()
-        if not kept:
-            return
-    for write in kept:
-        write()
-    db.session.commit()
 
 
-def keep_whatever_happens(write: Callable[[], None]) -> None:
-    """Have the boundary run `write` when it ends the unit of work, after the rollback if it
-    rolls back: a record that must outlive the refusal it belongs to (a failed sign-in)."""
-    db.session.info.setdefault("kept_writes", []).append(write)
+def commit_even_if_refused() -> None:
+    """Have the boundary commit this unit of work even when it refuses (answers an error, or
+    its block raises): for the one record a refusal must leave behind, a failed sign-in or a
+    failed scan run. The caller has undone (with a savepoint) or never made any other change,
+    and takes its locks first, so that what it records is counted by the next request."""
+    db.session.info["commit_even_if_refused"] = True
 
 
 def widen_sqlite_page_cache() -> None:

@@ -1,9 +1,17 @@
 """A brake on password guessing, shared by /login and /api/auth/token: too many failed
 sign-ins for one username, or from one address, within FAILED_LOGIN_WINDOW block the next.
 
-A failure is written when the boundary ends the request's unit of work, after its rollback,
-so the refused request changes nothing while its failure still counts, in every worker."""
+The two counts are separate: five failures for one username block that account (from
+anywhere), twenty failures from one address block that address (for any account); the
+client's address is the one the configured trusted proxies report (`TRUSTED_PROXIES`).
 
+Counting is atomic: sign-ins of one username, and from one address, take a lock first (on
+PostgreSQL a transaction-scoped advisory lock; SQLite's write transaction already serialises
+them), check, verify the password and record a failure in that same transaction, which the
+boundary commits although it answers 401. Sixteen concurrent guesses get five answers, not
+sixteen."""
+
+import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import Index, String, delete, func, select
@@ -11,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.accounts import User, authenticate
 from core.clock import utcnow
-from core.database import UTCDateTime, db, keep_whatever_happens
+from core.database import UTCDateTime, commit_even_if_refused, db
 from core.errors import SignInRefused, TooManyAttempts
 
 FAILED_LOGIN_LIMIT = 5
@@ -36,6 +44,7 @@ class FailedLogin(db.Model):
 def sign_in(username: str, password: str, *, address: str, now: datetime | None = None) -> User:
     """The active user with these credentials, for the pages and the JSON API alike; refused
     (SignInRefused, TooManyAttempts) while the brake is on or when the credentials are wrong."""
+    _one_sign_in_at_a_time(username, address)
     if login_blocked(username, address=address, now=now):
         raise TooManyAttempts("Too many failed sign-ins: wait 15 minutes and try again.")
     user = authenticate(username, password)
@@ -56,15 +65,24 @@ def login_blocked(username: str, *, address: str, now: datetime | None = None) -
 
 
 def record_failed_login(username: str, *, address: str, now: datetime | None = None) -> None:
-    """Count a failed sign-in, whatever becomes of the request's transaction."""
+    """Count a failed sign-in; the refusal's unit of work is committed all the same."""
     now = now or utcnow()
-
-    def write() -> None:
-        db.session.execute(delete(FailedLogin).where(FailedLogin.at < now - FAILED_LOGIN_WINDOW))
-        db.session.add(FailedLogin(username=username[:80], address=address[:64], at=now))
-
-    keep_whatever_happens(write)
+    db.session.execute(delete(FailedLogin).where(FailedLogin.at < now - FAILED_LOGIN_WINDOW))
+    db.session.add(FailedLogin(username=username[:80], address=address[:64], at=now))
+    db.session.flush()
+    commit_even_if_refused()
 
 
 def clear_failed_logins(username: str) -> None:
     db.session.execute(delete(FailedLogin).where(FailedLogin.username == username))
+
+
+def _one_sign_in_at_a_time(username: str, address: str) -> None:
+    """Serialise sign-ins of one username and from one address until the transaction ends
+    (always in this order, so two never wait on each other)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    for key in (f"username:{username}", f"address:{address}"):
+        digest = hashlib.sha256(key.encode()).digest()
+        lock = int.from_bytes(digest[:8], "big", signed=True)
+        db.session.execute(select(func.pg_advisory_xact_lock(lock)))

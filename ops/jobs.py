@@ -11,7 +11,6 @@ down never undoes alerts already stored.
 own unit of work and leaves delivery to the outbox job, so a click never waits on SMTP.
 """
 
-import functools
 import logging
 from datetime import date, datetime
 
@@ -20,7 +19,7 @@ from flask import current_app
 from clinic.forecast import shortfalls
 from core.audit import Actor, acting_as
 from core.clock import clinic_today, utcnow
-from core.database import db, keep_whatever_happens, unit_of_work, writing
+from core.database import commit_even_if_refused, db, unit_of_work, writing
 from core.mail import (
     claim,
     deliverable_ids,
@@ -60,21 +59,18 @@ def run_scan_job(
 
 def scan_in_request(as_of: date, *, now: datetime) -> ScanRun:
     """The scan inside the calling request's unit of work (its actor is the request's user).
-    A failure is raised again, and kept as a failed run whether the request then commits or
-    rolls back."""
+    A failure undoes the scan's work, and is raised again with a failed run recorded that the
+    request commits although it answers an error."""
     try:
         with db.session.begin_nested():
             run = start_scan_run(as_of, now)
             _scan(as_of, run=run, now=now)
     except Exception as error:
         log.exception("alert scan for %s failed", as_of)
-        keep_whatever_happens(functools.partial(_record_failed_scan, as_of, now, error))
+        fail_scan_run(start_scan_run(as_of, now).id, error)
+        commit_even_if_refused()
         raise
     return run
-
-
-def _record_failed_scan(as_of: date, now: datetime, error: Exception) -> None:
-    fail_scan_run(start_scan_run(as_of, now).id, error)
 
 
 def _scan(as_of: date, *, run: ScanRun, now: datetime) -> None:
