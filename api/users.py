@@ -6,7 +6,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from api.auth import roles_required
+from api.auth import ALL_ROLES, bearer_token, roles_required
 from api.pagination import PAGINATION, paginate
 from api.schemas.users import (
     TokenRequestSchema,
@@ -21,6 +21,8 @@ from core.accounts import (
     create_user,
     get_user,
     issue_token,
+    revoke_sign_ins,
+    revoke_token,
 )
 from core.audit import set_actor
 from core.database import db
@@ -42,6 +44,22 @@ def token(credentials):
     lifetime = timedelta(hours=current_app.config["TOKEN_LIFETIME_HOURS"])
     token_text, record = issue_token(user, lifetime)
     return {"token": token_text, "role": user.role.value, "expires_at": record.expires_at}
+
+
+@blp.route("/auth/token", methods=["DELETE"])
+@roles_required(*ALL_ROLES)
+@blp.response(204)
+def revoke_own_token():
+    """Sign out: the token of this request stops working."""
+    revoke_token(bearer_token())
+
+
+@blp.route("/users/<id:user_id>/tokens", methods=["DELETE"])
+@roles_required(Role.ADMIN)
+@blp.response(204)
+def revoke_user_sign_ins(user_id):
+    """End every token and signed-in browser of the user (a lost phone, a departure)."""
+    revoke_sign_ins(get_user(user_id))
 
 
 @blp.route("/users", methods=["GET"])

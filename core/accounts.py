@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, select
+from sqlalchemy import ForeignKey, String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -42,6 +42,9 @@ class User(UserMixin, db.Model):
     tokens: Mapped[list["ApiToken"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    web_sessions: Mapped[list["WebSession"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
 
     # Flask-Login reads `is_active`; the column is named as the API names it.
     @property
@@ -56,6 +59,8 @@ class User(UserMixin, db.Model):
         self.password_hash = generate_password_hash(
             password, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
         )
+        # Whoever knew the old password may hold a token or a signed-in browser: both end.
+        revoke_sign_ins(self)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
@@ -73,6 +78,21 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class WebSession(db.Model):
+    """A browser signed in to the pages. The session cookie carries the key; only its SHA-256
+    is stored. Signing out, a password change or a deactivation deletes the row, and the cookie
+    then opens nothing (Flask's cookie alone cannot be taken back)."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="web_sessions")
 
 
 @functools.cache
@@ -120,8 +140,48 @@ def set_active(user: User, active: bool, by: User) -> User:
     if not active and user.id == by.id:
         raise Conflict("You cannot deactivate your own account.", {"active": ["That is you."]})
     user.active = active
+    if not active:
+        revoke_sign_ins(user)  # reactivating later never revives them
     db.session.flush()
     return user
+
+
+def revoke_sign_ins(user: User) -> None:
+    """End every token and every signed-in browser of the user."""
+    if user.id is None:
+        return
+    db.session.execute(delete(ApiToken).where(ApiToken.user_id == user.id))
+    db.session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+    db.session.expire(user, ["tokens", "web_sessions"])
+
+
+def revoke_token(token: str) -> None:
+    """End one bearer token (the caller's own, at sign-out)."""
+    db.session.execute(delete(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+
+
+def start_web_session(user: User) -> str:
+    """A new signed-in browser; the key is returned once, for the session cookie."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(WebSession(user=user, key_hash=hash_token(key)))
+    db.session.flush()
+    return key
+
+
+def end_web_session(key: str | None) -> None:
+    if key:
+        db.session.execute(delete(WebSession).where(WebSession.key_hash == hash_token(key)))
+
+
+def web_session_user(user_id: int, key: str | None) -> User | None:
+    """The active user a browser's session cookie stands for, while its sign-in lasts."""
+    if not key:
+        return None
+    return db.session.scalar(
+        select(User)
+        .join(WebSession, WebSession.user_id == User.id)
+        .where(User.id == user_id, User.active.is_(True), WebSession.key_hash == hash_token(key))
+    )
 
 
 def authenticate(username: str, password: str) -> User | None:

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.accounts import ApiToken, User, hash_token, user_for_token
+from core.accounts import ApiToken, User, hash_token, set_active, user_for_token
 from core.database import db
 from tests import factories
 
@@ -167,3 +167,37 @@ def test_an_admin_can_reset_a_password(client, login_as):
     )
     assert response.status_code == 200
     assert post_token(client, user.username, "a brand new secret").status_code == 201
+
+
+def test_a_password_change_ends_every_earlier_token(client, login_as):
+    user = factories.make_user()
+    headers = login_as(user)
+    user.set_password("a brand new secret")
+    db.session.commit()
+    assert client.get("/api/patients", headers=headers).status_code == 401
+
+
+def test_reactivating_a_user_never_revives_their_old_tokens(client, login_as):
+    admin = factories.make_user(role="admin")
+    user = factories.make_user(role="doctor")
+    old = login_as(user)
+    set_active(user, False, by=admin)
+    set_active(user, True, by=admin)
+    db.session.commit()
+    assert client.get("/api/patients", headers=old).status_code == 401
+
+
+def test_signing_out_revokes_the_callers_token_only(client, login_as):
+    user = factories.make_user(role="doctor")
+    first, second = login_as(user), login_as(user)
+    assert client.delete("/api/auth/token", headers=first).status_code == 204
+    assert client.get("/api/patients", headers=first).status_code == 401
+    assert client.get("/api/patients", headers=second).status_code == 200
+
+
+def test_an_admin_revokes_every_token_of_a_user(client, login_as):
+    user = factories.make_user(role="doctor")
+    headers = login_as(user)
+    answer = client.delete(f"/api/users/{user.id}/tokens", headers=login_as("admin"))
+    assert answer.status_code == 204
+    assert client.get("/api/patients", headers=headers).status_code == 401

@@ -1,7 +1,9 @@
 """Sign in and out of the web interface; `/` sends each role to its home page."""
 
+from urllib.parse import urlsplit
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
@@ -9,6 +11,7 @@ from wtforms.validators import DataRequired
 from core.audit import set_actor
 from core.errors import DomainError
 from core.signin import sign_in
+from web.login import sign_in_browser, sign_out_browser
 from web.pages import ROLE_HOMES, quantity_text
 
 bp = Blueprint("web", __name__)
@@ -33,7 +36,7 @@ def login():
         form.password.errors.append(refusal.message)
         return render_template("login.html", form=form), refusal.status
     set_actor(user.id, user.username)
-    login_user(user)
+    sign_in_browser(user)
     flash(f"Signed in as {user.username}.", "success")
     return redirect(_safe_next(request.args.get("next")) or url_for("web.home"))
 
@@ -41,7 +44,7 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    logout_user()
+    sign_out_browser()
     flash("Signed out.", "info")
     return redirect(url_for("web.login"))
 
@@ -54,7 +57,11 @@ def home():
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    """Only a path on this site: never an open redirect. Browsers drop tabs and line breaks
+    and read a backslash as a slash, so `/\t/evil.example` would leave the site."""
+    if not target or any(char.isspace() or char == "\\" or ord(char) < 32 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
