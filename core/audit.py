@@ -15,7 +15,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, Index, Select, String, event, insert, inspect, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from core.clock import clinic_timezone, utcnow
 from core.database import UTCDateTime, db
@@ -196,8 +196,19 @@ def _write_audit_entries(session: Session, flush_context) -> None:
             changes = _changed_values(obj)
             if changes:
                 entries.append(_entry("update", obj.__tablename__, _identity(obj), changes))
-    for obj in session.deleted:
+    # Rows a delete-orphan cascade removed (a serum's replaced components, a substance's
+    # replaced synonyms) are deleted by the flush itself and never were in session.deleted.
+    deleted = {id(obj): obj for obj in session.deleted}
+    deleted.update((id(obj), obj) for obj in session.info.pop("deleted_in_flush", []))
+    for obj in deleted.values():
         if _audited(obj):
             entries.append(_entry("delete", obj.__tablename__, _identity(obj), _column_values(obj)))
     if entries:
         session.connection().execute(insert(AuditEntry), entries)
+
+
+@event.listens_for(db.Model, "after_delete", propagate=True)
+def _remember_deleted_row(mapper, connection, target) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault("deleted_in_flush", []).append(target)

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from core.audit import AuditEntry, acting_as
 from core.database import db
+from formulary.substances import create_substance, update_substance
 from tests import factories
 
 
@@ -105,3 +106,28 @@ def test_the_log_is_newest_first_and_paginated(client, login_as):
     assert len(entries) == 2
     assert entries[0]["id"] > entries[1]["id"]
     assert '"total"' in response.headers["X-Pagination"]
+
+
+def test_synonyms_replaced_by_an_edit_are_logged_as_deleted():
+    substance = create_substance(name="Audited substance", category="other", synonyms=["aud-a"])
+    db.session.flush()
+    old = substance.synonyms[0].id
+    update_substance(substance, {"synonyms": ["aud-c"]})
+    db.session.flush()
+    logged = [(e.action, e.changes["name"]) for e in entries_for("substance_synonyms", old)]
+    assert ("delete", "aud-a") in logged  # SQLite may then reuse the id for "aud-c"
+
+
+def test_serum_components_replaced_by_an_edit_are_logged_as_deleted(client, login_as):
+    first, second = factories.make_substance(), factories.make_substance()
+    serum = factories.make_serum(components=[(first, 10, "mg")])
+    old = serum.components[0].id
+    amount = {"value": 5, "unit": "mg"}
+    answer = client.patch(
+        f"/api/serums/{serum.id}",
+        headers=login_as(serum.author),
+        json={"components": [{"substance_id": second.id, "amount_per_dose": amount}]},
+    )
+    assert answer.status_code == 200, answer.get_json()
+    actions = [entry.action for entry in entries_for("serum_components", old)]
+    assert "delete" in actions  # SQLite may then reuse the id for the new component
