@@ -52,6 +52,11 @@ class BaseConfig:
     MAIL_SERVER = os.environ.get("MAIL_SERVER")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))
     MAIL_FROM = os.environ.get("MAIL_FROM", "serum-formulary@localhost")
+    # Seconds an SMTP conversation may stall before the message goes back to the queue: a mail
+    # server that accepts connections and never answers must not hold the delivery job.
+    MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "5"))
+    # `flask seed --demo` creates users whose passwords are printed in the README.
+    DEMO_DATA_ALLOWED = False
 
     TOKEN_LIFETIME_HOURS = int(os.environ.get("TOKEN_LIFETIME_HOURS", "12"))
     # How many reverse proxies (a TLS terminator, a load balancer) stand in front of the app:
@@ -83,12 +88,14 @@ class BaseConfig:
 
 class DevelopmentConfig(BaseConfig):
     DEBUG = True
+    DEMO_DATA_ALLOWED = True
     SECRET_KEY = BaseConfig.SECRET_KEY or "development-only-secret-key"
     SCHEDULER_ENABLED = _flag(os.environ.get("SCHEDULER_ENABLED"), default=True)
 
 
 class TestingConfig(BaseConfig):
     TESTING = True
+    DEMO_DATA_ALLOWED = True
     SECRET_KEY = "testing-secret-key"
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL")) or "sqlite://"
     SCHEDULER_ENABLED = False

@@ -1,8 +1,7 @@
 """The alert inbox (list, acknowledge) and a scan on demand."""
 
-from flask_smorest import Blueprint
-
 from api.auth import current_api_user, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, AsOfSchema, paginate
 from api.schemas.alerts import AlertQuerySchema, AlertSchema, ScanSchema
 from core.accounts import Role

@@ -1,8 +1,7 @@
 """The audit log, read-only, for administrators."""
 
-from flask_smorest import Blueprint
-
 from api.auth import roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.audit import AuditEntrySchema, AuditQuerySchema
 from core.accounts import Role

@@ -1,8 +1,7 @@
 """In-house compounding: a batch of an approved compounded serum (pharmacists)."""
 
-from flask_smorest import Blueprint
-
 from api.auth import current_api_user, roles_required
+from api.blueprint import Blueprint
 from api.schemas.batches import BatchCreateSchema, BatchSchema
 from core.accounts import Role
 from core.clock import utcnow

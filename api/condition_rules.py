@@ -1,9 +1,9 @@
 """The condition rule table (read: doctors and administrators; write: administrators)."""
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.condition_rules import ConditionRuleSchema
 from clinic.conditions import create_condition_rule

@@ -1,9 +1,8 @@
 """Treatment courses and their sessions: planning, completing (screen re-run, stock consumed),
 cancelling, side effects (doctors write, administrators read)."""
 
-from flask_smorest import Blueprint
-
 from api.auth import current_api_user, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.courses import (
     CancelSchema,

@@ -1,8 +1,7 @@
 """Cross-reactivity groups over HTTP (SPEC 3.1)."""
 
-from flask_smorest import Blueprint
-
 from api.auth import ALL_ROLES, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.cross_reactivity import (
     CrossReactivityGroupCreateSchema,

@@ -1,8 +1,7 @@
 """The demand forecast: planned sessions against usable serum stock, week by week."""
 
-from flask_smorest import Blueprint
-
 from api.auth import roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate_list
 from api.schemas.forecast import ForecastQuerySchema, ForecastSchema
 from clinic.forecast import forecast

@@ -1,7 +1,6 @@
 """GET /api/health: is the service able to do its job (`inventory.alerts.health`)."""
 
-from flask_smorest import Blueprint
-
+from api.blueprint import Blueprint
 from api.schemas.health import HealthSchema
 from core.clock import utcnow
 from inventory.alerts.health import service_health

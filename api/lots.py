@@ -3,11 +3,11 @@ ledger of one lot and its recall trace."""
 
 from datetime import timedelta
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from api.auth import ALL_ROLES, current_api_user, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.lots import (
     AdjustSchema,

@@ -1,11 +1,11 @@
 """Patients, their allergies, the safety screen and FHIR allergy exchange (doctors write,
 administrators read)."""
 
-from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from api.auth import roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate, paginate_list
 from api.schemas.patients import (
     AllergySchema,

@@ -1,9 +1,9 @@
 """Products (what the clinic stocks) and the FEFO dispense of a product."""
 
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import ALL_ROLES, current_api_user, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.products import (
     DispenseResultSchema,

@@ -1,8 +1,7 @@
 """Serum formulas over HTTP (SPEC 3.2): versions, drafts, four-eyes approval, retirement."""
 
-from flask_smorest import Blueprint
-
 from api.auth import ALL_ROLES, current_api_user, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.serums import SerumCreateSchema, SerumQuerySchema, SerumSchema, SerumUpdateSchema
 from api.substances import WRITERS

@@ -1,9 +1,8 @@
 """The substance catalogue over HTTP (SPEC 3.1): substances and classes, synonyms, "is a" and
 "contains" relations, maximum concentration."""
 
-from flask_smorest import Blueprint
-
 from api.auth import ALL_ROLES, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.substances import (
     SubstanceCreateSchema,

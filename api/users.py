@@ -3,10 +3,10 @@
 from datetime import timedelta
 
 from flask import current_app, request
-from flask_smorest import Blueprint
 from sqlalchemy import select
 
 from api.auth import ALL_ROLES, bearer_token, roles_required
+from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.users import (
     TokenRequestSchema,

@@ -51,6 +51,7 @@ from web.stock import lots as stock_lots
 assert MODEL_MODULES
 
 ROOT = Path(__file__).resolve().parent.parent
+MIN_SECRET_KEY_LENGTH = 32
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 REST_BLUEPRINTS = [
     users.blp,
@@ -110,6 +111,12 @@ def _load_config(app: Flask, config) -> None:
         raise RuntimeError(
             "SECRET_KEY is not set. Set it in the environment (or instance/config.py); "
             "for local development use FLASK_CONFIG=development."
+        )
+    if not (app.debug or app.testing) and len(app.config["SECRET_KEY"]) < MIN_SECRET_KEY_LENGTH:
+        raise RuntimeError(
+            f"SECRET_KEY is shorter than {MIN_SECRET_KEY_LENGTH} characters: anyone who guesses"
+            " it can forge a session. Generate one with"
+            " `python -c 'import secrets; print(secrets.token_hex(32))'`."
         )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
         Path(app.instance_path).mkdir(exist_ok=True)

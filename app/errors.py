@@ -4,7 +4,13 @@
 import logging
 
 from flask import Flask, render_template, request
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import (
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -77,14 +83,30 @@ def handle_integrity_error(error: IntegrityError):
     )
 
 
-def handle_number_out_of_range(error: Exception):
-    """The last guard for a number too large for its column, should a schema let one through:
-    the client's mistake (422), not the server's."""
-    log.warning("number out of range reached the database: %s", error)
+def handle_unstorable_value(error: Exception):
+    """The last guard for a value its column cannot hold (a number out of range, a character
+    the database refuses), should a schema let one through: the client's mistake (422)."""
+    log.warning("a value the database cannot store reached it: %s", error)
     db.session.rollback()
     return _respond(
-        error_payload(422, "A number in the request is outside the range that can be stored.")
+        error_payload(
+            422,
+            "A value in the request cannot be stored (a number out of range, a date too far"
+            " away, or a character the database refuses).",
+        )
     )
+
+
+def handle_database_unavailable(error: Exception):
+    """The database cannot be reached (or, on SQLite, stayed locked past the busy timeout):
+    the service is unavailable for a moment, not broken."""
+    log.error("database unavailable: %s", error)
+    try:
+        db.session.rollback()
+    except SQLAlchemyError:
+        log.warning("rollback after a lost database connection failed too")
+    payload = error_payload(503, "The database cannot be reached just now: try again shortly.")
+    return _respond(payload, {"Retry-After": "5"})
 
 
 def handle_unexpected_error(error: Exception):
@@ -98,6 +120,8 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(DomainError, handle_domain_error)
     app.register_error_handler(IntegrityError, handle_integrity_error)
-    app.register_error_handler(OverflowError, handle_number_out_of_range)
-    app.register_error_handler(DataError, handle_number_out_of_range)
+    app.register_error_handler(OverflowError, handle_unstorable_value)
+    app.register_error_handler(DataError, handle_unstorable_value)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(InterfaceError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

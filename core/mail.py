@@ -51,10 +51,18 @@ class OutboxMessage(db.Model):
 
 
 def queue_message(recipient: str, subject: str, body: str) -> OutboxMessage:
-    message = OutboxMessage(recipient=recipient, subject=subject, body=body)
+    """Store a message for the delivery job. Line breaks in the recipient or the subject (a
+    product named with one) become spaces: a value never starts a header of its own."""
+    message = OutboxMessage(
+        recipient=_one_line(recipient)[:254], subject=_one_line(subject)[:200], body=body
+    )
     db.session.add(message)
     db.session.flush()
     return message
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def mail_server_configured() -> bool:
@@ -124,5 +132,7 @@ def _send(message: OutboxMessage) -> None:
     email["Subject"] = message.subject
     email["Message-ID"] = f"<outbox-{message.id}@serum-formulary>"
     email.set_content(message.body)
-    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
+    with smtplib.SMTP(
+        config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]
+    ) as smtp:
         smtp.send_message(email)

@@ -119,9 +119,9 @@ class _RowParser:
             self.check.error(line, f"{extra_cells} cell(s) more than the header names")
         row = {
             "product_id": self._product_id(line, values.get("product_id", "")),
-            "lot_number": self._lot_number(line, values.get("lot_number", "")),
+            "lot_number": self._lot_number(line, unescaped(values.get("lot_number", ""))),
             "quantity": self._quantity(line, values.get("quantity", "")),
-            "supplier": self._supplier(line, values.get("supplier", "")),
+            "supplier": self._supplier(line, unescaped(values.get("supplier", ""))),
             "storage": self._storage(line, values.get("storage", "")),
             "received_at": self._received_at(line, values.get("received_at", "")),
         }
@@ -360,4 +360,20 @@ def _csv_value(value) -> str:
         return value.isoformat()
     if isinstance(value, Storage | LotStatus):
         return value.value
+    if isinstance(value, str):
+        return escaped(value)
     return str(value)
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def escaped(text: str) -> str:
+    """A text cell a spreadsheet shows as text: a leading apostrophe before a formula start."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def unescaped(text: str) -> str:
+    """What `escaped` wrote, read back: an exported file imports its own values unchanged."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text

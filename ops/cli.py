@@ -1,7 +1,7 @@
 """`flask --app wsgi ...` commands. Each command commits once at its end, or not at all."""
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from clinic.conditions import seed_condition_rules
@@ -52,6 +52,11 @@ def create_user_command(username, role, email, password):
 @click.option("--demo", is_flag=True, help="Also demo users, patients and lots.")
 def seed_command(demo):
     """Load the starter catalogue and rules (idempotent); --demo adds demonstration data."""
+    if demo and not current_app.config["DEMO_DATA_ALLOWED"]:
+        raise click.ClickException(
+            "Demo data is for development and trials: its users' passwords are published."
+            " Use FLASK_CONFIG=development."
+        )
     try:
         with acting_as(None, "seed"), unit_of_work():
             report = seed_catalogue()

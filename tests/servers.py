@@ -75,7 +75,7 @@ def gunicorn_server(database_url: str, workers: int = 2, threads: int = 8):
     env = {
         **os.environ,
         "FLASK_CONFIG": "production",
-        "SECRET_KEY": "live-server-test-secret",
+        "SECRET_KEY": "live-server-test-secret-of-32-characters",
         "DATABASE_URL": database_url,
         "SCHEDULER_ENABLED": "0",
     }

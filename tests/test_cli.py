@@ -1,7 +1,9 @@
 """`flask users create` and `flask seed`."""
 
+import pytest
 from sqlalchemy import func, select
 
+from app import create_app
 from clinic.models import Patient
 from core.accounts import User
 from core.audit import AuditEntry
@@ -82,3 +84,24 @@ def test_seed_demo_adds_patients_and_stock_once(runner):
     second = runner.invoke(args=["seed", "--demo"])
     assert "0 patients and 0 lots added" in second.output
     assert db.session.scalar(select(func.count()).select_from(Lot)) == lots
+
+
+def test_production_refuses_demo_data(app, runner):
+    app.config["DEMO_DATA_ALLOWED"] = False
+    try:
+        result = runner.invoke(args=["seed", "--demo"])
+    finally:
+        app.config["DEMO_DATA_ALLOWED"] = True
+    assert result.exit_code != 0
+    assert "Demo data is for development" in result.output
+    assert db.session.scalar(select(User).where(User.username == "admin")) is None
+
+
+def test_production_refuses_a_secret_key_shorter_than_32_characters():
+    with pytest.raises(RuntimeError, match="shorter than 32"):
+        create_app(
+            {"CONFIG": "production", "SECRET_KEY": "a", "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+        )
+    assert create_app(
+        {"CONFIG": "production", "SECRET_KEY": "k" * 32, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    )

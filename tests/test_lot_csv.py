@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 
 from core.audit import AuditEntry
 from core.database import db
+from inventory.csv_io import unescaped
 from inventory.models import Lot, Movement
 from tests import factories
 
@@ -182,3 +183,13 @@ def test_inventory_verify_names_a_lot_that_disagrees_with_its_ledger_and_fails(r
     result = runner.invoke(args=["inventory", "verify"])
     assert result.exit_code == 1
     assert f"lot {lot.id} ({lot.lot_number}): quantity on hand 4, ledger sum 5" in result.output
+
+
+def test_an_exported_text_that_a_spreadsheet_would_run_as_a_formula_starts_with_an_apostrophe(
+    runner, product
+):
+    lot = factories.make_lot(product=product, lot_number="=HYPERLINK(1)", supplier="@evil")
+    output = runner.invoke(args=["export", "lots"]).output
+    [exported] = [row for row in csv.DictReader(io.StringIO(output)) if row["id"] == str(lot.id)]
+    assert (exported["lot_number"], exported["supplier"]) == ("'=HYPERLINK(1)", "'@evil")
+    assert unescaped(exported["lot_number"]) == "=HYPERLINK(1)"

@@ -1,5 +1,7 @@
 """The mail outbox: stored first, sent over real SMTP, kept when the server is down, sent once."""
 
+import socket
+
 from sqlalchemy import select
 
 from core.database import db
@@ -55,3 +57,27 @@ def test_a_message_claimed_by_another_deliverer_is_not_sent_again(mail_config):
         mail_config(port)
         assert deliver_job()["sent"] == 0
     assert mailbox.messages == []
+
+
+def test_a_line_break_in_a_subject_never_makes_a_header_of_its_own(mail_config):
+    queue_message("admin@clinic.example", "Recall of Lido\r\nBcc: thief@evil.example", "body")
+    db.session.commit()
+    with smtp_server() as (port, mailbox):
+        mail_config(port)
+        assert deliver_job()["sent"] == 1
+    (message,) = mailbox.messages
+    assert message["Subject"] == "Recall of Lido Bcc: thief@evil.example"
+    assert message["Bcc"] is None
+
+
+def test_a_server_that_never_answers_leaves_the_message_queued_after_the_timeout(app, mail_config):
+    message = queue_message("admin@clinic.example", "Digest", "body")
+    db.session.commit()
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never says a word
+        mail_config(silent.getsockname()[1])
+        app.config["MAIL_TIMEOUT"] = 0.5
+        try:
+            assert deliver_job() == {"sent": 0, "failed": 1, "queued": 1}
+        finally:
+            app.config["MAIL_TIMEOUT"] = 5
+    assert "timed out" in db.session.get(OutboxMessage, message.id).last_error

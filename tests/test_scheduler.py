@@ -162,7 +162,7 @@ def test_flask_scheduler_run_catches_up_a_missed_scan_on_start(live_app, scratch
     env = {
         **os.environ,
         "FLASK_CONFIG": "production",
-        "SECRET_KEY": "scheduler-test-secret",
+        "SECRET_KEY": "scheduler-test-secret-" + "s" * 32,
         "DATABASE_URL": scratch_db,
         "CLINIC_TIMEZONE": "Europe/Berlin",
     }
