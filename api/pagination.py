@@ -3,9 +3,9 @@
 import marshmallow as ma
 from sqlalchemy import Select, func, select
 
-from core.database import MAX_ID, db
+from core.database import MAX_ID, PAGE_SIZE, db
 
-PAGINATION = {"page_size": 50, "max_page_size": 500}
+PAGINATION = {"page_size": PAGE_SIZE, "max_page_size": 500}
 
 
 def paginate(stmt: Select, pagination_parameters) -> list:

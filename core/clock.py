@@ -24,3 +24,20 @@ def clinic_date(moment: datetime) -> date:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(clinic_timezone()).date()
+
+
+def day_text(day: date | None) -> str:
+    """A calendar day as people in the clinic read it: 2 Dec 2026."""
+    if day is None:
+        return ""
+    return f"{day.day} {day.strftime('%b %Y')}"
+
+
+def moment_text(moment: datetime | None) -> str:
+    """A stored moment on the clinic's wall clock, to the minute: 2 Dec 2026, 14:05."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(clinic_timezone())
+    return f"{day_text(local.date())}, {local.strftime('%H:%M')}"

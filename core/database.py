@@ -32,6 +32,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 
+# One page of a list, in the API and on the pages.
+PAGE_SIZE = 50
 # Ids are 32-bit integer columns on every database.
 MAX_ID = 2**31 - 1
 

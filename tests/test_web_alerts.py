@@ -178,11 +178,11 @@ def test_acknowledging_shows_who_and_when_and_a_second_acknowledgement_keeps_the
     assert alert.id not in inbox_ids(client)  # the open alerts, by default
     page = html(client.get("/alerts", query_string={"status": "acknowledged"}))
     assert f"Acknowledged by <strong>{pharmacist.username}</strong>" in page
-    assert '<time datetime="2025-06-01T09:30:00+00:00">2025-06-01 09:30</time>' in page
+    assert '<time datetime="2025-06-01T09:30:00+00:00">1 Jun 2025, 09:30</time>' in page
 
     sign_in_as(client, factories.make_user(role="admin"))
     again = client.post(f"/alerts/{alert.id}/ack", follow_redirects=True)
-    assert f"Already acknowledged by {pharmacist.username} on 2025-06-01 09:30." in html(again)
+    assert f"Already acknowledged by {pharmacist.username} on 1 Jun 2025, 09:30." in html(again)
     db.session.expire_all()
     stored = db.session.get(Alert, alert.id)
     assert stored.acknowledged_by_id == pharmacist.id

@@ -2,15 +2,13 @@
 inbox to both): filter by status and kind, newest first, and acknowledge an alert. Every page
 can also ask how many alerts are open, for its links to the inbox."""
 
-from datetime import datetime
-
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 
 from core.accounts import Role, User
-from core.clock import clinic_timezone, utcnow
+from core.clock import moment_text, utcnow
 from core.database import db
 from inventory import alerts
 from inventory.alerts import AlertKind, AlertStatus
@@ -69,16 +67,8 @@ def counts_text(counts: dict[str, int]) -> str:
     return ", ".join(words) or "none"
 
 
-def clinic_time(moment: datetime | None) -> str:
-    """A stored moment as the clinic's wall clock reads it, to the minute."""
-    if moment is None:
-        return ""
-    return moment.astimezone(clinic_timezone()).strftime("%Y-%m-%d %H:%M")
-
-
 bp.add_app_template_filter(kind_label, "alert_kind")
 bp.add_app_template_filter(counts_text, "alert_counts")
-bp.add_app_template_filter(clinic_time, "clinic_time")
 
 
 @bp.app_context_processor
@@ -125,7 +115,7 @@ def acknowledge(alert_id):
     else:
         flash(
             f"Already acknowledged by {alert.acknowledged_by_username or 'a removed user'} "
-            f"on {clinic_time(alert.acknowledged_at)}.",
+            f"on {moment_text(alert.acknowledged_at)}.",
             "info",
         )
     return redirect(url_for("inbox.list_alerts", **inbox_arguments()))

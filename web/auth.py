@@ -9,13 +9,17 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 from core.audit import set_actor
+from core.clock import day_text, moment_text
 from core.errors import DomainError
 from core.signin import sign_in
 from web.login import sign_in_browser, sign_out_browser
 from web.pages import ROLE_HOMES, quantity_text
 
 bp = Blueprint("web", __name__)
+# The texts every page writes the same way: quantities, days and moments (clinic timezone).
 bp.add_app_template_filter(quantity_text, "quantity")
+bp.add_app_template_filter(day_text, "day")
+bp.add_app_template_filter(moment_text, "moment")
 
 
 class LoginForm(FlaskForm):

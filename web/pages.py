@@ -10,14 +10,14 @@ import functools
 from datetime import date
 from decimal import Decimal
 
-from flask import abort, request
+from flask import abort, render_template, request
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 from wtforms.validators import ValidationError
 
 from core.accounts import Role
 from core.audit import set_actor
-from core.database import MAX_ID, db
+from core.database import MAX_ID, PAGE_SIZE, db
 from core.errors import Conflict, DomainError
 from inventory.models import QUANTITY_PLACES
 from web.login import login_manager
@@ -28,7 +28,6 @@ ROLE_HOMES = {
     Role.ADMIN: "admin.home",
 }
 ROLE_NAMES = {Role.PHARMACIST: "pharmacists", Role.DOCTOR: "doctors", Role.ADMIN: "administrators"}
-PAGE_SIZE = 50
 
 
 def role_page(*roles: Role):
@@ -144,3 +143,34 @@ def page_of(stmt: Select, size: int = PAGE_SIZE) -> Page:
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     items = db.session.scalars(stmt.limit(size).offset((number - 1) * size)).all()
     return Page(list(items), number, total, size)
+
+
+CONFIRMED = "confirmed"
+
+
+def confirmed() -> bool:
+    """Whether the person has said yes to an irreversible step: on the confirm page, or in the
+    dialog static/confirm.js opens for a form marked data-confirm."""
+    return request.form.get(CONFIRMED) == "yes"
+
+
+def confirmation_page(
+    *, title: str, question: str, action: str, cancel_url: str, details: tuple[str, ...] = ()
+):
+    """The page that asks before an irreversible step when no script asked: it posts the form
+    again, as it was filled in, with the yes. Nothing has been written yet."""
+    fields = [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name not in ("csrf_token", CONFIRMED)
+    ]
+    page = render_template(
+        "confirm.html",
+        title=title,
+        question=question,
+        action=action,
+        cancel_url=cancel_url,
+        details=details,
+        fields=fields,
+    )
+    return page, 200
