@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import sync_playwright
 from sqlalchemy import event, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
@@ -207,3 +208,21 @@ def mail_config(app):
 
     yield configure
     app.config.update(saved)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless Chromium, one per test module (`make test` installs it)."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -25,7 +25,6 @@ from core.database import db
 from core.errors import DomainError
 from formulary.models import Serum, SerumStatus
 from ops.jobs import run_scan_job
-from tests.test_browser import CHROMIUM_ARGS, browser  # noqa: F401 (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -114,9 +113,7 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
     role, browser, demo_clinic, live_server
 ):
     # The axe script is injected, so this context lets it past the Content-Security-Policy.
-    context = browser.new_context(
-        base_url=live_server.base_url, viewport=PHONE, bypass_csp=True
-    )
+    context = browser.new_context(base_url=live_server.base_url, viewport=PHONE, bypass_csp=True)
     page = context.new_page()
     _sign_in(page, role)
     origin = live_server.base_url.rstrip("/")
