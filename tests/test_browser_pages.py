@@ -131,6 +131,6 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
                 seen.add(pattern)
                 queue.append(link)
     context.close()
-    assert len(visited) > 3, visited
+    assert len(visited) >= 3, visited
     assert problems == [], "\n".join(problems)
     print(f"{role}: {len(visited)} pages", *visited)
