@@ -3,7 +3,7 @@
 from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, AsOfSchema, paginate
-from api.schemas.alerts import AlertQuerySchema, AlertSchema, ScanSchema
+from api.schemas.alerts import AcknowledgeManySchema, AlertQuerySchema, AlertSchema, ScanSchema
 from core.accounts import Role
 from core.clock import clinic_today, utcnow
 from inventory import alerts
@@ -30,6 +30,16 @@ def list_alerts(filters, pagination_parameters):
 def acknowledge_alert(alert_id):
     """Mark the alert seen; acknowledging again keeps the first acknowledgement."""
     return alerts.acknowledge(alert_id, current_api_user(), utcnow())
+
+
+@blp.route("/alerts/ack", methods=["POST"])
+@roles_required(*INBOX_READERS)
+@blp.arguments(AcknowledgeManySchema)
+@blp.response(200, AlertSchema(many=True))
+def acknowledge_alerts(fields):
+    """Acknowledge several alerts at once (at most 500), in one transaction; answers the ones
+    this call acknowledged (those already acknowledged keep their first acknowledgement)."""
+    return alerts.acknowledge_many(fields["alert_ids"], current_api_user(), utcnow())
 
 
 @blp.route("/alerts/scan", methods=["POST"])

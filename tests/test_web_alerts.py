@@ -213,6 +213,79 @@ def test_an_acknowledgement_is_in_the_audit_log_with_its_user(client, sign_in_pa
     assert f"<td>{admin.username}</td>" in page and "acknowledged" in page
 
 
+def test_several_selected_alerts_are_acknowledged_at_once(client, sign_in_page):
+    first, second, untouched = (factories.make_alert() for _ in range(3))
+    pharmacist = sign_in_page("pharmacist")
+    response = client.post(
+        "/alerts/ack", data={"which": "selected", "alert_id": [first.id, second.id]}
+    )
+    assert response.status_code == 302
+    assert "Acknowledged 2 alerts." in html(client.get(response.headers["Location"]))
+    db.session.expire_all()
+    assert [first.status, second.status, untouched.status] == [
+        AlertStatus.ACKNOWLEDGED,
+        AlertStatus.ACKNOWLEDGED,
+        AlertStatus.OPEN,
+    ]
+    assert first.acknowledged_by_id == second.acknowledged_by_id == pharmacist.id
+
+
+def test_all_shown_acknowledges_the_open_alerts_the_page_showed_and_no_other(client, sign_in_page):
+    expired = [factories.make_alert("expired") for _ in range(2)]
+    other_kind = factories.make_alert("low_stock", lot=None)
+    sign_in_page("admin")
+    page = html(client.get("/alerts", query_string={"kind": "expired"}))
+    assert "Acknowledge all 2 open alerts shown" in page
+    shown = [int(i) for i in re.findall(r'name="shown" value="(\d+)"', page)]
+    assert sorted(shown) == sorted(alert.id for alert in expired)
+    raised_since = factories.make_alert("expired")
+    client.post("/alerts/ack?kind=expired", data={"which": "shown", "shown": shown})
+    db.session.expire_all()
+    assert {alert.status for alert in expired} == {AlertStatus.ACKNOWLEDGED}
+    assert other_kind.status == raised_since.status == AlertStatus.OPEN
+
+
+def test_acknowledging_none_selected_is_refused_with_a_message_and_changes_nothing(
+    client, sign_in_page
+):
+    alert = factories.make_alert()
+    sign_in_page("admin")
+    response = client.post("/alerts/ack", data={"which": "selected"})
+    assert response.status_code == 422
+    assert "Select at least one alert." in html(response)
+    db.session.expire_all()
+    assert alert.status == AlertStatus.OPEN
+
+
+def test_a_bulk_acknowledgement_keeps_the_first_acknowledgement_of_an_alert(client, sign_in_page):
+    first_reader = factories.make_user(role="pharmacist")
+    seen = acknowledged(first_reader)
+    fresh = factories.make_alert()
+    sign_in_page("admin")
+    response = client.post("/alerts/ack", data={"alert_id": [seen.id, fresh.id]})
+    assert "Acknowledged 1 alert." in html(client.get(response.headers["Location"]))
+    db.session.expire_all()
+    assert seen.acknowledged_by_id == first_reader.id
+
+
+def test_the_api_acknowledges_several_alerts_with_the_same_rule(client, login_as):
+    alerts = [factories.make_alert() for _ in range(2)]
+    auth = login_as("pharmacist")
+    response = client.post(
+        "/api/alerts/ack", json={"alert_ids": [a.id for a in alerts]}, headers=auth
+    )
+    assert response.status_code == 200
+    assert sorted(a["id"] for a in response.get_json()) == sorted(a.id for a in alerts)
+    again = client.post("/api/alerts/ack", json={"alert_ids": [alerts[0].id]}, headers=auth)
+    assert again.status_code == 200 and again.get_json() == []
+    refused = client.post("/api/alerts/ack", json={"alert_ids": []}, headers=auth)
+    assert refused.status_code == 422 and "alert_ids" in refused.get_json()["errors"]
+    unknown = client.post(
+        "/api/alerts/ack", json={"alert_ids": [alerts[0].id, 999999]}, headers=auth
+    )
+    assert unknown.status_code == 404
+
+
 # --- CSRF --------------------------------------------------------------------------------------
 
 

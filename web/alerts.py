@@ -10,9 +10,10 @@ from wtforms import SelectChoice, SelectField
 from core.accounts import Role, User
 from core.clock import moment_text, utcnow
 from core.database import db
+from core.errors import Invalid
 from inventory import alerts
 from inventory.alerts import AlertKind, AlertStatus
-from web.pages import page_of, role_page
+from web.pages import optional_record_id, page_of, role_page
 
 bp = Blueprint("inbox", __name__, url_prefix="/alerts")
 
@@ -84,23 +85,30 @@ def inbox_arguments() -> dict[str, str]:
 @bp.route("")
 @role_page(*INBOX_READERS)
 def list_alerts():
+    return _inbox_page()
+
+
+def _inbox_page(bulk_error: str | None = None, status: int = 200):
     form = InboxFilterForm(request.args)
     if not form.validate():
         return render_template("alerts/inbox.html", form=form, page=None), 422
-    status = None if form.status.data == ALL else AlertStatus(form.status.data)
+    state = None if form.status.data == ALL else AlertStatus(form.status.data)
     kind = AlertKind(form.kind.data) if form.kind.data else None
-    page = page_of(alerts.inbox(status, kind))
+    page = page_of(alerts.inbox(state, kind))
     if page.number > page.pages:
         # Acknowledging the last alert of the last page leaves that page empty: show the one
         # before it instead.
         return redirect(url_for("inbox.list_alerts", **{**inbox_arguments(), "page": page.pages}))
-    return render_template(
+    page_html = render_template(
         "alerts/inbox.html",
         form=form,
         page=page,
         back=inbox_arguments(),
+        open_shown=[alert.id for alert in page.items if alert.status == AlertStatus.OPEN],
+        bulk_error=bulk_error,
         lot_links=current_user.role == Role.PHARMACIST,  # the lot page is the pharmacist's
     )
+    return page_html, status
 
 
 @bp.route("/<id:alert_id>/ack", methods=["POST"])
@@ -118,4 +126,29 @@ def acknowledge(alert_id):
             f"on {moment_text(alert.acknowledged_at)}.",
             "info",
         )
+    return redirect(url_for("inbox.list_alerts", **inbox_arguments()))
+
+
+@bp.route("/ack", methods=["POST"])
+@role_page(*INBOX_READERS)
+def acknowledge_many():
+    """The selected alerts, or every open one the page showed (their ids came with it: an
+    alert raised since is not acknowledged unseen)."""
+    field = "shown" if request.form.get("which") == "shown" else "alert_id"
+    user = db.session.get(User, current_user.id)
+    try:
+        ids = [optional_record_id(value) for value in request.form.getlist(field)]
+        acknowledged = alerts.acknowledge_many([i for i in ids if i], user, utcnow())
+    except ValueError:
+        return _inbox_page("Those alerts are not in the inbox.", 422)
+    except Invalid as error:
+        db.session.rollback()
+        return _inbox_page(error.message, 422)
+    count = len(acknowledged)
+    flash(
+        f"Acknowledged {count} alert{'' if count == 1 else 's'}."
+        if count
+        else "Those alerts were already acknowledged.",
+        "success" if count else "info",
+    )
     return redirect(url_for("inbox.list_alerts", **inbox_arguments()))

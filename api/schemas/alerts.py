@@ -2,8 +2,10 @@
 
 import marshmallow as ma
 
+from api.pagination import id_field
 from api.schemas.fields import QuantityField
 from inventory.alerts import AlertKind, AlertStatus
+from inventory.alerts.inbox import MOST_ACKNOWLEDGED_AT_ONCE
 
 
 class AlertSchema(ma.Schema):
@@ -40,3 +42,12 @@ class ScanSchema(ma.Schema):
     as_of = ma.fields.Date()
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
     created = ma.fields.List(ma.fields.Nested(AlertSchema))
+
+
+class AcknowledgeManySchema(ma.Schema):
+    alert_ids = ma.fields.List(
+        id_field(strict=True),
+        required=True,
+        validate=ma.validate.Length(min=1, max=MOST_ACKNOWLEDGED_AT_ONCE),
+        metadata={"description": f"The alerts seen (1 to {MOST_ACKNOWLEDGED_AT_ONCE})."},
+    )

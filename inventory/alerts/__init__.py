@@ -15,7 +15,7 @@ from inventory.alerts.health import (
     scan_overdue,
     service_health,
 )
-from inventory.alerts.inbox import acknowledge, inbox, open_counts
+from inventory.alerts.inbox import acknowledge, acknowledge_many, inbox, open_counts
 from inventory.alerts.models import URGENCY, Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
 from inventory.alerts.scans import (
     created_by,
@@ -35,6 +35,7 @@ __all__ = [
     "ScanOutcome",
     "ScanRun",
     "acknowledge",
+    "acknowledge_many",
     "created_by",
     "created_counts",
     "expiry_thresholds",

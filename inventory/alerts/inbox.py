@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from core.accounts import User
 from core.database import db
-from core.errors import NotFound
+from core.errors import Invalid, NotFound
 from inventory.alerts.models import Alert, AlertKind, AlertStatus
 
 
@@ -59,3 +59,35 @@ def acknowledge(alert_id: int, user: User, now: datetime) -> Alert:
     alert.acknowledged_at = now
     db.session.flush()
     return alert
+
+
+# A page of the inbox at its largest: what one person can have looked at before saying "seen".
+MOST_ACKNOWLEDGED_AT_ONCE = 500
+
+
+def acknowledge_many(alert_ids: list[int], user: User, now: datetime) -> list[Alert]:
+    """Acknowledge the alerts a person selected (or every one they were shown), in one
+    transaction; the ones already acknowledged keep their first acknowledgement. Answers the
+    alerts this call acknowledged. Only named alerts: one raised meanwhile is not seen."""
+    ids = sorted(set(alert_ids))
+    if not ids:
+        raise Invalid({"alert_ids": ["Select at least one alert."]}, "Select at least one alert.")
+    if len(ids) > MOST_ACKNOWLEDGED_AT_ONCE:
+        too_many = f"At most {MOST_ACKNOWLEDGED_AT_ONCE} alerts at once."
+        raise Invalid({"alert_ids": [too_many]}, too_many)
+    found = db.session.scalars(
+        with_details(select(Alert).where(Alert.id.in_(ids)))
+        .order_by(Alert.id)
+        .with_for_update(of=Alert)
+        .execution_options(populate_existing=True)
+    ).all()
+    missing = set(ids) - {alert.id for alert in found}
+    if missing:
+        raise NotFound(f"No alert with id {min(missing)}.")
+    acknowledged = [alert for alert in found if alert.status == AlertStatus.OPEN]
+    for alert in acknowledged:
+        alert.status = AlertStatus.ACKNOWLEDGED
+        alert.acknowledged_by = user
+        alert.acknowledged_at = now
+    db.session.flush()
+    return acknowledged
