@@ -6,6 +6,7 @@ from api.pagination import PAGINATION, paginate
 from api.schemas.audit import AuditEntrySchema, AuditQuerySchema
 from core.accounts import Role
 from core.audit import audit_entries
+from core.errors import Invalid
 
 blp = Blueprint("audit", __name__, url_prefix="/api", description="Who changed what, and when.")
 
@@ -16,13 +17,17 @@ blp = Blueprint("audit", __name__, url_prefix="/api", description="Who changed w
 @blp.response(200, AuditEntrySchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_audit(filters, pagination_parameters):
-    """Newest first."""
-    stmt = audit_entries(
-        username=filters.get("user"),
-        user_id=filters.get("user_id"),
-        entity=filters.get("entity"),
-        entity_id=filters.get("entity_id"),
-        date_from=filters.get("date_from"),
-        date_to=filters.get("date_to"),
-    )
+    """Newest first. A period whose end comes before its start is a 422 naming `to`."""
+    try:
+        stmt = audit_entries(
+            username=filters.get("user"),
+            user_id=filters.get("user_id"),
+            entity=filters.get("entity"),
+            entity_id=filters.get("entity_id"),
+            date_from=filters.get("date_from"),
+            date_to=filters.get("date_to"),
+        )
+    except Invalid as error:
+        # The query names the period's end `to`.
+        raise Invalid({"to": error.errors["date_to"]}, error.message) from None
     return paginate(stmt, pagination_parameters)

@@ -14,11 +14,12 @@ import decimal
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, Select, String, event, insert, inspect, select
+from sqlalchemy import JSON, Index, Select, String, event, func, insert, inspect, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session
 
 from core.clock import clinic_timezone, utcnow
 from core.database import UTCDateTime, db
+from core.errors import Invalid
 
 # Never copied into the log.
 SECRET_COLUMNS = {"password_hash", "token_hash"}
@@ -76,7 +77,8 @@ def set_actor(user_id: int | None, username: str) -> None:
 
 def record(action: str, entity: str, entity_id=None, changes: dict | None = None) -> None:
     """An entry for a write that bypasses the ORM flush (bulk statements)."""
-    db.session.execute(insert(AuditEntry).values(_entry(action, entity, entity_id, changes or {})))
+    entry = _entry(db.session(), action, entity, entity_id, changes or {})
+    db.session.execute(insert(AuditEntry).values(entry))
 
 
 def audit_entries(
@@ -89,6 +91,66 @@ def audit_entries(
 ) -> Select:
     """The log, newest first, narrowed by who, what and which clinic days (both included)."""
     stmt = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    return _narrowed(
+        stmt,
+        username=username,
+        user_id=user_id,
+        entity=entity,
+        entity_id=entity_id,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+def audit_writes(
+    *,
+    username: str | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Select:
+    """One row (`at`, `username`, `records`) per write (a transaction: its entries share one
+    moment and one actor), newest first: the writes that touched what the filters name."""
+    stmt = (
+        select(AuditEntry.at, AuditEntry.username, func.count().label("records"))
+        .group_by(AuditEntry.at, AuditEntry.username)
+        .order_by(AuditEntry.at.desc(), AuditEntry.username)
+    )
+    return _narrowed(
+        stmt,
+        username=username,
+        entity=entity,
+        entity_id=entity_id,
+        date_from=date_from,
+        date_to=date_to,
+    )
+
+
+def entries_of_writes(writes) -> list[AuditEntry]:
+    """Every entry of the given writes (rows of `audit_writes`), in the order they were made."""
+    keys = {(write.at, write.username) for write in writes}
+    if not keys:
+        return []
+    entries = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.at.in_({at for at, _ in keys})).order_by(AuditEntry.id)
+    )
+    return [entry for entry in entries if (entry.at, entry.username) in keys]
+
+
+def _narrowed(
+    stmt: Select,
+    *,
+    username=None,
+    user_id=None,
+    entity=None,
+    entity_id=None,
+    date_from=None,
+    date_to=None,
+) -> Select:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        message = "The end of the period comes before its start."
+        raise Invalid({"date_to": [message]}, message)
     if username:
         stmt = stmt.where(AuditEntry.username == username)
     if user_id is not None:
@@ -108,10 +170,10 @@ def _start_of_clinic_day(day: dt.date) -> datetime:
     return datetime.combine(day, dt.time.min, tzinfo=clinic_timezone())
 
 
-def _entry(action: str, entity: str, entity_id, changes: dict) -> dict:
+def _entry(session: Session, action: str, entity: str, entity_id, changes: dict) -> dict:
     actor = current_actor()
     return {
-        "at": utcnow(),
+        "at": _moment_of_write(session),
         "user_id": actor.user_id,
         "username": actor.username,
         "action": action,
@@ -119,6 +181,21 @@ def _entry(action: str, entity: str, entity_id, changes: dict) -> dict:
         "entity_id": None if entity_id is None else str(entity_id),
         "changes": changes,
     }
+
+
+def _entry_of(session: Session, action: str, obj, changes: dict) -> dict:
+    return _entry(session, action, obj.__tablename__, _identity(obj), changes)
+
+
+def _moment_of_write(session: Session) -> datetime:
+    # Every entry of one transaction shares its moment, so the log reads a write as one row.
+    return session.info.setdefault("audit_moment", utcnow())
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_the_moment_of_write(session: Session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop("audit_moment", None)
 
 
 def _jsonable(value):
@@ -190,19 +267,19 @@ def _write_audit_entries(session: Session, flush_context) -> None:
     entries = []
     for obj in session.new:
         if _audited(obj):
-            entries.append(_entry("create", obj.__tablename__, _identity(obj), _column_values(obj)))
+            entries.append(_entry_of(session, "create", obj, _column_values(obj)))
     for obj in session.dirty:
         if _audited(obj) and session.is_modified(obj):
             changes = _changed_values(obj)
             if changes:
-                entries.append(_entry("update", obj.__tablename__, _identity(obj), changes))
+                entries.append(_entry_of(session, "update", obj, changes))
     # Rows a delete-orphan cascade removed (a serum's replaced components, a substance's
     # replaced synonyms) are deleted by the flush itself and never were in session.deleted.
     deleted = {id(obj): obj for obj in session.deleted}
     deleted.update((id(obj), obj) for obj in session.info.pop("deleted_in_flush", []))
     for obj in deleted.values():
         if _audited(obj):
-            entries.append(_entry("delete", obj.__tablename__, _identity(obj), _column_values(obj)))
+            entries.append(_entry_of(session, "delete", obj, _column_values(obj)))
     if entries:
         session.connection().execute(insert(AuditEntry), entries)
 

@@ -270,9 +270,9 @@ def test_an_administrator_scans_acknowledges_an_alert_manages_users_and_adds_a_r
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
     page.get_by_label("User").fill("admin-browser")
-    page.get_by_label("Table").fill("users")
+    page.get_by_label("Kind of record").select_option(label="Users")
     page.get_by_role("button", name="Filter").click()
-    expect(page.locator("table.audit")).to_contain_text("dr-rui")
+    expect(page.locator("ol.audit-writes")).to_contain_text("Created user dr-rui")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Condition rules").click()
     page.get_by_label("Code").fill("isotretinoin_use")

@@ -210,7 +210,8 @@ def test_an_acknowledgement_is_in_the_audit_log_with_its_user(client, sign_in_pa
     admin = sign_in_page("admin")
     client.post(f"/alerts/{alert.id}/ack")
     page = html(client.get("/admin/audit", query_string={"entity": "alerts"}))
-    assert f"<td>{admin.username}</td>" in page and "acknowledged" in page
+    assert "Changed alert " in page and "Status: open → acknowledged" in page
+    assert f"· {admin.username}</p>" in page
 
 
 def test_several_selected_alerts_are_acknowledged_at_once(client, sign_in_page):
@@ -348,7 +349,7 @@ def test_run_the_scan_now_raises_the_alerts_due_today_and_flashes_the_counts(cli
     assert (alert.lot_id, alert.threshold_days) == (soon.id, 7)
     assert re.search(r"<td>2025-06-01</td>.*?succeeded.*?<td>1 expiring</td>", html(response), re.S)
     audit = html(client.get("/admin/audit", query_string={"entity": "alerts"}))
-    assert f"<td>{admin.username}</td><td>scan</td>" in audit
+    assert re.search(rf"Ran the alert scan.*?· {admin.username}</p>", audit, re.S)
 
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
         again = client.post("/admin/scan", follow_redirects=True)
@@ -456,8 +457,10 @@ def test_the_overview_sends_the_same_number_of_queries_for_few_and_many_alerts_a
     def measure():
         return queries_of_get("/admin")[0]
 
-    client.post("/admin/scan")
-    few = measure()
+    for _ in range(2):
+        factories.make_alert()
+        client.post("/admin/scan")
+    few = measure()  # record names are read with one query per kind of record shown
     for _ in range(12):
         factories.make_alert()
         client.post("/admin/scan")

@@ -11,6 +11,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -22,19 +23,20 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
 from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, get_user, set_active
-from core.audit import audit_entries
+from core.audit import audit_writes, entries_of_writes
 from core.clock import clinic_today, utcnow
 from core.database import db
-from core.errors import DomainError
+from core.errors import DomainError, Invalid
 from formulary.screen import Verdict
 from inventory.alerts import open_counts, recent_scan_runs, service_health
 from ops.jobs import scan_in_request
 from web.alerts import counts_text
+from web.audit_log import kind_choices, write_rows
 from web.pages import page_of, role_page, show_domain_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-RECENT_ENTRIES = 10
+RECENT_WRITES = 10
 RECENT_SCANS = 10
 
 
@@ -63,8 +65,13 @@ class AuditFilterForm(FlaskForm):
         csrf = False  # a GET search changes nothing
 
     user = StringField("User", validators=[Optional(), Length(max=80)])
-    entity = StringField("Table", validators=[Optional(), Length(max=60)], description="e.g. lots")
-    entity_id = StringField("Record id", validators=[Optional(), Length(max=60)])
+    entity = SelectField(
+        "Kind of record",
+        choices=[SelectChoice("", "Every kind"), *(SelectChoice(*c) for c in kind_choices())],
+        default="",
+    )
+    # One record's history, from a link on its page (not typed: people don't know ids).
+    entity_id = HiddenField(validators=[Optional(), Length(max=60)])
     date_from = DateField("From", validators=[Optional()])
     date_to = DateField("To", validators=[Optional()])
 
@@ -95,7 +102,8 @@ def home():
 
 def _home(status: int = 200):
     counts = dict(db.session.execute(select(User.active, func.count()).group_by(User.active)).all())
-    recent = db.session.scalars(audit_entries().limit(RECENT_ENTRIES)).all()
+    writes = db.session.execute(audit_writes().limit(RECENT_WRITES)).all()
+    recent = write_rows(writes, entries_of_writes(writes))
     return render_template(
         "admin/home.html",
         active_users=counts.get(True, 0),
@@ -185,14 +193,20 @@ def audit():
     form = AuditFilterForm(request.args)
     if not form.validate():
         return render_template("admin/audit.html", form=form, page=None), 422
-    stmt = audit_entries(
-        username=(form.user.data or "").strip() or None,
-        entity=(form.entity.data or "").strip() or None,
-        entity_id=(form.entity_id.data or "").strip() or None,
-        date_from=form.date_from.data,
-        date_to=form.date_to.data,
-    )
-    return render_template("admin/audit.html", form=form, page=page_of(stmt))
+    try:
+        writes = audit_writes(
+            username=(form.user.data or "").strip() or None,
+            entity=form.entity.data or None,
+            entity_id=(form.entity_id.data or "").strip() or None,
+            date_from=form.date_from.data,
+            date_to=form.date_to.data,
+        )
+    except Invalid as error:
+        status = show_domain_error(form, error)
+        return render_template("admin/audit.html", form=form, page=None), status
+    page = page_of(writes, scalars=False)
+    rows = write_rows(page.items, entries_of_writes(page.items))
+    return render_template("admin/audit.html", form=form, page=page, rows=rows)
 
 
 @bp.route("/condition-rules")

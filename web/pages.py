@@ -135,13 +135,14 @@ class Page:
         return self.number < self.pages
 
 
-def page_of(stmt: Select, size: int = PAGE_SIZE) -> Page:
+def page_of(stmt: Select, size: int = PAGE_SIZE, *, scalars: bool = True) -> Page:
     """The page of a select named by the `page` query argument: two queries, whatever the
-    page's length."""
+    page's length. Items are the select's first column, or its rows (`scalars=False`)."""
     number = request.args.get("page", "1")
     number = int(number) if number.isdigit() and int(number) > 0 else 1
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    items = db.session.scalars(stmt.limit(size).offset((number - 1) * size)).all()
+    window = stmt.limit(size).offset((number - 1) * size)
+    items = (db.session.scalars(window) if scalars else db.session.execute(window)).all()
     return Page(list(items), number, total, size)
 
 
