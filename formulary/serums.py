@@ -207,6 +207,11 @@ def new_version(serum: Serum, author: User | None) -> Serum:
     return copy
 
 
+def refuse_unless_editable(serum: Serum) -> None:
+    """409 unless the version is a draft: what a page asks before offering to edit it."""
+    _refuse_unless_draft(serum, "edited")
+
+
 def _refuse_unless_draft(serum: Serum, action: str) -> None:
     if serum.status is not SerumStatus.DRAFT:
         raise Conflict(
@@ -270,18 +275,30 @@ def _refuse_unsafe_formula(serum: Serum) -> None:
             {"components": ["A serum without components cannot be approved."]},
             message=f"{serum.code} version {serum.version} has no components.",
         )
-    errors, refused = {}, []
+    problems = concentration_problems(serum)
+    if problems:
+        errors = {
+            f"components.{position}.amount_per_dose": [
+                f"{serum.components[position].substance.name}: {problem}"
+            ]
+            for position, problem in problems.items()
+        }
+        refused = ", ".join(serum.components[position].substance.name for position in problems)
+        raise Invalid(errors, message=f"Approval refused for {refused}.")
+
+
+def concentration_problems(serum: Serum) -> dict[int, str]:
+    """By component position: why its concentration breaks its substance's maximum (what
+    approval will refuse)."""
+    problems = {}
     for position, component in enumerate(serum.components):
         maximum = max_concentration(component.substance)
         if maximum is None:
             continue
         problem = _over_maximum(component.concentration_per_ml, maximum)
         if problem:
-            name = component.substance.name
-            refused.append(name)
-            errors[f"components.{position}.amount_per_dose"] = [f"{name}: {problem}"]
-    if errors:
-        raise Invalid(errors, message=f"Approval refused for {', '.join(refused)}.")
+            problems[position] = problem
+    return problems
 
 
 def _over_maximum(concentration: units.Amount, maximum: units.Amount) -> str | None:
@@ -410,3 +427,10 @@ def _differs(before, after) -> bool:
     if isinstance(before, Decimal) or isinstance(after, Decimal):
         return Decimal(before or 0) != Decimal(after or 0)
     return (before or None) != (after or None)
+
+
+def drafts_waiting() -> int:
+    """How many drafts wait for approval."""
+    return db.session.scalar(
+        select(func.count()).select_from(Serum).where(Serum.status == SerumStatus.DRAFT)
+    )

@@ -274,3 +274,13 @@ def carriers_of(substance: Substance) -> list[Substance]:
             select(Substance).where(Substance.id.in_(carriers)).order_by(Substance.name)
         )
     )
+
+
+def ingredient_names() -> list[str]:
+    """Every substance that can go into a serum (not a class), by name: what a form offers
+    as suggestions."""
+    return list(
+        db.session.scalars(
+            select(Substance.name).where(Substance.is_class.is_(False)).order_by(Substance.name)
+        )
+    )
