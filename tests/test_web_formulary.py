@@ -20,7 +20,7 @@ from formulary.models import (
 )
 from formulary.serums import approve
 from inventory.lots import Expiry, receive
-from inventory.models import Product, Storage
+from inventory.models import Lot, Product, Storage
 from tests import factories
 
 
@@ -593,3 +593,23 @@ def test_a_draft_above_a_maximum_concentration_is_marked_before_its_approval(cli
     assert "10 mg per mL is above its maximum of 5 mg per mL." in page
     with pytest.raises(Invalid, match="Approval refused for lidocaine"):
         approve(draft, factories.make_user(role="admin"))
+
+
+def test_the_receive_form_puts_a_lot_where_its_product_is_usually_kept_unless_told(
+    client, pharmacist
+):
+    product = factories.make_product(kind="consumable", name="Cold gel", storage="refrigerated")
+    fields = {"product_id": product.id, "expiry_date": "2099-12-31", "quantity": "3"}
+    assert client.post("/stock/receive", data={**fields, "lot_number": "G-1"}).status_code == 302
+    assert (
+        client.post(
+            "/stock/receive", data={**fields, "lot_number": "G-2", "storage": "room"}
+        ).status_code
+        == 302
+    )
+    stored = dict(
+        db.session.execute(
+            select(Lot.lot_number, Lot.storage).where(Lot.product_id == product.id)
+        ).all()
+    )
+    assert stored == {"G-1": Storage.REFRIGERATED, "G-2": Storage.ROOM}
