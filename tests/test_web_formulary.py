@@ -613,3 +613,24 @@ def test_the_receive_form_puts_a_lot_where_its_product_is_usually_kept_unless_to
         ).all()
     )
     assert stored == {"G-1": Storage.REFRIGERATED, "G-2": Storage.ROOM}
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-sNaN", "1e400"])
+def test_a_number_that_is_no_amount_is_refused_next_to_its_field_not_a_500(
+    client, pharmacist, number
+):
+    factories.make_substance("biotin")
+    response = client.post(
+        "/formulary/serums/new",
+        data=serum_form(serum_row(0, "biotin", number), dose_volume_ml=number),
+    )
+    page = html(response)
+    assert response.status_code == 422
+    assert field_error(page, "components-0-amount") in ("Not a number.", "Too large a number.")
+    assert field_error(page, "dose_volume_ml") in ("Not a number.", "Too large a number.")
+    response = client.post(
+        "/formulary/substances/new",
+        data={"name": "x", "category": "vitamin", "max_value": number, "max_unit": "mg"},
+    )
+    assert response.status_code == 422
+    assert count(Serum) == 0

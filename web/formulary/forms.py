@@ -23,6 +23,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    StopValidation,
     ValidationError,
 )
 
@@ -32,6 +33,7 @@ from inventory.models import ProductKind, Storage
 from web.pages import exact_quantity, optional_record_id
 
 NAME_LENGTH = 120
+MAX_NUMBER = Decimal(10) ** 12
 # A new formula offers this many component rows; "Add more rows" adds as many again.
 BLANK_ROWS = 4
 MAX_ROWS = 40
@@ -62,6 +64,17 @@ def decimal_places(places: int):
     return check
 
 
+def usable_number(form, field) -> None:
+    """First of a number's checks: "NaN", "Infinity" and numbers beyond any amount a clinic
+    writes stop here, before a comparison could trip on them."""
+    if field.data is None:
+        return
+    if not field.data.is_finite():
+        raise StopValidation("Not a number.")
+    if abs(field.data) >= MAX_NUMBER:
+        raise StopValidation("Too large a number.")
+
+
 def more_than_zero(form, field) -> None:
     if field.data is not None and field.data <= 0:
         raise ValidationError("Must be more than 0.")
@@ -86,7 +99,7 @@ class SubstanceForm(FlaskForm):
     )
     max_value = DecimalField(
         "Maximum concentration per mL",
-        validators=[Optional(), more_than_zero, decimal_places(6)],
+        validators=[Optional(), usable_number, more_than_zero, decimal_places(6)],
         description="Leave blank when there is no maximum.",
     )
     max_unit = SelectField(
@@ -142,8 +155,8 @@ class ProductForm(FlaskForm):
     reorder_point = DecimalField(
         "Reorder point",
         default=Decimal(0),
-        validators=[InputRequired(), NumberRange(min=0, message="Cannot be below 0."),
-                    decimal_places(6)],
+        validators=[InputRequired(), usable_number,
+                    NumberRange(min=0, message="Cannot be below 0."), decimal_places(6)],
         description="Low-stock alert below this many units usable.",
     )  # fmt: skip
     days_after_opening = IntegerField(
@@ -162,7 +175,7 @@ class ComponentRow(Form):
     """One row of a formula: a substance and its amount per dose; a blank row is skipped."""
 
     substance = StringField("Substance", validators=[Optional(), Length(max=NAME_LENGTH)])
-    amount = DecimalField("Amount per dose", validators=[Optional(), exact_quantity])
+    amount = DecimalField("Amount per dose", validators=[Optional(), usable_number, exact_quantity])
     unit = SelectField("Unit", choices=UNIT_CHOICES, default="mg")
 
     @property
@@ -203,6 +216,7 @@ class SerumForm(FlaskForm):
         "Dose volume (mL)",
         validators=[
             InputRequired(),
+            usable_number,
             more_than_zero,
             NumberRange(max=1000, message="At most 1000 mL."),
             decimal_places(3),
