@@ -634,3 +634,22 @@ def test_a_number_that_is_no_amount_is_refused_next_to_its_field_not_a_500(
     )
     assert response.status_code == 422
     assert count(Serum) == 0
+
+
+def test_the_group_product_and_formula_lists_send_as_many_queries_for_many_rows_as_for_few(
+    client, pharmacist, queries_of_get
+):
+    def add_rows():
+        members = [factories.make_substance(), factories.make_substance()]
+        factories.make_cross_reactivity_group(members=members)
+        factories.make_product(kind="component", substance_id=members[0].id)
+        serum = factories.make_approved_serum(components=[(members[1], 1, "mg")])
+        factories.make_serum_product(serum)
+        factories.make_serum(author=serum.author, components=[(members[0], 1, "mg")])
+
+    urls = ("/formulary/cross-reactivity", "/formulary/products", "/formulary/serums", "/formulary")
+    add_rows()
+    few = [queries_of_get(url)[0] for url in urls]
+    for _ in range(6):
+        add_rows()
+    assert [queries_of_get(url)[0] for url in urls] == few
