@@ -47,16 +47,18 @@ def get_serum(serum_id):
 @blp.arguments(SerumUpdateSchema)
 @blp.response(200, SerumSchema)
 def update_serum(changes, serum_id):
-    """Edit a draft (409 for an approved or retired version); `components` replaces them."""
-    return serums.update_draft(serums.get_serum(serum_id), changes)
+    """Edit a draft (409 for an approved or retired version); `components` replaces them.
+    Whoever edits another person's draft cannot approve it."""
+    return serums.update_draft(serums.get_serum(serum_id), changes, editor=current_api_user())
 
 
 @blp.route("/serums/<id:serum_id>/approve", methods=["POST"])
 @roles_required(*WRITERS)
 @blp.response(200, SerumSchema)
 def approve_serum(serum_id):
-    """Approve a draft: not by its author (409); refused (422) with no components or a
-    component above its maximum concentration. Retires the previously approved version."""
+    """Approve a draft: not by its author nor by anyone who edited it (409); refused (422)
+    with no components or a component above its maximum concentration. Retires the
+    previously approved version."""
     return serums.approve(serums.get_serum(serum_id), current_api_user())
 
 

@@ -42,6 +42,12 @@ from web import aftercare as web_aftercare
 from web import alerts as web_alerts
 from web import auth as web_auth
 from web.doctor import patients as doctor_patients
+from web.formulary import approvals as formulary_approvals
+from web.formulary import common as formulary_home
+from web.formulary import groups as formulary_groups
+from web.formulary import products as formulary_products
+from web.formulary import serums as formulary_serums
+from web.formulary import substances as formulary_substances
 from web.login import login_manager
 from web.stock import batches as stock_batches
 from web.stock import board as stock_board
@@ -78,6 +84,12 @@ WEB_BLUEPRINTS = [
     web_admin.bp,
     web_aftercare.bp,
     web_alerts.bp,
+    formulary_home.bp,
+    formulary_substances.bp,
+    formulary_groups.bp,
+    formulary_products.bp,
+    formulary_serums.bp,
+    formulary_approvals.bp,
 ]
 
 

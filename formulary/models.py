@@ -58,6 +58,17 @@ cross_reactivity_members = Table(
 )
 
 
+# Everyone who changed a draft after its author wrote it: none of them is the second person its
+# approval needs.
+serum_editors = Table(
+    "serum_editors",
+    db.metadata,
+    Column("serum_id", ForeignKey("serums.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_serum_editors_user_id", "user_id"),
+)
+
+
 class Substance(db.Model):
     __tablename__ = "substances"
     __table_args__ = (
@@ -260,6 +271,7 @@ class Serum(db.Model):
     )
     author = relationship("User", foreign_keys=[author_id])
     approved_by = relationship("User", foreign_keys=[approved_by_id])
+    editors = relationship("User", secondary=serum_editors, order_by="User.username")
 
 
 class SerumComponent(db.Model):

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from formulary import graph, units
-from formulary.models import Category, Substance, SubstanceSynonym
+from formulary.models import Category, RelationKind, Substance, SubstanceRelation, SubstanceSynonym
 
 _UNSET = object()
 
@@ -217,3 +217,70 @@ def substance_query(q: str | None = None, category: Category | str | None = None
     if category:
         stmt = stmt.where(Substance.category == Category(category))
     return stmt.order_by(Substance.name, Substance.id)
+
+
+def substances_by_names(names_by_field: Mapping[str, Iterable[str]]) -> dict[str, list[Substance]]:
+    """The substances a person named (by any name or synonym, any case), field by field, in
+    the order written, each once. Every name nobody recognises is refused at once, on its
+    field, with the closest catalogue names."""
+    found: dict[str, list[Substance]] = {}
+    errors: dict[str, list[str]] = {}
+    for field, names in names_by_field.items():
+        chosen: dict[int, Substance] = {}
+        for name in names:
+            if not name_key(name):
+                continue
+            substance = find_substance_by_name(name)
+            if substance is None:
+                errors.setdefault(field, []).append(unknown_name_message(name))
+            else:
+                chosen.setdefault(substance.id, substance)
+        found[field] = list(chosen.values())
+    if errors:
+        raise Invalid(errors)
+    return found
+
+
+def unknown_name_message(name: str) -> str:
+    """ "'penicilin' is not in the catalogue. Did you mean: ...?" """
+    message = f"{clean_name(name)!r} is not in the catalogue."
+    suggestions = closest_substance_names(name)
+    if suggestions:
+        message += f" Did you mean: {', '.join(suggestions)}?"
+    return message
+
+
+def class_members(substance: Substance) -> list[Substance]:
+    """What is directly "a" member of this class (procaine and benzocaine for ester local
+    anaesthetics), by name."""
+    members = select(SubstanceRelation.substance_id).where(
+        SubstanceRelation.related_id == substance.id, SubstanceRelation.kind == RelationKind.IS_A
+    )
+    return list(
+        db.session.scalars(
+            select(Substance).where(Substance.id.in_(members)).order_by(Substance.name)
+        )
+    )
+
+
+def carriers_of(substance: Substance) -> list[Substance]:
+    """What directly contains this substance as an allergen carried inside, by name."""
+    carriers = select(SubstanceRelation.substance_id).where(
+        SubstanceRelation.related_id == substance.id,
+        SubstanceRelation.kind == RelationKind.CONTAINS,
+    )
+    return list(
+        db.session.scalars(
+            select(Substance).where(Substance.id.in_(carriers)).order_by(Substance.name)
+        )
+    )
+
+
+def ingredient_names() -> list[str]:
+    """Every substance that can go into a serum (not a class), by name: what a form offers
+    as suggestions."""
+    return list(
+        db.session.scalars(
+            select(Substance.name).where(Substance.is_class.is_(False)).order_by(Substance.name)
+        )
+    )

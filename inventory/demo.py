@@ -48,7 +48,6 @@ def seed_demo_stock(now: datetime) -> int:
                 None,
                 now,
                 supplier="Demo Pharma Supplies",
-                storage="refrigerated" if product.kind == "serum" else "room",
             )
             added += 1
     return added
@@ -86,5 +85,6 @@ def _product(gtin, kind, name, unit, reorder_point, **reference) -> Product:
         unit=unit,
         gtin=gtin,
         reorder_point=Decimal(reorder_point),
+        storage="refrigerated" if kind == "serum" else "room",
         **reference,
     )

@@ -73,7 +73,8 @@ def receive(
 ) -> Receipt:
     """Receive stock of a lot: a new lot, or more of a lot already on the shelf (a `receive`
     movement on it). An expiry already past is refused; for a known lot a different expiry is
-    a conflict and a missing one keeps the stored date."""
+    a conflict and a missing one keeps the stored date. A new lot is stored where the product
+    usually is, unless `storage` says otherwise."""
     _check_positive(quantity)
     product = db.session.get(Product, product_id)
     if product is None:
@@ -101,7 +102,7 @@ def receive(
         status=LotStatus.QUARANTINE if quarantine else LotStatus.AVAILABLE,
         received_at=received_at,
         supplier=supplier,
-        storage=Storage(storage or Storage.ROOM),
+        storage=Storage(storage) if storage else product.storage,
     )
     db.session.add(lot)
     db.session.flush()

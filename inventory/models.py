@@ -120,6 +120,10 @@ class Product(db.Model):
     gtin: Mapped[str | None] = mapped_column(String(14), unique=True)
     reorder_point: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(0))
     days_after_opening: Mapped[int | None]
+    # Where its lots are usually kept: receiving a lot takes it unless told otherwise.
+    storage: Mapped[Storage] = mapped_column(
+        value_enum(Storage), default=Storage.ROOM, server_default=Storage.ROOM.value
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     substance: Mapped[Substance | None] = relationship()

@@ -2,18 +2,19 @@
 
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from formulary.models import Serum, Substance
 from inventory.barcodes import normalize_gtin
 from inventory.expiry import refresh_effective_expiry
-from inventory.models import Lot, Product, ProductKind
+from inventory.models import Lot, Product, ProductKind, Storage
 
 # Multi-dose vials of serums and raw ingredients keep 28 days once opened unless told otherwise.
 DEFAULT_DAYS_AFTER_OPENING = 28
 _REFERENCE_FIELD = {ProductKind.COMPONENT: "substance_id", ProductKind.SERUM: "serum_id"}
+_REFERENCE_NAME = {"substance_id": "substance", "serum_id": "serum"}
 _NOT_GIVEN = object()
 
 
@@ -28,6 +29,21 @@ def product_for_gtin(gtin: str) -> Product | None:
     return db.session.scalar(select(Product).where(Product.gtin == gtin))
 
 
+def product_query(
+    kind: ProductKind | str | None = None, gtin: str | None = None, q: str | None = None
+) -> Select:
+    """Products by name, of a kind, of a GTIN (any length it is written in), or whose name
+    contains `q` (any case)."""
+    stmt = select(Product).order_by(Product.name, Product.id)
+    if kind:
+        stmt = stmt.where(Product.kind == ProductKind(kind))
+    if gtin:
+        stmt = stmt.where(Product.gtin == gtin)
+    if q and q.strip():
+        stmt = stmt.where(Product.name.icontains(q.strip(), autoescape=True))
+    return stmt
+
+
 def create_product(
     kind: ProductKind | str,
     name: str,
@@ -37,6 +53,7 @@ def create_product(
     gtin: str | None = None,
     reorder_point: Decimal = Decimal(0),
     days_after_opening=_NOT_GIVEN,
+    storage: Storage | str = Storage.ROOM,
 ) -> Product:
     kind = ProductKind(kind)
     if days_after_opening is _NOT_GIVEN:
@@ -49,6 +66,7 @@ def create_product(
         serum_id=serum_id,
         reorder_point=reorder_point,
         days_after_opening=days_after_opening,
+        storage=Storage(storage),
     )
     _check_reference(product)
     product.gtin = _unused_gtin(gtin, product)
@@ -67,8 +85,9 @@ def update_product(product: Product, changes: dict) -> Product:
         )
     if "gtin" in changes:
         changes["gtin"] = _unused_gtin(changes["gtin"], product)
+    enums = {"kind": ProductKind, "storage": Storage}
     for field, value in changes.items():
-        setattr(product, field, ProductKind(value) if field == "kind" else value)
+        setattr(product, field, enums[field](value) if field in enums else value)
     _check_reference(product)
     if "days_after_opening" in changes:
         _refresh_opened_lots(product)
@@ -80,11 +99,11 @@ def _check_reference(product: Product) -> None:
     """A component names its substance, a serum product its serum, a consumable neither."""
     needed = _REFERENCE_FIELD.get(product.kind)
     for field in ("substance_id", "serum_id"):
-        value = getattr(product, field)
+        value, thing = getattr(product, field), _REFERENCE_NAME[field]
         if field == needed and value is None:
-            raise Invalid({field: [f"A {product.kind.value} product needs a {field}."]})
+            raise Invalid({field: [f"A {product.kind.value} product names its {thing}."]})
         if field != needed and value is not None:
-            raise Invalid({field: [f"A {product.kind.value} product has no {field}."]})
+            raise Invalid({field: [f"A {product.kind.value} product has no {thing}."]})
     if needed == "substance_id" and db.session.get(Substance, product.substance_id) is None:
         raise Invalid({"substance_id": [f"No substance with id {product.substance_id}."]})
     if needed == "serum_id" and db.session.get(Serum, product.serum_id) is None:
@@ -98,8 +117,8 @@ def _unused_gtin(gtin: str | None, product: Product) -> str | None:
     holder = product_for_gtin(gtin)
     if holder is not None and holder is not product:
         raise Conflict(
-            f"GTIN {gtin} already belongs to product {holder.id} ({holder.name}).",
-            {"gtin": ["Already in use."]},
+            f"GTIN {gtin} already belongs to {holder.name}.",
+            {"gtin": [f"Already the GTIN of {holder.name}."]},
         )
     return gtin
 

@@ -28,6 +28,7 @@ from core.clock import clinic_today, utcnow
 from core.database import db
 from core.errors import DomainError, Invalid
 from formulary.screen import Verdict
+from formulary.serums import drafts_waiting
 from inventory.alerts import open_counts, recent_scan_runs, service_health
 from ops.jobs import scan_in_request
 from web.alerts import counts_text
@@ -113,6 +114,7 @@ def _home(status: int = 200):
         scan_runs=recent_scan_runs(RECENT_SCANS),
         recent_scans=RECENT_SCANS,
         health=service_health(utcnow()),
+        drafts_waiting=drafts_waiting(),
     ), status
 
 

@@ -86,7 +86,9 @@ def exact_quantity(form, field) -> None:
     value = field.data
     if value is None:
         return
-    if not isinstance(value, Decimal) or value.as_tuple().exponent < -QUANTITY_PLACES:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationError("Not a number.")
+    if value.as_tuple().exponent < -QUANTITY_PLACES:
         raise ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
     if value <= 0:
         raise ValidationError("Must be more than 0.")

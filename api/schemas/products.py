@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.schemas.fields import QuantityField
-from inventory.models import ProductKind
+from inventory.models import ProductKind, Storage
 
 
 class ProductSchema(ma.Schema):
@@ -33,6 +33,13 @@ class ProductSchema(ma.Schema):
         metadata={"description": "Days a vial keeps once opened; 28 by default for serums "
                   "and components, none for consumables."},
     )  # fmt: skip
+    storage = ma.fields.Enum(
+        Storage,
+        by_value=True,
+        load_default=Storage.ROOM,
+        metadata={"description": "Where its lots are usually kept; a lot received without a "
+                  "storage is put there."},
+    )  # fmt: skip
 
 
 class ProductUpdateSchema(ma.Schema):
@@ -44,6 +51,7 @@ class ProductUpdateSchema(ma.Schema):
     gtin = ma.fields.String(allow_none=True)
     reorder_point = QuantityField(validate=ma.validate.Range(min=0))
     days_after_opening = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1))
+    storage = ma.fields.Enum(Storage, by_value=True)
 
 
 class ProductQuerySchema(ma.Schema):

@@ -27,6 +27,10 @@ class SerumSchema(ma.Schema):
     manufacturer = ma.fields.String(allow_none=True)
     dose_volume_ml = Number()
     author = ma.fields.Function(lambda serum: serum.author.username if serum.author else None)
+    editors = ma.fields.Function(
+        lambda serum: [user.username for user in serum.editors],
+        metadata={"description": "Who changed the draft after its author; none may approve it."},
+    )
     approved_by = ma.fields.Function(
         lambda serum: serum.approved_by.username if serum.approved_by else None
     )

@@ -99,7 +99,7 @@ def _receive(form: ReceiveForm) -> lots.Receipt:
     what it leaves out (an expiry) and must not contradict it."""
     details = {
         "supplier": form.supplier.data or None,
-        "storage": form.storage.data,
+        "storage": form.storage.data or None,  # none chosen: the product's usual storage
         "quarantine": form.quarantine.data,
     }
     typed_expiry = _typed_expiry(form.expiry_date.data)

@@ -33,7 +33,12 @@ class ReceiveForm(FlaskForm):
     expiry_date = StringField("Expiry date", validators=[Optional()], description=EXPIRY_HINT)
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
     supplier = StringField("Supplier", validators=[Optional(), Length(max=160)])
-    storage = SelectField("Storage", choices=[SelectChoice(s.value) for s in Storage])
+    storage = SelectField(
+        "Storage",
+        choices=[SelectChoice("", "where the product is usually kept"),
+                 *(SelectChoice(s.value) for s in Storage)],
+        default="",
+    )  # fmt: skip
     quarantine = BooleanField("Receive into quarantine (release after inspection)")
 
 

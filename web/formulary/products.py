@@ -1,0 +1,146 @@
+"""The formulary's catalogue of products: what the clinic stocks, with its kind, stock unit,
+GTIN, the substance or serum it is, and where its lots are usually stored; the forms that add
+and change products. How much of each is on the shelf is the stock's list, linked from here."""
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from wtforms import SelectChoice
+
+from core.database import db
+from core.errors import DomainError
+from formulary import substances as catalogue
+from formulary.models import Serum, SerumStatus
+from inventory import products as product_rules
+from inventory.models import Product, ProductKind
+from web.formulary.common import FORMULARY_ROLES, stock_products_url
+from web.formulary.forms import ProductForm
+from web.pages import page_of, role_page, show_domain_error
+
+bp = Blueprint("formulary_products", __name__, url_prefix="/formulary/products")
+
+FIELDS = {"substance_id": "substance"}
+
+
+@bp.route("")
+@role_page(*FORMULARY_ROLES)
+def products():
+    q = request.args.get("q", "").strip()
+    kind = request.args.get("kind", "")
+    if kind not in {k.value for k in ProductKind}:
+        kind = ""
+    stmt = product_rules.product_query(kind=kind or None, q=q or None).options(
+        selectinload(Product.substance), selectinload(Product.serum)
+    )
+    return render_template(
+        "formulary/products.html",
+        q=q,
+        kind=kind,
+        kinds=list(ProductKind),
+        page=page_of(stmt),
+        stock_url=stock_products_url(),
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@role_page(*FORMULARY_ROLES)
+def new_product():
+    form = _with_serums(ProductForm())
+    if request.method == "GET":
+        return _form_page(form, None)
+    fields = _fields(form)
+    if fields is None:
+        return _form_page(form, None, status=422)
+    if fields["days_after_opening"] is None:
+        del fields["days_after_opening"]  # the kind's default
+    try:
+        product = product_rules.create_product(**fields)
+    except DomainError as error:
+        return _form_page(form, None, status=show_domain_error(form, error, FIELDS))
+    flash(f"Product {product.name} added.", "success")
+    return redirect(url_for("formulary_products.products", q=product.name))
+
+
+@bp.route("/<id:product_id>/edit", methods=["GET", "POST"])
+@role_page(*FORMULARY_ROLES)
+def edit_product(product_id):
+    product = product_rules.get_product(product_id)
+    if request.method == "GET":
+        form = ProductForm(
+            formdata=None,
+            kind=product.kind.value,
+            name=product.name,
+            unit=product.unit,
+            substance=product.substance.name if product.substance else "",
+            serum_id=product.serum_id,
+            gtin=product.gtin or "",
+            reorder_point=product.reorder_point.normalize(),
+            days_after_opening=product.days_after_opening,
+            storage=product.storage.value,
+        )
+        return _form_page(_with_serums(form, product), product)
+    form = _with_serums(ProductForm(), product)
+    fields = _fields(form)
+    if fields is None:
+        return _form_page(form, product, status=422)
+    try:
+        product_rules.update_product(product, changes=fields)
+    except DomainError as error:
+        return _form_page(form, product, status=show_domain_error(form, error, FIELDS))
+    flash(f"Product {product.name} saved.", "success")
+    return redirect(url_for("formulary_products.products", q=product.name))
+
+
+def _with_serums(form: ProductForm, product: Product | None = None) -> ProductForm:
+    """Serum versions a product may be: the approved and draft ones, and the one it is."""
+    current = product.serum_id if product else None
+    serums = db.session.scalars(
+        select(Serum)
+        .where((Serum.status != SerumStatus.RETIRED) | (Serum.id == current))
+        .order_by(Serum.code, Serum.version)
+    )
+    form.serum_id.choices = [
+        SelectChoice("", "—"),
+        *(
+            SelectChoice(s.id, f"{s.code} version {s.version}: {s.name} ({s.status.value})")
+            for s in serums
+        ),
+    ]
+    return form
+
+
+def _fields(form: ProductForm) -> dict | None:
+    valid = form.validate()
+    substance_id = None
+    if form.substance.data and form.substance.data.strip():
+        try:
+            [substance] = catalogue.substances_by_names({"substance": [form.substance.data]})[
+                "substance"
+            ]
+            substance_id = substance.id
+        except DomainError as error:
+            show_domain_error(form, error, FIELDS)
+            valid = False
+    if not valid:
+        return None
+    return {
+        "kind": ProductKind(form.kind.data),
+        "name": form.name.data.strip(),
+        "unit": form.unit.data.strip(),
+        "substance_id": substance_id,
+        "serum_id": form.serum_id.data,
+        "gtin": (form.gtin.data or "").strip() or None,
+        "reorder_point": form.reorder_point.data,
+        "days_after_opening": form.days_after_opening.data,
+        "storage": form.storage.data,
+    }
+
+
+def _form_page(form: ProductForm, product: Product | None, status: int = 200):
+    page = render_template(
+        "formulary/product_form.html",
+        form=form,
+        product=product,
+        substance_names=catalogue.ingredient_names(),
+    )
+    return page, status
