@@ -1,7 +1,5 @@
 """Products (what the clinic stocks) and the FEFO dispense of a product."""
 
-from sqlalchemy import select
-
 from api.auth import ALL_ROLES, current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
@@ -13,10 +11,10 @@ from api.schemas.products import (
     ProductUpdateSchema,
 )
 from core.accounts import Role
-from core.clock import utcnow
+from core.clock import clinic_today, utcnow
 from inventory.fefo import dispense
-from inventory.models import Product
 from inventory.products import create_product, get_product, update_product
+from inventory.stock import product_list
 
 blp = Blueprint(
     "products", __name__, url_prefix="/api", description="Stocked products and FEFO dispense."
@@ -31,11 +29,13 @@ STOCK_WRITERS = (Role.PHARMACIST, Role.ADMIN)
 @blp.response(200, ProductSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_products(filters, pagination_parameters):
-    stmt = select(Product).order_by(Product.name, Product.id)
-    if "kind" in filters:
-        stmt = stmt.where(Product.kind == filters["kind"])
-    if "gtin" in filters:
-        stmt = stmt.where(Product.gtin == filters["gtin"])
+    stmt = product_list(
+        as_of=filters.get("as_of") or clinic_today(),
+        name=filters.get("name"),
+        kind=filters.get("kind"),
+        gtin=filters.get("gtin"),
+        low_only=filters["low_stock"],
+    )
     return paginate(stmt, pagination_parameters)
 
 
