@@ -1,8 +1,6 @@
 """Lots: receipt (fields or GS1 barcode), lists with expiry filters, transitions, the
 ledger of one lot and its recall trace."""
 
-from datetime import timedelta
-
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -22,9 +20,9 @@ from api.schemas.lots import (
 )
 from clinic.sessions import sessions_using_lots
 from core.accounts import Role
-from core.clock import clinic_today, utcnow
+from core.clock import utcnow
 from inventory import lots
-from inventory.models import Lot, Movement
+from inventory.models import Movement
 from inventory.trace import trace_recall
 
 blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and their ledger.")
@@ -38,17 +36,8 @@ LEDGER_READERS = (Role.PHARMACIST, Role.ADMIN)
 @blp.response(200, LotSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_lots(filters, pagination_parameters):
-    """Earliest effective expiry first."""
-    stmt = select(Lot).order_by(Lot.effective_expiry, Lot.id)
-    if "product_id" in filters:
-        stmt = stmt.where(Lot.product_id == filters["product_id"])
-    if "status" in filters:
-        stmt = stmt.where(Lot.status == filters["status"])
-    if "expiring_within_days" in filters:
-        as_of = filters.get("as_of") or clinic_today()
-        last_day = as_of + timedelta(days=filters["expiring_within_days"])
-        stmt = stmt.where(Lot.effective_expiry >= as_of, Lot.effective_expiry <= last_day)
-    return paginate(stmt, pagination_parameters)
+    """Earliest effective expiry first, unless sorted otherwise (then by id)."""
+    return paginate(lots.lot_list(**filters), pagination_parameters)
 
 
 @blp.route("/lots", methods=["POST"])

@@ -11,9 +11,10 @@ from api.schemas.products import (
     ProductUpdateSchema,
 )
 from core.accounts import Role
-from core.clock import utcnow
+from core.clock import clinic_today, utcnow
 from inventory.fefo import dispense
-from inventory.products import create_product, get_product, product_query, update_product
+from inventory.products import create_product, get_product, update_product
+from inventory.stock import product_list
 
 blp = Blueprint(
     "products", __name__, url_prefix="/api", description="Stocked products and FEFO dispense."
@@ -28,7 +29,13 @@ STOCK_WRITERS = (Role.PHARMACIST, Role.ADMIN)
 @blp.response(200, ProductSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_products(filters, pagination_parameters):
-    stmt = product_query(kind=filters.get("kind"), gtin=filters.get("gtin"))
+    stmt = product_list(
+        as_of=filters.get("as_of") or clinic_today(),
+        name=filters.get("name"),
+        kind=filters.get("kind"),
+        gtin=filters.get("gtin"),
+        low_only=filters["low_stock"],
+    )
     return paginate(stmt, pagination_parameters)
 
 

@@ -51,6 +51,7 @@ from web.formulary import substances as formulary_substances
 from web.login import login_manager
 from web.stock import batches as stock_batches
 from web.stock import board as stock_board
+from web.stock import lists as stock_lists
 from web.stock import lots as stock_lots
 
 # Imported for its side effect: every table is in the metadata before anything uses it.
@@ -79,6 +80,7 @@ WEB_BLUEPRINTS = [
     web_auth.bp,
     stock_board.bp,
     stock_lots.bp,
+    stock_lists.bp,
     stock_batches.bp,
     doctor_patients.bp,
     web_admin.bp,

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from core.clock import clinic_today
+from core.clock import clinic_today, day_text
 from core.database import db
 from core.errors import Conflict, Invalid
 from inventory.expiry import FEFO_ORDER, usable_lot_conditions
@@ -59,9 +59,10 @@ def fefo_picks(product_id: int, quantity: Decimal, day: date, lock: bool = False
         missing -= taken
     if missing > 0:
         usable = quantity - missing
+        product = get_product(product_id)
         raise Conflict(
-            f"Only {usable} usable on {day.isoformat()} of product {product_id}; "
-            f"{quantity} requested.",
+            f"Only {_amount(usable)} {product.unit} of {product.name} usable on "
+            f"{day_text(day)}; {_amount(quantity)} asked for.",
             {"quantity": [f"Only {usable} usable."]},
             usable=str(usable),
         )
@@ -84,3 +85,7 @@ def dispense(
                 pick.lot, MovementKind.DISPENSE, -pick.quantity, reason, user_id, now, today
             )
     return picks
+
+
+def _amount(quantity: Decimal) -> str:
+    return f"{quantity.normalize():f}"

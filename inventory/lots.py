@@ -1,17 +1,20 @@
 """A lot's life: received (from fields or a GS1 barcode), released from quarantine, opened,
-adjusted, disposed of, recalled (SPEC 3.4).
+adjusted, disposed of, recalled (SPEC 3.4); which of those a lot can still go through; the list
+of every lot, searched, filtered and sorted.
 
 Quantity changes go through the ledger (`post_movement`); status changes are written on the
 lot and so land in the audit log with the acting user, old and new value and the reason.
 """
 
 import dataclasses
-from datetime import date, datetime
+import enum
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, and_, select
+from sqlalchemy.orm import contains_eager
 
-from core.clock import clinic_today, utcnow
+from core.clock import clinic_today, day_text, moment_text, utcnow
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from inventory.alerts import raise_recall_alert
@@ -143,8 +146,8 @@ def _receive_more(
         raise Conflict(f"Lot {lot.lot_number} is {lot.status.value}: no stock can join it.")
     if expiry is not None and expiry.day != lot.expiry_date:
         raise Conflict(
-            f"Lot {lot.lot_number} is stored with expiry {lot.expiry_date.isoformat()}, "
-            f"not {expiry.day.isoformat()}: check the box.",
+            f"Lot {lot.lot_number} is stored with expiry {day_text(lot.expiry_date)}, "
+            f"not {day_text(expiry.day)}: check the box.",
             {expiry_field: ["Differs from the stored expiry of this lot."]},
         )
     _check_not_expired(lot.expiry_date, now, expiry_field)
@@ -155,7 +158,9 @@ def release(lot_id: int) -> Lot:
     """A quarantined lot becomes available."""
     lot = get_lot(lot_id, lock=True)
     if lot.status != LotStatus.QUARANTINE:
-        raise Conflict(f"Only a quarantined lot can be released; lot is {lot.status.value}.")
+        raise Conflict(
+            f"Lot {lot.lot_number} is {lot.status.value}: only a quarantined lot can be released."
+        )
     lot.status = LotStatus.AVAILABLE
     db.session.flush()
     return lot
@@ -174,7 +179,7 @@ def open_lot(lot_id: int, now: datetime, opened_at: datetime | None = None) -> L
         raise Invalid({"opened_at": ["A vial cannot be opened in the future."]})
     if opened_at < lot.received_at:
         raise Invalid(
-            {"opened_at": [f"Before the lot was received ({lot.received_at.isoformat()})."]}
+            {"opened_at": [f"Before the lot was received ({moment_text(lot.received_at)})."]}
         )
     lot.opened_at = opened_at
     refresh_effective_expiry(lot, lot.product.days_after_opening)
@@ -237,7 +242,7 @@ def _check_not_expired(expiry_date: date, now: datetime, field: str) -> None:
     today = clinic_today(now)
     if expiry_date < today:
         raise Invalid(
-            {field: [f"Expired on {expiry_date.isoformat()}, before today ({today.isoformat()})."]}
+            {field: [f"Expired on {day_text(expiry_date)}, before today ({day_text(today)})."]}
         )
 
 
@@ -249,3 +254,120 @@ def _check_positive(quantity: Decimal) -> None:
 def _check_reason(reason: str | None) -> None:
     if not reason or not reason.strip():
         raise Invalid({"reason": ["A reason is required."]})
+
+
+# --- where a lot stands, and the list of every lot ----------------------------------------------
+
+
+class LotState(enum.StrEnum):
+    """Where a lot stands on the shelf, as a pharmacist sorts lots: its status, with a released
+    lot that has nothing left told apart from one that still holds stock."""
+
+    QUARANTINE = "quarantine"
+    AVAILABLE = "available"
+    EMPTY = "empty"
+    RECALLED = "recalled"
+    DISPOSED = "disposed"
+
+
+_STATE_CONDITIONS = {
+    LotState.QUARANTINE: Lot.status == LotStatus.QUARANTINE,
+    LotState.AVAILABLE: and_(Lot.status == LotStatus.AVAILABLE, Lot.quantity_on_hand > 0),
+    LotState.EMPTY: and_(Lot.status == LotStatus.AVAILABLE, Lot.quantity_on_hand == 0),
+    LotState.RECALLED: Lot.status == LotStatus.RECALLED,
+    LotState.DISPOSED: Lot.status == LotStatus.DISPOSED,
+}
+
+
+def lot_state(lot: Lot) -> LotState:
+    if lot.status == LotStatus.AVAILABLE and lot.quantity_on_hand == 0:
+        return LotState.EMPTY
+    return LotState(lot.status.value)
+
+
+class Transition(enum.StrEnum):
+    RELEASE = "release"
+    OPEN = "open"
+    ADJUST = "adjust"
+    DISPOSE = "dispose"
+    RECALL = "recall"
+
+
+def transitions(lot: Lot) -> frozenset[Transition]:
+    """What can still happen to the lot, as `release`, `open_lot`, `adjust`, `dispose` and
+    `recall` would allow it: a page offers only these."""
+    allowed = set()
+    if lot.status == LotStatus.QUARANTINE:
+        allowed.add(Transition.RELEASE)
+    if lot.status == LotStatus.AVAILABLE and lot.opened_at is None and lot.quantity_on_hand > 0:
+        allowed.add(Transition.OPEN)
+    if lot.status != LotStatus.DISPOSED:
+        allowed |= {Transition.ADJUST, Transition.DISPOSE}
+    if lot.status == LotStatus.RECALLED and lot.quantity_on_hand == 0:
+        allowed.discard(Transition.DISPOSE)  # nothing left to throw away; it stays recalled
+    if lot.status != LotStatus.RECALLED:
+        allowed.add(Transition.RECALL)
+    return frozenset(allowed)
+
+
+class LotSort(enum.StrEnum):
+    EXPIRY = "expiry"
+    LOT_NUMBER = "lot_number"
+    PRODUCT = "product"
+    ON_HAND = "on_hand"
+    RECEIVED = "received"
+
+
+_SORT_COLUMNS = {
+    LotSort.EXPIRY: (Lot.effective_expiry,),
+    LotSort.LOT_NUMBER: (Lot.lot_number,),
+    LotSort.PRODUCT: (Product.name, Lot.effective_expiry),
+    LotSort.ON_HAND: (Lot.quantity_on_hand,),
+    LotSort.RECEIVED: (Lot.received_at,),
+}
+
+
+def lot_list(
+    *,
+    lot_number: str | None = None,
+    product_id: int | None = None,
+    state: LotState | str | None = None,
+    status: LotStatus | str | None = None,
+    storage: Storage | str | None = None,
+    expires_from: date | None = None,
+    expires_to: date | None = None,
+    expiring_within_days: int | None = None,
+    as_of: date | None = None,
+    sort: LotSort | str = LotSort.EXPIRY,
+    descending: bool = False,
+) -> Select:
+    """Every lot, whatever its state or date, with its product loaded, as one select to page
+    through: `lot_number` is found anywhere in the lot number, whatever its case; the expiry
+    range (both days included) is on the last day of use; `expiring_within_days` keeps the lots
+    not yet past it on `as_of` (default today) that reach it within that many days. Sorted by
+    `sort`, then by id, so that pages never overlap."""
+    if expires_from and expires_to and expires_to < expires_from:
+        raise Invalid(
+            {"expires_to": [f"Before the start of the range ({day_text(expires_from)})."]}
+        )
+    stmt = select(Lot).join(Lot.product).options(contains_eager(Lot.product))
+    if lot_number and lot_number.strip():
+        stmt = stmt.where(Lot.lot_number.icontains(lot_number.strip(), autoescape=True))
+    if product_id is not None:
+        stmt = stmt.where(Lot.product_id == product_id)
+    if state is not None:
+        stmt = stmt.where(_STATE_CONDITIONS[LotState(state)])
+    if status is not None:
+        stmt = stmt.where(Lot.status == LotStatus(status))
+    if storage is not None:
+        stmt = stmt.where(Lot.storage == Storage(storage))
+    if expires_from is not None:
+        stmt = stmt.where(Lot.effective_expiry >= expires_from)
+    if expires_to is not None:
+        stmt = stmt.where(Lot.effective_expiry <= expires_to)
+    if expiring_within_days is not None:
+        first_day = as_of or clinic_today()
+        last_day = first_day + timedelta(days=expiring_within_days)
+        stmt = stmt.where(Lot.effective_expiry >= first_day, Lot.effective_expiry <= last_day)
+    columns = (*_SORT_COLUMNS[LotSort(sort)], Lot.id)
+    return stmt.order_by(*(column.desc() if descending else column for column in columns))

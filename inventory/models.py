@@ -144,6 +144,8 @@ class Lot(db.Model):
         Index("ix_lots_product_id_effective_expiry", "product_id", "effective_expiry"),
         Index("ix_lots_status_effective_expiry", "status", "effective_expiry"),
         Index("ix_lots_effective_expiry", "effective_expiry"),
+        # The lot list filtered by storage (and sorted by expiry).
+        Index("ix_lots_storage_effective_expiry", "storage", "effective_expiry"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,5 +1,7 @@
 """What the stock board shows a pharmacist on a given day: lots about to expire, usable lots
-already past their last day, and products whose usable stock is below their reorder point.
+already past their last day, lots waiting for release from quarantine, recalled lots still on
+the shelf, and products whose usable stock is below their reorder point; and the list of every
+product with what it has on hand and what of that is usable.
 
 Each answer is one set-based query (the board does not grow a query per product or lot), read
 through the indexes on `lots` (`ix_lots_status_effective_expiry`, `ix_lots_fefo`).
@@ -9,12 +11,12 @@ import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from core.database import db
 from inventory.expiry import usable_lot_conditions
-from inventory.models import Lot, LotStatus, Product
+from inventory.models import Lot, LotStatus, Product, ProductKind
 
 # How far ahead the board looks for expiring lots: the longest default alert threshold.
 EXPIRY_HORIZON_DAYS = 90
@@ -90,3 +92,95 @@ def low_stock(as_of: date) -> list[StockLevel]:
         .order_by(Product.name, Product.id)
     )
     return [StockLevel(product, Decimal(amount)) for product, amount in db.session.execute(stmt)]
+
+
+def quarantined_lots() -> list[Lot]:
+    """Lots received into quarantine and not yet released, the longest waiting first."""
+    stmt = (
+        select(Lot)
+        .join(Lot.product)
+        .options(contains_eager(Lot.product))
+        .where(Lot.status == LotStatus.QUARANTINE)
+        .order_by(Lot.received_at, Lot.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+def recalled_on_shelf() -> list[Lot]:
+    """Recalled lots that still hold stock: not stock any more, but boxes to dispose of."""
+    stmt = (
+        select(Lot)
+        .join(Lot.product)
+        .options(contains_eager(Lot.product))
+        .where(Lot.status == LotStatus.RECALLED, Lot.quantity_on_hand > 0)
+        .order_by(Product.name, Lot.lot_number, Lot.id)
+    )
+    return list(db.session.scalars(stmt))
+
+
+# What a product has on hand: its released and quarantined lots. A recalled lot's boxes are
+# waiting to be disposed of, not stock.
+ON_HAND_STATUSES = (LotStatus.AVAILABLE, LotStatus.QUARANTINE)
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductStock:
+    product: Product
+    on_hand: Decimal
+    usable: Decimal
+
+    @property
+    def low(self) -> bool:
+        """Below its reorder point in usable stock (the low-stock alert's rule)."""
+        return self.product.reorder_point > 0 and self.usable < self.product.reorder_point
+
+
+def product_list(
+    *,
+    as_of: date,
+    name: str | None = None,
+    kind: ProductKind | str | None = None,
+    gtin: str | None = None,
+    low_only: bool = False,
+) -> Select:
+    """Every product by name, as one select to page through: `name` is found anywhere in the
+    name, whatever its case; `low_only` keeps the products short on `as_of`."""
+    stmt = select(Product).order_by(Product.name, Product.id)
+    if name and name.strip():
+        stmt = stmt.where(Product.name.icontains(name.strip(), autoescape=True))
+    if kind is not None:
+        stmt = stmt.where(Product.kind == ProductKind(kind))
+    if gtin is not None:
+        stmt = stmt.where(Product.gtin == gtin)
+    if low_only:
+        stmt = stmt.where(Product.id.in_(select(short_products(as_of).c.product_id)))
+    return stmt
+
+
+def stock_of(products: list[Product], *, as_of: date) -> list[ProductStock]:
+    """What each product has on hand and what of it is usable on `as_of`, in the order given:
+    one query for them all."""
+    if not products:
+        return []
+    usable = and_(*usable_lot_conditions(as_of))
+    stmt = (
+        select(
+            Lot.product_id,
+            func.sum(Lot.quantity_on_hand).label("on_hand"),
+            func.sum(case((usable, Lot.quantity_on_hand), else_=0)).label("usable"),
+        )
+        .where(
+            Lot.product_id.in_([product.id for product in products]),
+            Lot.status.in_(ON_HAND_STATUSES),
+        )
+        .group_by(Lot.product_id)
+    )
+    sums = {row.product_id: row for row in db.session.execute(stmt)}
+    return [
+        ProductStock(
+            product,
+            Decimal(sums[product.id].on_hand) if product.id in sums else Decimal(0),
+            Decimal(sums[product.id].usable) if product.id in sums else Decimal(0),
+        )
+        for product in products
+    ]

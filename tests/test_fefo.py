@@ -104,7 +104,9 @@ def test_a_dispense_beyond_the_usable_stock_is_a_conflict_and_changes_nothing():
     movements_before = db.session.scalar(select(func.count()).select_from(Movement))
     with pytest.raises(Conflict) as refused:
         dispense(product.id, Decimal(7), None, None, NOW)
-    assert "Only 6 usable" in refused.value.message
+    assert refused.value.message == (
+        f"Only 6 vial of {product.name} usable on 1 Mar 2025; 7 asked for."
+    )
     db.session.expire_all()
     assert db.session.get(Lot, first.id).quantity_on_hand == 3
     assert db.session.get(Lot, second.id).quantity_on_hand == 3

@@ -92,14 +92,17 @@ def test_a_pharmacist_reads_each_alert_with_a_link_to_its_lot(client, sign_in_pa
     assert "Expiring · 30 d" in page and "<td>Needle 30G 4 mm</td>" in page
 
 
-def test_an_administrator_reads_the_lot_number_without_the_pharmacists_lot_link(
-    client, sign_in_page
-):
+def test_an_administrators_lot_link_leads_to_the_lot_page_read_only(client, sign_in_page):
     lot = factories.make_lot(lot_number="HA-1")
     factories.make_alert("expired", lot=lot)
     sign_in_page("admin")
     page = html(client.get("/alerts"))
-    assert "<td>HA-1</td>" in page and "/stock/lots/" not in page
+    assert f'<a href="/stock/lots/{lot.id}">HA-1</a>' in page
+    lot_page = client.get(f"/stock/lots/{lot.id}")
+    assert lot_page.status_code == 200
+    assert "Read only: pharmacists release" in html(
+        lot_page
+    ) and '<form method="post" action="/stock/lots/' not in html(lot_page)
 
 
 def test_a_low_stock_alert_names_its_product_and_no_lot(client, sign_in_page):

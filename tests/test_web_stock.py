@@ -22,6 +22,8 @@ GTIN = "09501101530003"
 # GTIN 09501101530003, expiry (17) July 2027 month-only, lot (10) 12345.
 BARCODE = "0109501101530003172707001012345"
 FAR = date(2099, 12, 31)
+# A recall said yes to (the confirm page's or the dialog's answer).
+RECALL = {"confirmed": "yes"}
 
 
 def html(response) -> str:
@@ -330,8 +332,12 @@ def test_the_lot_page_shows_its_ledger(client, pharmacist):
 def test_a_recall_from_the_lot_page_makes_the_lot_unusable(client, pharmacist):
     product = factories.make_product(kind="consumable")
     lot = factories.make_lot(product, quantity="10", expiry_date=FAR)
-    assert client.post(f"/stock/lots/{lot.id}/recall", data={"reason": ""}).status_code == 422
-    response = client.post(f"/stock/lots/{lot.id}/recall", data={"reason": "supplier recall 7"})
+    assert (
+        client.post(f"/stock/lots/{lot.id}/recall", data={"recall-reason": ""}).status_code == 422
+    )
+    response = client.post(
+        f"/stock/lots/{lot.id}/recall", data=RECALL | {"recall-reason": "supplier recall 7"}
+    )
     assert response.status_code == 302
     db.session.expire_all()
     assert db.session.get(Lot, lot.id).status == LotStatus.RECALLED
@@ -340,7 +346,7 @@ def test_a_recall_from_the_lot_page_makes_the_lot_unusable(client, pharmacist):
         "/stock/dispense", data={"dispense-product_id": product.id, "dispense-quantity": "1"}
     )
     assert refused.status_code == 409
-    again = client.post(f"/stock/lots/{lot.id}/recall", data={"reason": "twice"})
+    again = client.post(f"/stock/lots/{lot.id}/recall", data=RECALL | {"recall-reason": "twice"})
     assert again.status_code == 409 and "already recalled" in html(again)
 
 
@@ -404,7 +410,9 @@ def test_after_a_recall_the_lot_page_traces_it_through_a_batch_to_the_patients(
     treat_with(serum, "MRN-CALL-2", "Paulo Reis", date(2025, 3, 4))
     assert 'id="trace"' not in html(client.get(f"/stock/lots/{biotin_lot.id}"))
 
-    response = client.post(f"/stock/lots/{biotin_lot.id}/recall", data={"reason": "supplier"})
+    response = client.post(
+        f"/stock/lots/{biotin_lot.id}/recall", data=RECALL | {"recall-reason": "supplier"}
+    )
 
     assert response.status_code == 302
     page = html(client.get(f"/stock/lots/{biotin_lot.id}"))

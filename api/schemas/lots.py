@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.pagination import AsOfSchema, id_field
 from api.schemas.fields import ClinicDateTime, ExpiryField, QuantityField
+from inventory.lots import LotSort, LotState
 from inventory.models import LotStatus, MovementKind, Storage
 
 _BY_FIELDS = ("product_id", "lot_number", "expiry_date")
@@ -60,12 +61,27 @@ class LotReceiveSchema(ma.Schema):
 
 
 class LotQuerySchema(AsOfSchema):
+    lot_number = ma.fields.String(
+        validate=ma.validate.Length(max=60),
+        metadata={"description": "Found anywhere in the lot number, whatever its case."},
+    )
     product_id = id_field()
     status = ma.fields.Enum(LotStatus, by_value=True)
+    state = ma.fields.Enum(
+        LotState,
+        by_value=True,
+        metadata={"description": "As the lot list sorts lots: `available` holds stock, "
+                  "`empty` is released with nothing left."},
+    )  # fmt: skip
+    storage = ma.fields.Enum(Storage, by_value=True)
+    expires_from = ma.fields.Date(metadata={"description": "Last day of use on or after."})
+    expires_to = ma.fields.Date(metadata={"description": "Last day of use on or before."})
     expiring_within_days = ma.fields.Integer(
         validate=ma.validate.Range(min=0, max=36500),
         metadata={"description": "Not yet expired on `as_of`, and last usable within N days."},
     )
+    sort = ma.fields.Enum(LotSort, by_value=True, load_default=LotSort.EXPIRY)
+    descending = ma.fields.Boolean(load_default=False)
 
 
 class OpenSchema(ma.Schema):

@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from api.pagination import AsOfSchema
 from api.schemas.fields import QuantityField
 from inventory.models import ProductKind, Storage
 
@@ -54,9 +55,18 @@ class ProductUpdateSchema(ma.Schema):
     storage = ma.fields.Enum(Storage, by_value=True)
 
 
-class ProductQuerySchema(ma.Schema):
+class ProductQuerySchema(AsOfSchema):
+    name = ma.fields.String(
+        validate=ma.validate.Length(max=160),
+        metadata={"description": "Found anywhere in the name, whatever its case."},
+    )
     kind = ma.fields.Enum(ProductKind, by_value=True)
     gtin = ma.fields.String()
+    low_stock = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "Only products below their reorder point in stock usable "
+                  "on `as_of`."},
+    )  # fmt: skip
 
 
 class DispenseSchema(ma.Schema):

@@ -1,5 +1,6 @@
-"""The stock board: the expiry timeline, expired lots and low stock; receiving a lot by its
-fields or by scanning its GS1 barcode; FEFO dispense."""
+"""The stock board: the expiry timeline, expired lots, lots waiting for release from
+quarantine, recalled lots still on the shelf and low stock; receiving a lot by its fields or by
+scanning its GS1 barcode; FEFO dispense."""
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -9,7 +10,7 @@ from wtforms import (
 )
 
 from core.accounts import Role
-from core.clock import clinic_today, utcnow
+from core.clock import clinic_today, day_text, utcnow
 from core.database import db
 from core.errors import DomainError, Invalid
 from inventory import fefo, lots
@@ -17,10 +18,18 @@ from inventory.barcodes import BoxLabel, read_barcode
 from inventory.expiry import ExpiryFormatError, parse_expiry
 from inventory.models import (
     Lot,
+    LotStatus,
     Product,
 )
 from inventory.products import product_for_gtin
-from inventory.stock import EXPIRY_HORIZON_DAYS, expired_on_shelf, expiring_lots, low_stock
+from inventory.stock import (
+    EXPIRY_HORIZON_DAYS,
+    expired_on_shelf,
+    expiring_lots,
+    low_stock,
+    quarantined_lots,
+    recalled_on_shelf,
+)
 from web.pages import (
     as_of_argument,
     quantity_text,
@@ -61,6 +70,8 @@ def _board(receive_form=None, dispense_form=None, status: int = 200):
         horizon=EXPIRY_HORIZON_DAYS,
         expired=expired_on_shelf(as_of),
         low=low_stock(as_of),
+        waiting=quarantined_lots(),
+        recalled=recalled_on_shelf(),
         receive_form=receive_form,
         dispense_form=dispense_form,
     )
@@ -85,10 +96,11 @@ def receive():
         return _board(receive_form=form, status=show_domain_error(form, error))
     lot = receipt.lot
     verb = "Received new lot" if receipt.created else "Added stock to lot"
+    waits = ", in quarantine until released" if lot.status == LotStatus.QUARANTINE else ""
     flash(
         f"{verb} {lot.lot_number} of {lot.product.name}: "
-        f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit} on hand, "
-        f"last day of use {lot.effective_expiry.isoformat()}.",
+        f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit} on hand{waits}, "
+        f"last day of use {day_text(lot.effective_expiry)}.",
         "success",
     )
     return redirect(url_for("stock.board"))

@@ -1,17 +1,24 @@
 """The forms of the stock pages."""
 
+from decimal import Decimal
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
+    DateTimeLocalField,
     DecimalField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from inventory.lots import LotSort, LotState
 from inventory.models import (
+    QUANTITY_PLACES,
+    ProductKind,
     Storage,
 )
 from web.pages import (
@@ -49,8 +56,128 @@ class DispenseForm(FlaskForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
 
 
+# --- a lot's transitions (each form has its prefix: they share the lot page) ------------------
+
+REASON_REQUIRED = "Say why: the ledger keeps the reason."
+
+
+def signed_exact_quantity(form, field) -> None:
+    """A WTForms validator for a correction: up or down, never zero, in millionths at most."""
+    value = field.data
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or value.as_tuple().exponent < -QUANTITY_PLACES:
+        raise ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
+    if value == 0:
+        raise ValidationError("An adjustment changes the count: write +2 or -2, not 0.")
+
+
+class ReleaseForm(FlaskForm):
+    PREFIX = "release"
+
+
+class OpenForm(FlaskForm):
+    PREFIX = "open"
+    opened_at = DateTimeLocalField(
+        "Opened at",
+        format="%Y-%m-%dT%H:%M",
+        validators=[Optional()],
+        description="When the vial was first opened; earlier today or a past day, never later "
+        "than now. Its opened life starts that day.",
+    )
+
+
+class AdjustForm(FlaskForm):
+    PREFIX = "adjust"
+    quantity = DecimalField(
+        "Correction",
+        validators=[InputRequired("Write the correction: +2 found, -2 missing."),
+                    signed_exact_quantity],
+        description="What the count differs by: +2 when you found 2 more, -2 when 2 are missing.",
+    )  # fmt: skip
+    reason = StringField("Reason", validators=[DataRequired(REASON_REQUIRED), Length(max=200)])
+
+
+class DisposeForm(FlaskForm):
+    PREFIX = "dispose"
+    quantity = DecimalField(
+        "Quantity to dispose of",
+        validators=[Optional(), exact_quantity],
+        description="Leave empty to dispose of everything on hand.",
+    )
+    reason = StringField("Reason", validators=[DataRequired(REASON_REQUIRED), Length(max=200)])
+
+
 class RecallForm(FlaskForm):
-    reason = TextAreaField("Reason for the recall", validators=[DataRequired()])
+    PREFIX = "recall"
+    reason = TextAreaField(
+        "Reason for the recall", validators=[DataRequired("Say why the lot is recalled.")]
+    )
+
+
+# --- the stock lists (GET filters change nothing: no CSRF token) -------------------------------
+
+STATE_LABELS = {
+    LotState.QUARANTINE: "In quarantine",
+    LotState.AVAILABLE: "Available",
+    LotState.EMPTY: "Empty",
+    LotState.RECALLED: "Recalled",
+    LotState.DISPOSED: "Disposed of",
+}
+SORT_LABELS = {
+    LotSort.EXPIRY: "Last day of use",
+    LotSort.LOT_NUMBER: "Lot",
+    LotSort.PRODUCT: "Product",
+    LotSort.ON_HAND: "On hand",
+    LotSort.RECEIVED: "Received",
+}
+ASCENDING, DESCENDING = "asc", "desc"
+
+
+class LotFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    lot_number = StringField("Lot number", validators=[Optional(), Length(max=60)])
+    product_id = SelectField(
+        "Product", coerce=optional_record_id, validate_choice=True, validators=[Optional()]
+    )
+    state = SelectField(
+        "Status",
+        choices=[SelectChoice("", "Any status"),
+                 *(SelectChoice(state.value, label) for state, label in STATE_LABELS.items())],
+        default="",
+    )  # fmt: skip
+    storage = SelectField(
+        "Storage",
+        choices=[SelectChoice("", "Any storage"), *(SelectChoice(s.value) for s in Storage)],
+        default="",
+    )
+    expires_from = DateField("Last day of use from", validators=[Optional()])
+    expires_to = DateField("Last day of use to", validators=[Optional()])
+    sort = SelectField(
+        "Sort by",
+        choices=[SelectChoice(sort.value, label) for sort, label in SORT_LABELS.items()],
+        default=LotSort.EXPIRY.value,
+    )
+    order = SelectField(
+        "Order",
+        choices=[SelectChoice(ASCENDING, "Ascending"), SelectChoice(DESCENDING, "Descending")],
+        default=ASCENDING,
+    )
+
+
+class ProductFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    name = StringField("Product name", validators=[Optional(), Length(max=160)])
+    kind = SelectField(
+        "Kind",
+        choices=[SelectChoice("", "Every kind"), *(SelectChoice(k.value) for k in ProductKind)],
+        default="",
+    )
+    low = BooleanField("Only products low in stock")
 
 
 class BatchForm(FlaskForm):

@@ -1,38 +1,80 @@
-"""A lot's page: its ledger, the recall action and, once recalled, its trace (the batches made
-from it and the patients treated with it or with them)."""
+"""A lot's page: what it is and holds, its ledger, everything that can still happen to it
+(release from quarantine, open, adjust the count, dispose of, recall) and, once recalled, its
+trace (the batches made from it and the patients treated with it or with them).
+
+Disposing and recalling cannot be undone: the page asks first (a dialog, or without script a
+confirm page). After each step the page says what the lot now has on hand. Administrators read
+the page without its forms: the alerts they receive lead here."""
+
+from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from clinic.sessions import sessions_using_lots
 from core.accounts import Role
-from core.clock import clinic_today
+from core.clock import clinic_timezone, clinic_today, day_text, moment_text, utcnow
 from core.database import db
 from core.errors import DomainError
 from inventory import lots
-from inventory.models import (
-    LotStatus,
-    Movement,
-)
+from inventory.expiry import usable_on
+from inventory.lots import LotState, Transition
+from inventory.models import Lot, Movement
 from inventory.trace import trace_recall
 from web.pages import (
+    confirmation_page,
+    confirmed,
+    quantity_text,
     role_page,
     show_domain_error,
 )
-from web.stock.forms import RecallForm
+from web.stock.forms import AdjustForm, DisposeForm, OpenForm, RecallForm, ReleaseForm
 
 bp = Blueprint("stock_lots", __name__, url_prefix="/stock")
 
+READERS = (Role.PHARMACIST, Role.ADMIN)
+FORMS = {
+    Transition.RELEASE: ReleaseForm,
+    Transition.OPEN: OpenForm,
+    Transition.ADJUST: AdjustForm,
+    Transition.DISPOSE: DisposeForm,
+    Transition.RECALL: RecallForm,
+}
+
+
+def _clinic_minute_now() -> datetime:
+    """Now on the clinic's wall clock, to the minute, as a datetime-local field shows it."""
+    return utcnow().astimezone(clinic_timezone()).replace(tzinfo=None, second=0, microsecond=0)
+
+
+def _blank_forms() -> dict[Transition, object]:
+    forms = {
+        transition: form_class(formdata=None, prefix=form_class.PREFIX)
+        for transition, form_class in FORMS.items()
+    }
+    forms[Transition.OPEN].opened_at.data = _clinic_minute_now()
+    return forms
+
+
+def _submitted(transition: Transition):
+    form_class = FORMS[transition]
+    return form_class(prefix=form_class.PREFIX)
+
 
 @bp.route("/lots/<id:lot_id>")
-@role_page(Role.PHARMACIST)
+@role_page(*READERS)
 def lot_page(lot_id):
-    return _lot_page(lot_id, RecallForm(formdata=None))
+    return _lot_page(lot_id)
 
 
-def _lot_page(lot_id: int, recall_form: RecallForm, status: int = 200):
+def _lot_page(lot_id: int, submitted: tuple | None = None, status: int = 200):
+    """The page, with the form of a refused step (`(transition, form)`) as it was sent."""
     lot = lots.get_lot(lot_id)
+    forms = _blank_forms()
+    if submitted is not None:
+        forms[submitted[0]] = submitted[1]
     ledger = db.session.scalars(
         select(Movement)
         .where(Movement.lot_id == lot_id)
@@ -40,13 +82,21 @@ def _lot_page(lot_id: int, recall_form: RecallForm, status: int = 200):
         .order_by(Movement.id)
     ).all()
     today = clinic_today()
-    trace = trace_recall(lot_id) if lot.status == LotStatus.RECALLED else None
+    state = lots.lot_state(lot)
+    trace = trace_recall(lot_id) if state == LotState.RECALLED else None
+    acts = current_user.role == Role.PHARMACIST
     return render_template(
         "stock/lot.html",
         lot=lot,
+        state=state,
+        usable_today=usable_on(lot, today),
+        on_hand=on_hand_sentence(lot),
         ledger=ledger,
         today=today,
-        recall_form=recall_form,
+        forms=forms,
+        acts=acts,
+        allowed={t.value for t in lots.transitions(lot)} if acts else set(),
+        now_max=_clinic_minute_now().isoformat(timespec="minutes"),
         trace=trace,
         treated=sessions_using_lots(trace.lot_ids) if trace else [],
         lot_numbers={lot.id: lot.lot_number, **{b.id: b.lot_number for b in trace.batches}}
@@ -55,18 +105,153 @@ def _lot_page(lot_id: int, recall_form: RecallForm, status: int = 200):
     ), status
 
 
-@bp.route("/lots/<id:lot_id>/recall", methods=["POST"])
-@role_page(Role.PHARMACIST)
-def recall(lot_id):
-    form = RecallForm()
-    if not form.validate():
-        return _lot_page(lot_id, form, status=422)
-    try:
-        lot = lots.recall(lot_id, form.reason.data)
-    except DomainError as error:
-        return _lot_page(lot_id, form, status=show_domain_error(form, error))
-    flash(f"Lot {lot.lot_number} is recalled: it can never be used again.", "success")
+def amount_text(lot: Lot, quantity) -> str:
+    return f"{quantity_text(quantity)} {lot.product.unit}"
+
+
+def on_hand_sentence(lot: Lot) -> str:
+    """What the lot has on hand now, and what that means for the shelf."""
+    state = lots.lot_state(lot)
+    held = amount_text(lot, lot.quantity_on_hand)
+    if state == LotState.DISPOSED:
+        return "Nothing left on hand: the lot is disposed of."
+    if lot.quantity_on_hand == 0:
+        return "Nothing left on hand."
+    if state == LotState.RECALLED:
+        return f"Now {held} on hand, recalled: not stock any more, dispose of them."
+    if state == LotState.QUARANTINE:
+        return f"Now {held} on hand, in quarantine until released."
+    if usable_on(lot, clinic_today()):
+        return f"Now {held} on hand, usable today."
+    return f"Now {held} on hand, past its last day of use: dispose of them."
+
+
+def _done(lot: Lot, message: str):
+    flash(f"{message} {on_hand_sentence(lot)}", "success")
     return redirect(url_for("stock_lots.lot_page", lot_id=lot.id))
 
 
-# --- compounding -------------------------------------------------------------------------------
+def _refused(lot_id: int, transition: Transition, form, error: DomainError):
+    return _lot_page(lot_id, (transition, form), status=show_domain_error(form, error))
+
+
+def _lot_name(lot: Lot, first: bool = False) -> str:
+    return f"{'Lot' if first else 'lot'} {lot.lot_number} of {lot.product.name}"
+
+
+@bp.route("/lots/<id:lot_id>/release", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def release(lot_id):
+    form = _submitted(Transition.RELEASE)
+    if not form.validate():
+        return _lot_page(lot_id, (Transition.RELEASE, form), status=422)
+    try:
+        lot = lots.release(lot_id)
+    except DomainError as error:
+        return _refused(lot_id, Transition.RELEASE, form, error)
+    return _done(lot, f"Released {_lot_name(lot)} from quarantine.")
+
+
+@bp.route("/lots/<id:lot_id>/open", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def open_lot(lot_id):
+    form = _submitted(Transition.OPEN)
+    if not form.validate():
+        return _lot_page(lot_id, (Transition.OPEN, form), status=422)
+    # A moment typed on the clinic's wall clock.
+    opened_at = form.opened_at.data
+    if opened_at is not None:
+        opened_at = opened_at.replace(tzinfo=clinic_timezone())
+    already_opened = lots.get_lot(lot_id).opened_at
+    try:
+        lot = lots.open_lot(lot_id, now=utcnow(), opened_at=opened_at)
+    except DomainError as error:
+        return _refused(lot_id, Transition.OPEN, form, error)
+    if already_opened is not None:
+        flash(
+            f"{_lot_name(lot, first=True)} was already opened on "
+            f"{moment_text(already_opened)}: nothing changed.",
+            "info",
+        )
+        return redirect(url_for("stock_lots.lot_page", lot_id=lot.id))
+    return _done(
+        lot,
+        f"Opened {_lot_name(lot)} on {moment_text(lot.opened_at)}: last day of use "
+        f"{day_text(lot.effective_expiry)}.",
+    )
+
+
+@bp.route("/lots/<id:lot_id>/adjust", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def adjust(lot_id):
+    form = _submitted(Transition.ADJUST)
+    if not form.validate():
+        return _lot_page(lot_id, (Transition.ADJUST, form), status=422)
+    quantity, reason = form.quantity.data, form.reason.data.strip()
+    try:
+        lot = lots.adjust(
+            lot_id, quantity=quantity, reason=reason, user_id=current_user.id, now=utcnow()
+        )
+    except DomainError as error:
+        return _refused(lot_id, Transition.ADJUST, form, error)
+    change = f"+{quantity_text(quantity)}" if quantity > 0 else quantity_text(quantity)
+    return _done(lot, f"Adjusted {_lot_name(lot)} by {change} {lot.product.unit} ({reason}).")
+
+
+@bp.route("/lots/<id:lot_id>/dispose", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def dispose(lot_id):
+    form = _submitted(Transition.DISPOSE)
+    if not form.validate():
+        return _lot_page(lot_id, (Transition.DISPOSE, form), status=422)
+    lot = lots.get_lot(lot_id)
+    quantity, reason = form.quantity.data, form.reason.data.strip()
+    if not confirmed():
+        amount = (
+            amount_text(lot, quantity)
+            if quantity is not None
+            else f"all {amount_text(lot, lot.quantity_on_hand)} on hand"
+        )
+        return confirmation_page(
+            title=f"Dispose of lot {lot.lot_number}?",
+            question=f"Dispose of {amount} of {lot.product.name}, lot {lot.lot_number}?",
+            action="Yes, dispose of them",
+            cancel_url=url_for("stock_lots.lot_page", lot_id=lot.id),
+            details=(f"Reason: {reason}", "What is disposed of leaves the stock for good."),
+        )
+    before = lot.quantity_on_hand
+    try:
+        lot = lots.dispose(
+            lot_id, reason=reason, user_id=current_user.id, now=utcnow(), quantity=quantity
+        )
+    except DomainError as error:
+        return _refused(lot_id, Transition.DISPOSE, form, error)
+    disposed = before - lot.quantity_on_hand
+    return _done(
+        lot,
+        f"Disposed of {amount_text(lot, disposed)} of {lot.product.name}, lot {lot.lot_number} "
+        f"({reason}).",
+    )
+
+
+@bp.route("/lots/<id:lot_id>/recall", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def recall(lot_id):
+    form = _submitted(Transition.RECALL)
+    if not form.validate():
+        return _lot_page(lot_id, (Transition.RECALL, form), status=422)
+    reason = form.reason.data.strip()
+    if not confirmed():
+        lot = lots.get_lot(lot_id)
+        return confirmation_page(
+            title=f"Recall lot {lot.lot_number}?",
+            question=f"Recall {_lot_name(lot)}? It can never be used again, whatever its stock.",
+            action="Yes, recall the lot",
+            cancel_url=url_for("stock_lots.lot_page", lot_id=lot.id),
+            details=(f"Reason: {reason}", "A recall alert goes to the alert inbox at once."),
+        )
+    try:
+        lot = lots.recall(lot_id, reason=reason, now=utcnow())
+    except DomainError as error:
+        return _refused(lot_id, Transition.RECALL, form, error)
+    return _done(lot, f"{_lot_name(lot, first=True)} is recalled: it can never be used again.")
