@@ -5,29 +5,18 @@ browser's confirmation. Only links, buttons and forms, never a typed URL past th
 Saves screenshots of the formula page and the approval queue to docs/screenshots/."""
 
 import re
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from core.accounts import create_user
 from core.database import db
 from formulary.models import Serum, SerumStatus
 from formulary.seed import seed_catalogue
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PASSWORD, screenshot, sign_in
+from tests.test_browser import PASSWORD, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
