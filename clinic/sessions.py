@@ -74,6 +74,25 @@ def sessions_query(
     return stmt.order_by(TreatmentSession.scheduled_date, TreatmentSession.id)
 
 
+def next_planned_session(patient_id: int, *, after: date) -> TreatmentSession | None:
+    """The patient's next appointment: the first session still planned after a day."""
+    return db.session.scalar(
+        select(TreatmentSession)
+        .where(
+            TreatmentSession.patient_id == patient_id,
+            TreatmentSession.status == SessionStatus.PLANNED,
+            TreatmentSession.scheduled_date > after,
+        )
+        .order_by(TreatmentSession.scheduled_date, TreatmentSession.id)
+        .limit(1)
+    )
+
+
+def session_doctor(session: TreatmentSession) -> User | None:
+    """The doctor of a session: who performed it, or, before that, who planned its course."""
+    return session.completed_by or session.course.created_by
+
+
 def complete_session(
     session: TreatmentSession, doctor: User, fields: dict, now: datetime
 ) -> TreatmentSession:
@@ -145,8 +164,36 @@ def record_side_effect(
         recorded_by_id=doctor.id,
         recorded_at=now,
     )
-    session.side_effects.append(side_effect)
+    db.session.add(side_effect)
     db.session.flush()
+    db.session.expire(session, ["side_effects"])
+    return side_effect
+
+
+def get_side_effect(session: TreatmentSession, side_effect_id: int) -> SideEffect:
+    """A side effect of the session that stands (one entered in error is no longer found)."""
+    side_effect = db.session.get(SideEffect, side_effect_id)
+    if (
+        side_effect is None
+        or side_effect.session_id != session.id
+        or side_effect.entered_in_error_at is not None
+    ):
+        raise NotFound("The session has no such side effect (or it was withdrawn).")
+    return side_effect
+
+
+def mark_side_effect_entered_in_error(
+    side_effect: SideEffect, *, doctor: User, now: datetime
+) -> SideEffect:
+    """Withdraw a side effect recorded by mistake: the row stays, with who withdrew it and
+    when (and the audit log has both writes), but it is no longer part of the session's
+    record."""
+    if side_effect.entered_in_error_at is not None:
+        raise Conflict("This side effect was already marked entered in error.")
+    side_effect.entered_in_error_at = now
+    side_effect.entered_in_error_by_id = doctor.id
+    db.session.flush()
+    db.session.expire(side_effect.session, ["side_effects"])
     return side_effect
 
 
