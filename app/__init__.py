@@ -42,6 +42,7 @@ from web import aftercare as web_aftercare
 from web import alerts as web_alerts
 from web import auth as web_auth
 from web.doctor import patients as doctor_patients
+from web.doctor import today as doctor_today
 from web.login import login_manager
 from web.stock import batches as stock_batches
 from web.stock import board as stock_board
@@ -75,6 +76,7 @@ WEB_BLUEPRINTS = [
     stock_lots.bp,
     stock_batches.bp,
     doctor_patients.bp,
+    doctor_today.bp,
     web_admin.bp,
     web_aftercare.bp,
     web_alerts.bp,

@@ -22,7 +22,7 @@ from clinic.models import (
 )
 from clinic.safety import screen_patient_serum
 from core.accounts import User
-from core.clock import clinic_today
+from core.clock import clinic_today, day_text
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from formulary.models import Serum
@@ -245,8 +245,8 @@ def sessions_using_lots(lot_ids: set[int]) -> list[TreatedWithLot]:
 def _refuse_unless(session: TreatmentSession, status: SessionStatus, action: str) -> None:
     if session.status != status:
         raise Conflict(
-            f"Session {session.id} is {session.status.value}: only a {status.value} session "
-            f"can be {action}."
+            f"The session of {day_text(session.performed_on or session.scheduled_date)} is "
+            f"{session.status.value}: only a {status.value} session can be {action}."
         )
 
 

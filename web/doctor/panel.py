@@ -24,6 +24,7 @@ from clinic.models import (
     TreatmentSession,
 )
 from clinic.safety import ScreenedSerum, screen_serums
+from core.clock import day_text
 from core.database import db
 from core.errors import DomainError
 from formulary.screen import Screen, Verdict
@@ -186,7 +187,7 @@ def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoic
     choices: dict[int, list[SelectChoice]] = {}
     for lot in usable_serum_lots(sorted(serum_of), today):
         label = (
-            f"{lot.lot_number} · last day {lot.effective_expiry.isoformat()} · "
+            f"{lot.lot_number} · last day {day_text(lot.effective_expiry)} · "
             f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit}"
         )
         choices.setdefault(serum_of[lot.product_id], []).append(SelectChoice(str(lot.id), label))
