@@ -47,6 +47,7 @@ from web.login import login_manager
 from web.stock import batches as stock_batches
 from web.stock import board as stock_board
 from web.stock import lots as stock_lots
+from web.stock import trace as stock_trace
 
 # Imported for its side effect: every table is in the metadata before anything uses it.
 assert MODEL_MODULES
@@ -74,6 +75,7 @@ WEB_BLUEPRINTS = [
     web_auth.bp,
     stock_board.bp,
     stock_lots.bp,
+    stock_trace.bp,
     stock_batches.bp,
     doctor_patients.bp,
     doctor_today.bp,

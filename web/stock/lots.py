@@ -5,7 +5,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from clinic.sessions import sessions_using_lots
+from clinic.recall import trace_to_patients
 from core.accounts import Role
 from core.clock import clinic_today
 from core.database import db
@@ -15,7 +15,6 @@ from inventory.models import (
     LotStatus,
     Movement,
 )
-from inventory.trace import trace_recall
 from web.pages import (
     role_page,
     show_domain_error,
@@ -40,7 +39,7 @@ def _lot_page(lot_id: int, recall_form: RecallForm, status: int = 200):
         .order_by(Movement.id)
     ).all()
     today = clinic_today()
-    trace = trace_recall(lot_id) if lot.status == LotStatus.RECALLED else None
+    trace = trace_to_patients(lot_id) if lot.status == LotStatus.RECALLED else None
     return render_template(
         "stock/lot.html",
         lot=lot,
@@ -48,10 +47,6 @@ def _lot_page(lot_id: int, recall_form: RecallForm, status: int = 200):
         today=today,
         recall_form=recall_form,
         trace=trace,
-        treated=sessions_using_lots(trace.lot_ids) if trace else [],
-        lot_numbers={lot.id: lot.lot_number, **{b.id: b.lot_number for b in trace.batches}}
-        if trace
-        else {},
     ), status
 
 
