@@ -113,6 +113,6 @@ def mark_side_effect_entered_in_error(session_id, side_effect_id):
     """Withdraw a side effect recorded by mistake: kept with who withdrew it and in the audit
     log, no longer among the session's side effects. Answers the session."""
     session = sessions.get_session(session_id)
-    side_effect = sessions.get_side_effect(session, side_effect_id)
+    side_effect = sessions.get_side_effect(session, side_effect_id=side_effect_id)
     sessions.mark_side_effect_entered_in_error(side_effect, doctor=current_api_user(), now=utcnow())
     return session

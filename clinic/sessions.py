@@ -170,7 +170,7 @@ def record_side_effect(
     return side_effect
 
 
-def get_side_effect(session: TreatmentSession, side_effect_id: int) -> SideEffect:
+def get_side_effect(session: TreatmentSession, *, side_effect_id: int) -> SideEffect:
     """A side effect of the session that stands (one entered in error is no longer found)."""
     side_effect = db.session.get(SideEffect, side_effect_id)
     if (

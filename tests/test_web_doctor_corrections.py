@@ -225,7 +225,7 @@ def completed_session(doctor):
     factories.make_lot(factories.make_serum_product(serum), quantity="10")
     patient = factories.make_safe_patient(name="Joana Dias")
     session = factories.make_course(patient, serum).sessions[0]
-    complete_session(session, doctor, dict(DONE), LATER)
+    complete_session(session, doctor=doctor, fields=dict(DONE), now=LATER)
     db.session.commit()
     return session
 
@@ -265,7 +265,9 @@ def test_a_side_effect_entered_in_error_is_withdrawn_after_a_confirmation(
     client, doctor, completed_session
 ):
     session = completed_session
-    effect = record_side_effect(session, "rash", "mild", "by mistake", doctor, LATER)
+    effect = record_side_effect(
+        session, kind="rash", severity="mild", note="by mistake", doctor=doctor, now=LATER
+    )
     db.session.commit()
     page = html(client.get(f"/patients/{session.patient_id}"))
     url = f"/sessions/{session.id}/side-effects/{effect.id}/entered-in-error"
@@ -306,7 +308,9 @@ def test_a_side_effect_entered_in_error_is_withdrawn_after_a_confirmation(
 def test_a_side_effect_withdrawn_twice_says_so_and_changes_nothing(
     client, doctor, completed_session
 ):
-    effect = record_side_effect(completed_session, "rash", "mild", None, doctor, LATER)
+    effect = record_side_effect(
+        completed_session, kind="rash", severity="mild", note=None, doctor=doctor, now=LATER
+    )
     db.session.commit()
     url = f"/sessions/{completed_session.id}/side-effects/{effect.id}/entered-in-error"
     assert client.post(url, data={"confirmed": "yes"}).status_code == 302

@@ -89,8 +89,8 @@ def test_completed_and_cancelled_sessions_are_not_on_the_agenda(client, doctor, 
     patient = factories.make_safe_patient()
     factories.make_lot(factories.make_serum_product(serum), quantity="10")
     done, cancelled = factories.make_course(patient, serum, start_date=MONDAY).sessions[:2]
-    complete_session(done, doctor, dict(DONE), LATER)
-    cancel_session(cancelled, "travelling", LATER)
+    complete_session(done, doctor=doctor, fields=dict(DONE), now=LATER)
+    cancel_session(cancelled, reason="travelling", now=LATER)
     db.session.commit()
     page = html(client.get("/today", query_string={"as_of": "2025-03-09"}))
     assert "No session is planned from 9 Mar 2025 to 15 Mar 2025." in page

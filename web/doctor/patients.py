@@ -200,7 +200,7 @@ def record_allergy(patient_id):
 @role_page(Role.DOCTOR)
 def allergy_page(patient_id, allergy_id):
     patient = patient_rules.get_patient(patient_id)
-    allergy = allergy_rules.get_allergy(patient, allergy_id)
+    allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
     form = AllergyCorrectionForm(
         formdata=None,
         criticality=allergy.criticality.value,
@@ -221,16 +221,16 @@ def _allergy_page(patient, allergy, form: AllergyCorrectionForm, status: int = 2
 @role_page(Role.DOCTOR)
 def correct_allergy(patient_id, allergy_id):
     patient = patient_rules.get_patient(patient_id)
-    allergy = allergy_rules.get_allergy(patient, allergy_id)
+    allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
     form = AllergyCorrectionForm()
     if not form.validate():
         return _allergy_page(patient, allergy, form, status=422)
     try:
-        allergy_rules.update_allergy(allergy, form.changes())
+        allergy_rules.update_allergy(allergy, changes=form.changes())
     except DomainError as error:
         status = show_domain_error(form, error)
         patient = patient_rules.get_patient(patient_id)
-        allergy = allergy_rules.get_allergy(patient, allergy_id)
+        allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
         return _allergy_page(patient, allergy, form, status=status)
     verification = allergy.verification_status.value.replace("-", " ")
     weighs = "it weighs on the screen" if allergy.counts else "it no longer weighs on the screen"
@@ -417,7 +417,7 @@ def record_side_effect(session_id):
 def withdraw_side_effect(session_id, side_effect_id):
     session = session_rules.get_session(session_id)
     try:
-        effect = session_rules.get_side_effect(session, side_effect_id)
+        effect = session_rules.get_side_effect(session, side_effect_id=side_effect_id)
     except DomainError as error:  # withdrawn meanwhile (a second click)
         flash(error.message, "error")
         return redirect(_to_session(session))
