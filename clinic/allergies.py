@@ -63,7 +63,8 @@ def record_allergy(patient: Patient, substance: Substance, fields: dict) -> Alle
             {"substance": ["Already recorded for this patient."]},
             allergy_id=existing,
         )
-    allergy = Allergy(substance=substance, **{k: v for k, v in fields.items() if v is not None})
+    given = {k: v for k, v in fields.items() if v is not None}
+    allergy = Allergy(substance=substance, **{**given, **_checked(given)})
     patient.allergies.append(allergy)
     patient.allergy_status = AllergyStatus.RECORDED
     db.session.flush()

@@ -75,7 +75,10 @@ def allergy_now(allergy) -> Allergy:
 def test_the_patient_page_links_each_allergy_to_its_correction(client, doctor, procaine_allergy):
     patient, allergy = procaine_allergy
     page = html(client.get(f"/patients/{patient.id}"))
-    assert f'href="/patients/{patient.id}/allergies/{allergy.id}">Correct' in page
+    assert (
+        f'href="/patients/{patient.id}/allergies/{allergy.id}" '
+        'aria-label="Correct the allergy to procaine-c">Correct</a>'
+    ) in page
     form = html(client.get(f"/patients/{patient.id}/allergies/{allergy.id}"))
     assert "Correct the allergy to procaine-c" in form
     assert re.search(r'<option selected value="high">high</option>', form)
