@@ -55,6 +55,10 @@ class BaseConfig:
     # Seconds an SMTP conversation may stall before the message goes back to the queue: a mail
     # server that accepts connections and never answers must not hold the delivery job.
     MAIL_TIMEOUT = float(os.environ.get("MAIL_TIMEOUT", "5"))
+    # The clinic's letterhead on the patient's aftercare sheet.
+    CLINIC_NAME = os.environ.get("CLINIC_NAME", "")
+    CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "")
+    CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "")
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 
@@ -89,6 +93,9 @@ class BaseConfig:
 class DevelopmentConfig(BaseConfig):
     DEBUG = True
     DEMO_DATA_ALLOWED = True
+    CLINIC_NAME = BaseConfig.CLINIC_NAME or "Demo hair clinic"
+    CLINIC_ADDRESS = BaseConfig.CLINIC_ADDRESS or "1 Example Street, Example Town"
+    CLINIC_PHONE = BaseConfig.CLINIC_PHONE or "+1 555 0100"
     SECRET_KEY = BaseConfig.SECRET_KEY or "development-only-secret-key"
     SCHEDULER_ENABLED = _flag(os.environ.get("SCHEDULER_ENABLED"), default=True)
 

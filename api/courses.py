@@ -101,3 +101,18 @@ def record_side_effect(fields, session_id):
         session, fields["kind"], fields["severity"], fields["note"], current_api_user(), utcnow()
     )
     return session
+
+
+@blp.route(
+    "/sessions/<id:session_id>/side-effects/<id:side_effect_id>/entered-in-error",
+    methods=["POST"],
+)
+@roles_required(Role.DOCTOR)
+@blp.response(200, SessionSchema)
+def mark_side_effect_entered_in_error(session_id, side_effect_id):
+    """Withdraw a side effect recorded by mistake: kept with who withdrew it and in the audit
+    log, no longer among the session's side effects. Answers the session."""
+    session = sessions.get_session(session_id)
+    side_effect = sessions.get_side_effect(session, side_effect_id=side_effect_id)
+    sessions.mark_side_effect_entered_in_error(side_effect, doctor=current_api_user(), now=utcnow())
+    return session

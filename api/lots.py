@@ -18,12 +18,11 @@ from api.schemas.lots import (
     RecallSchema,
     TraceSchema,
 )
-from clinic.sessions import sessions_using_lots
+from clinic.recall import trace_to_patients
 from core.accounts import Role
 from core.clock import utcnow
 from inventory import lots
 from inventory.models import Movement
-from inventory.trace import trace_recall
 
 blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and their ledger.")
 
@@ -138,9 +137,4 @@ def list_movements(lot_id, pagination_parameters):
 def trace_lot(lot_id):
     """Whom to call when this lot is recalled: every batch made from it and every session that
     used it or such a batch, with the patient's MRN."""
-    trace = trace_recall(lot_id)
-    return {
-        "lot_id": trace.lot_id,
-        "batches": trace.batches,
-        "sessions": sessions_using_lots(trace.lot_ids),
-    }
+    return trace_to_patients(lot_id)

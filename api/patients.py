@@ -1,7 +1,6 @@
 """Patients, their allergies, the safety screen and FHIR allergy exchange (doctors write,
 administrators read)."""
 
-from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from api.auth import roles_required
@@ -43,13 +42,8 @@ READERS = (Role.DOCTOR, Role.ADMIN)
 @blp.response(200, PatientSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_patients(filters, pagination_parameters):
-    stmt = (
-        select(Patient).options(selectinload(Patient.conditions)).order_by(Patient.name, Patient.id)
-    )
-    if filters.get("q"):
-        pattern = f"%{filters['q'].strip()}%"
-        stmt = stmt.where(or_(Patient.name.ilike(pattern), Patient.mrn.ilike(pattern)))
-    return paginate(stmt, pagination_parameters)
+    stmt = patients.patients_query(filters.get("q"), order=filters["sort"])
+    return paginate(stmt.options(selectinload(Patient.conditions)), pagination_parameters)
 
 
 @blp.route("/patients", methods=["POST"])

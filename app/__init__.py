@@ -42,6 +42,7 @@ from web import aftercare as web_aftercare
 from web import alerts as web_alerts
 from web import auth as web_auth
 from web.doctor import patients as doctor_patients
+from web.doctor import today as doctor_today
 from web.formulary import approvals as formulary_approvals
 from web.formulary import common as formulary_home
 from web.formulary import groups as formulary_groups
@@ -53,6 +54,7 @@ from web.stock import batches as stock_batches
 from web.stock import board as stock_board
 from web.stock import lists as stock_lists
 from web.stock import lots as stock_lots
+from web.stock import trace as stock_trace
 
 # Imported for its side effect: every table is in the metadata before anything uses it.
 assert MODEL_MODULES
@@ -81,8 +83,10 @@ WEB_BLUEPRINTS = [
     stock_board.bp,
     stock_lots.bp,
     stock_lists.bp,
+    stock_trace.bp,
     stock_batches.bp,
     doctor_patients.bp,
+    doctor_today.bp,
     web_admin.bp,
     web_aftercare.bp,
     web_alerts.bp,

@@ -1,8 +1,18 @@
-"""A patient's allergies (FHIR R4 AllergyIntolerance), the substance named by id or by name."""
+"""A patient's allergies (FHIR R4 AllergyIntolerance), the substance named by id or by name,
+and their corrections: criticality, severity, reaction, verification (a refuted allergy or one
+entered in error no longer weighs on the screen) and clinical status."""
 
 from sqlalchemy import select
 
-from clinic.models import Allergy, AllergyStatus, Patient
+from clinic.models import (
+    Allergy,
+    AllergyStatus,
+    ClinicalStatus,
+    Criticality,
+    Patient,
+    Severity,
+    VerificationStatus,
+)
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from formulary.models import Substance
@@ -48,23 +58,76 @@ def record_allergy(patient: Patient, substance: Substance, fields: dict) -> Alle
     )
     if existing is not None:
         raise Conflict(
-            f"An allergy to {substance.name} is already recorded (id {existing}): update it.",
+            f"An allergy to {substance.name} is already recorded for this patient: correct that "
+            "record instead of recording it again.",
             {"substance": ["Already recorded for this patient."]},
             allergy_id=existing,
         )
-    allergy = Allergy(substance=substance, **{k: v for k, v in fields.items() if v is not None})
+    given = {k: v for k, v in fields.items() if v is not None}
+    allergy = Allergy(substance=substance, **{**given, **_checked(given)})
     patient.allergies.append(allergy)
     patient.allergy_status = AllergyStatus.RECORDED
     db.session.flush()
     return allergy
 
 
+_ENUMS = {
+    "criticality": Criticality,
+    "verification_status": VerificationStatus,
+    "clinical_status": ClinicalStatus,
+    "severity": Severity,
+}
+_REQUIRED = ("criticality", "verification_status", "clinical_status")
+
+
 def update_allergy(allergy: Allergy, changes: dict) -> Allergy:
-    for field in ALLERGY_FIELDS:
-        if field in changes:
-            setattr(allergy, field, changes[field])
+    """Correct an allergy. Marking it entered in error says the record was a mistake, so it
+    says nothing about the patient: when every allergy of the patient is entered in error, the
+    allergy history is unknown again until the doctor takes it (the screen asks for caution,
+    not safe). An allergy that weighs on the screen again makes the history "recorded"."""
+    values = _checked(changes)
+    for field, value in values.items():
+        setattr(allergy, field, value)
+    db.session.flush()
+    _follow_allergy_history(allergy.patient)
     db.session.flush()
     return allergy
+
+
+def _checked(changes: dict) -> dict:
+    errors, values = {}, {}
+    for field in ALLERGY_FIELDS:
+        if field not in changes:
+            continue
+        value = changes[field]
+        if field == "reaction":
+            value = (value or "").strip() or None
+            if value is not None and len(value) > 200:
+                errors[field] = ["At most 200 characters."]
+        elif value is None or value == "":
+            if field in _REQUIRED:
+                errors[field] = ["Choose one."]
+            value = None
+        else:
+            try:
+                value = _ENUMS[field](value)
+            except ValueError:
+                choices = ", ".join(member.value.replace("-", " ") for member in _ENUMS[field])
+                errors[field] = [f"One of {choices}."]
+        values[field] = value
+    if errors:
+        raise Invalid(errors)
+    return values
+
+
+def _follow_allergy_history(patient: Patient) -> None:
+    standing = [
+        a for a in patient.allergies if a.verification_status != VerificationStatus.ENTERED_IN_ERROR
+    ]
+    if any(a.counts for a in standing):
+        patient.allergy_status = AllergyStatus.RECORDED
+    elif not standing and patient.allergy_status == AllergyStatus.RECORDED:
+        patient.allergy_status = AllergyStatus.UNKNOWN
 
 
 def delete_allergy(allergy: Allergy) -> None:

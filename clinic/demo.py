@@ -1,6 +1,8 @@
 """Demonstration patients for `flask seed --demo`, each showing a different side of the
 safety screen. Idempotent: a patient whose MRN exists is left alone."""
 
+from datetime import date
+
 from sqlalchemy import select
 
 from clinic.allergies import record_allergy, resolve_substance
@@ -11,12 +13,14 @@ from core.database import db
 DEMO_PATIENTS = [
     {
         "patient": {"mrn": "DEMO-001", "name": "Carlos Mendes", "sex": "male",
+                    "birth_date": date(1984, 5, 17),
                     "alopecia_scale": "norwood", "alopecia_stage": 3},
         # An ester anaesthetic allergy: the lidocaine serum (an amide) stays safe.
         "allergies": [("Novocain", {"criticality": "high", "reaction": "urticaria"})],
     },
     {
         "patient": {"mrn": "DEMO-002", "name": "Ana Souza", "sex": "female",
+                    "birth_date": date(1979, 11, 2),
                     "alopecia_scale": "ludwig", "alopecia_stage": 2,
                     "conditions": [{"code": "blood_thinner_use", "active": True}]},
         "allergies": [],
@@ -24,12 +28,14 @@ DEMO_PATIENTS = [
     },
     {
         "patient": {"mrn": "DEMO-003", "name": "João Lima", "sex": "male",
+                    "birth_date": date(1966, 2, 28),
                     "alopecia_scale": "norwood", "alopecia_stage": 5},
         # Fish allergy: the salmon polynucleotide serum is contraindicated.
         "allergies": [("fish-derived material", {"criticality": "high"})],
     },
     {
-        "patient": {"mrn": "DEMO-004", "name": "Maria Costa", "sex": "female"},
+        "patient": {"mrn": "DEMO-004", "name": "Maria Costa", "sex": "female",
+                    "birth_date": date(1991, 8, 9)},
         "allergies": [("B12", {"criticality": "low", "reaction": "rash"})],
     },
 ]  # fmt: skip

@@ -78,6 +78,8 @@ class Patient(db.Model):
         ),
         CheckConstraint("alopecia_stage BETWEEN 1 AND 7", name="alopecia_stage_range"),
         Index("ix_patients_name", "name"),
+        # The patient list sorted by birth date.
+        Index("ix_patients_birth_date", "birth_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -269,8 +271,13 @@ class TreatmentSession(db.Model):
     course: Mapped[Course] = relationship(back_populates="sessions")
     patient: Mapped[Patient] = relationship()
     completed_by: Mapped[User | None] = relationship()
+    # The side effects that stand: one marked entered in error is kept (and in the audit log)
+    # but no longer part of the session's record, wherever it is read.
     side_effects: Mapped[list["SideEffect"]] = relationship(
-        back_populates="session", order_by="SideEffect.id"
+        primaryjoin="and_(TreatmentSession.id == SideEffect.session_id, "
+        "SideEffect.entered_in_error_at.is_(None))",
+        order_by="SideEffect.id",
+        viewonly=True,
     )
 
 
@@ -285,5 +292,10 @@ class SideEffect(db.Model):
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A side effect recorded by mistake: when and by whom it was marked entered in error.
+    entered_in_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    entered_in_error_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
-    session: Mapped[TreatmentSession] = relationship(back_populates="side_effects")
+    session: Mapped[TreatmentSession] = relationship()

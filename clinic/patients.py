@@ -1,6 +1,9 @@
-"""Patients: identity, alopecia stage, conditions and the allergy-history statement."""
+"""Patients: identity, alopecia stage, conditions and the allergy-history statement, and the
+patient search the list pages and the API share."""
 
-from sqlalchemy import select
+import enum
+
+from sqlalchemy import Select, or_, select
 
 from clinic.models import AllergyStatus, AlopeciaScale, Patient, PatientCondition, Sex
 from core.database import db
@@ -9,6 +12,49 @@ from core.errors import Conflict, Invalid, NotFound
 STAGES_BY_SCALE = {AlopeciaScale.NORWOOD: 7, AlopeciaScale.LUDWIG: 3}
 ROMAN_STAGES = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7}
 STAGE_NAMES = {number: roman for roman, number in ROMAN_STAGES.items()}
+
+
+class PatientOrder(enum.StrEnum):
+    """The orders a patient list can be read in."""
+
+    NAME = "name"
+    MRN = "mrn"
+    BORN = "born"  # oldest first; patients with no birth date last
+    YOUNGEST = "youngest"
+    NEWEST = "newest"  # the latest added first
+
+
+_ORDERS = {
+    PatientOrder.NAME: (Patient.name, Patient.id),
+    PatientOrder.MRN: (Patient.mrn,),
+    PatientOrder.BORN: (Patient.birth_date.asc().nulls_last(), Patient.name, Patient.id),
+    PatientOrder.YOUNGEST: (Patient.birth_date.desc().nulls_last(), Patient.name, Patient.id),
+    PatientOrder.NEWEST: (Patient.created_at.desc(), Patient.id.desc()),
+}
+
+
+def patients_query(
+    q: str | None = None, *, order: PatientOrder | str = PatientOrder.NAME
+) -> Select:
+    """Patients whose name or medical record number contains `q` (any case), in `order`."""
+    try:
+        order = PatientOrder(order)
+    except ValueError:
+        choices = ", ".join(PatientOrder)
+        raise Invalid({"sort": [f"One of {choices}."]}) from None
+    stmt = select(Patient).order_by(*_ORDERS[order])
+    q = (q or "").strip()
+    if q:
+        pattern = f"%{_escape_like(q)}%"
+        stmt = stmt.where(
+            or_(Patient.name.ilike(pattern, escape="\\"), Patient.mrn.ilike(pattern, escape="\\"))
+        )
+    return stmt
+
+
+def _escape_like(text: str) -> str:
+    """A typed % or _ is looked for as itself, not as a LIKE wildcard."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def get_patient(patient_id: int) -> Patient:

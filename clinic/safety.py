@@ -3,6 +3,7 @@ set-based (a fixed number of queries whatever the number of serums), then screen
 pure function in formulary/screen.py."""
 
 from collections import defaultdict
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -53,16 +54,49 @@ class ScreenedSerum:
 def patient_profile(patient: Patient) -> PatientProfile:
     counting = [allergy for allergy in _allergies(patient) if allergy.counts]
     allergen_lineages = lineages({allergy.substance_id for allergy in counting})
-    active_codes = {c.code for c in patient.conditions if c.active}
-    rules = (
-        db.session.scalars(
-            select(ConditionRule)
-            .where(ConditionRule.code.in_(active_codes))
-            .order_by(ConditionRule.code)
-        ).all()
-        if active_codes
-        else []
-    )
+    return _profile(patient, counting, allergen_lineages, _condition_rules([patient]))
+
+
+def patient_profiles(patient_ids: Collection[int]) -> dict[int, PatientProfile]:
+    """The profiles of many patients in a fixed number of queries, whatever their number."""
+    if not patient_ids:
+        return {}
+    ids = sorted(set(patient_ids))
+    patients = db.session.scalars(
+        select(Patient).where(Patient.id.in_(ids)).options(selectinload(Patient.conditions))
+    ).all()
+    allergies: dict[int, list[Allergy]] = defaultdict(list)
+    for allergy in db.session.scalars(
+        select(Allergy)
+        .where(Allergy.patient_id.in_(ids))
+        .options(selectinload(Allergy.substance))
+        .order_by(Allergy.id)
+    ):
+        if allergy.counts:
+            allergies[allergy.patient_id].append(allergy)
+    allergen_lineages = lineages({a.substance_id for each in allergies.values() for a in each})
+    rules = _condition_rules(patients)
+    return {
+        patient.id: _profile(patient, allergies[patient.id], allergen_lineages, rules)
+        for patient in patients
+    }
+
+
+def _condition_rules(patients: Iterable[Patient]) -> dict[str, ConditionRule]:
+    codes = {c.code for patient in patients for c in patient.conditions if c.active}
+    if not codes:
+        return {}
+    rules = db.session.scalars(select(ConditionRule).where(ConditionRule.code.in_(sorted(codes))))
+    return {rule.code: rule for rule in rules}
+
+
+def _profile(
+    patient: Patient,
+    counting: list[Allergy],
+    allergen_lineages: dict,
+    rules: dict[str, ConditionRule],
+) -> PatientProfile:
+    active_codes = sorted({c.code for c in patient.conditions if c.active} & rules.keys())
     return PatientProfile(
         sex=patient.sex.value,
         alopecia_scale=patient.alopecia_scale.value if patient.alopecia_scale else None,
@@ -80,7 +114,7 @@ def patient_profile(patient: Patient) -> PatientProfile:
         ),
         conditions=tuple(
             ConditionFact(rule.code, rule.label, Verdict(rule.verdict), rule.message)
-            for rule in rules
+            for rule in (rules[code] for code in active_codes)
         ),
     )
 
@@ -153,6 +187,32 @@ def screen_formulas(patient: Patient, formulas: list[SerumFormula]) -> list[Scre
             reasons += by_substance[substance_id]
         screened.append(ScreenedSerum(formula.serum, screen_from_reasons(reasons)))
     return screened
+
+
+def screen_pairs(pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], Screen]:
+    """The screen of each (patient id, serum id) pair, as of now, in a fixed number of queries
+    whatever the number of pairs, patients and serums (the doctor's agenda screens a week of
+    sessions across patients this way)."""
+    if not pairs:
+        return {}
+    profiles = patient_profiles({patient_id for patient_id, _ in pairs})
+    formulas = {
+        formula.serum.id: formula
+        for formula in serum_formulas(Serum.id.in_(sorted({serum_id for _, serum_id in pairs})))
+    }
+    groups = cross_reactivity_facts()
+    reach = lineages({sid for formula in formulas.values() for sid, _ in formula.components})
+    screens = {}
+    for patient_id, serum_id in pairs:
+        profile, formula = profiles.get(patient_id), formulas.get(serum_id)
+        if profile is None or formula is None:
+            continue
+        components = [
+            ScreenComponent(substance_id, name, tuple(reach.get(substance_id, ())))
+            for substance_id, name in formula.components
+        ]
+        screens[patient_id, serum_id] = screen_serum(profile, components, groups)
+    return screens
 
 
 def cross_reactivity_facts() -> list[CrossReactivityFact]:

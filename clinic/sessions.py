@@ -22,7 +22,7 @@ from clinic.models import (
 )
 from clinic.safety import screen_patient_serum
 from core.accounts import User
-from core.clock import clinic_today
+from core.clock import clinic_today, day_text
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from formulary.models import Serum
@@ -72,6 +72,25 @@ def sessions_query(
     if last is not None:
         stmt = stmt.where(TreatmentSession.scheduled_date <= last)
     return stmt.order_by(TreatmentSession.scheduled_date, TreatmentSession.id)
+
+
+def next_planned_session(patient_id: int, *, after: date) -> TreatmentSession | None:
+    """The patient's next appointment: the first session still planned after a day."""
+    return db.session.scalar(
+        select(TreatmentSession)
+        .where(
+            TreatmentSession.patient_id == patient_id,
+            TreatmentSession.status == SessionStatus.PLANNED,
+            TreatmentSession.scheduled_date > after,
+        )
+        .order_by(TreatmentSession.scheduled_date, TreatmentSession.id)
+        .limit(1)
+    )
+
+
+def session_doctor(session: TreatmentSession) -> User | None:
+    """The doctor of a session: who performed it, or, before that, who planned its course."""
+    return session.completed_by or session.course.created_by
 
 
 def complete_session(
@@ -145,8 +164,36 @@ def record_side_effect(
         recorded_by_id=doctor.id,
         recorded_at=now,
     )
-    session.side_effects.append(side_effect)
+    db.session.add(side_effect)
     db.session.flush()
+    db.session.expire(session, ["side_effects"])
+    return side_effect
+
+
+def get_side_effect(session: TreatmentSession, *, side_effect_id: int) -> SideEffect:
+    """A side effect of the session that stands (one entered in error is no longer found)."""
+    side_effect = db.session.get(SideEffect, side_effect_id)
+    if (
+        side_effect is None
+        or side_effect.session_id != session.id
+        or side_effect.entered_in_error_at is not None
+    ):
+        raise NotFound("The session has no such side effect (or it was withdrawn).")
+    return side_effect
+
+
+def mark_side_effect_entered_in_error(
+    side_effect: SideEffect, *, doctor: User, now: datetime
+) -> SideEffect:
+    """Withdraw a side effect recorded by mistake: the row stays, with who withdrew it and
+    when (and the audit log has both writes), but it is no longer part of the session's
+    record."""
+    if side_effect.entered_in_error_at is not None:
+        raise Conflict("This side effect was already marked entered in error.")
+    side_effect.entered_in_error_at = now
+    side_effect.entered_in_error_by_id = doctor.id
+    db.session.flush()
+    db.session.expire(side_effect.session, ["side_effects"])
     return side_effect
 
 
@@ -198,8 +245,8 @@ def sessions_using_lots(lot_ids: set[int]) -> list[TreatedWithLot]:
 def _refuse_unless(session: TreatmentSession, status: SessionStatus, action: str) -> None:
     if session.status != status:
         raise Conflict(
-            f"Session {session.id} is {session.status.value}: only a {status.value} session "
-            f"can be {action}."
+            f"The session of {day_text(session.performed_on or session.scheduled_date)} is "
+            f"{session.status.value}: only a {status.value} session can be {action}."
         )
 
 

@@ -62,3 +62,62 @@ def test_a_pharmacist_does_not_read_a_patients_aftercare_sheet(client, session):
 def test_the_aftercare_sheet_of_an_unknown_session_is_a_404(client):
     sign_in(client, factories.make_user(role="doctor"))
     assert client.get("/sessions/999999/aftercare").status_code == 404
+
+
+@pytest.fixture
+def letterhead(app):
+    keys = ("CLINIC_NAME", "CLINIC_ADDRESS", "CLINIC_PHONE")
+    saved = {key: app.config[key] for key in keys}
+    app.config.update(
+        CLINIC_NAME="Clínica Capilar Porto",
+        CLINIC_ADDRESS="Rua das Flores 12, 4050-262 Porto",
+        CLINIC_PHONE="+351 22 000 0000",
+    )
+    yield
+    app.config.update(saved)
+
+
+def test_the_aftercare_sheet_is_on_the_clinic_s_letterhead(client, session, letterhead):
+    sign_in(client, factories.make_user(role="doctor"))
+    html = client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    head = html[
+        html.index('class="letterhead"') : html.index("</header>", html.index("letterhead"))
+    ]
+    assert "Clínica Capilar Porto" in head
+    assert "Rua das Flores 12, 4050-262 Porto" in head
+    assert '<a href="tel:+351220000000">+351 22 000 0000</a>' in head
+    assert "Call Clínica Capilar Porto at once on +351 22 000 0000 if you notice" in html
+
+
+def test_without_a_configured_clinic_the_sheet_has_no_letterhead(client, session):
+    sign_in(client, factories.make_user(role="doctor"))
+    html = client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    assert 'class="letterhead"' not in html
+    assert "Call the clinic at once if you notice" in html
+
+
+def test_the_aftercare_sheet_names_the_doctor_and_the_next_planned_session(client):
+    planner = factories.make_user(role="doctor", username="dr-rita")
+    patient = factories.make_safe_patient()
+    course = factories.make_course(patient, doctor=planner)
+    first, last = course.sessions[0], course.sessions[-1]
+    sign_in(client, factories.make_user(role="doctor"))
+
+    html = client.get(f"/sessions/{first.id}/aftercare").get_data(as_text=True)
+    assert "<dt>Your doctor</dt><dd>dr-rita</dd>" in html
+    assert '<dt>Next session</dt><dd><time datetime="2025-03-10">10 Mar 2025</time>' in html
+    assert '<time datetime="2025-03-03">3 Mar 2025</time>' in html
+
+    html = client.get(f"/sessions/{last.id}/aftercare").get_data(as_text=True)
+    assert "<dt>Next session</dt><dd>none planned yet" in html
+
+
+def test_the_aftercare_sheet_has_a_print_button_its_script_shows(client, session):
+    sign_in(client, factories.make_user(role="doctor"))
+    html = client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    head = html[: html.index("</head>")]
+    assert '<script src="/static/print.js" defer></script>' in head
+    assert '<button type="button" id="print-sheet" hidden>Print</button>' in html
+    script = client.get("/static/print.js")
+    assert script.status_code == 200 and "window.print()" in script.get_data(as_text=True)
+    script.close()

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from clinic.conditions import seed_condition_rules
 from clinic.patients import create_patient
 from core.accounts import create_user
-from core.clock import clinic_today, utcnow
+from core.clock import clinic_today, day_text, utcnow
 from core.database import db
 from formulary.models import Serum
 from formulary.seed import seed_catalogue, seed_demo_serums
@@ -160,6 +160,8 @@ def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contrain
         hair_pn = db.session.scalar(select(Serum.id).where(Serum.code == "HAIR-PN"))
 
     sign_in(page, "doctor-browser")
+    expect(page).to_have_url(re.compile(r"/today$"))
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
     expect(page.get_by_role("heading", name="Patients", exact=True)).to_be_visible()
     screenshot(page, "doctor")
     page.get_by_label("Find a patient by name or record number").fill("sousa")
@@ -190,7 +192,7 @@ def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contrain
     course = page.locator("article.course")
     expect(course.locator(".badge")).to_have_text("Safe")
 
-    summary = page.get_by_text(f"Complete or cancel the session of {today.isoformat()}")
+    summary = page.get_by_text(f"Complete or cancel the session of {day_text(today)}")
     summary.focus()
     page.keyboard.press("Enter")
     session = page.locator("details", has=summary)
@@ -199,7 +201,7 @@ def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contrain
     session.get_by_label("Injection points").fill("120")
     session.get_by_role("button", name="Complete the session").click()
     expect(page.locator(".flash-success")).to_contain_text(
-        f"Session of {today.isoformat()} completed: 1 dose from lot"
+        f"Session of {day_text(today)} completed: 1 dose from lot"
     )
     done = page.locator("tr.session-completed")
     expect(done).to_have_count(1)

@@ -1,6 +1,8 @@
 """The recall trace: batches made from a lot (at any depth) and every session that used the
 lot or such a batch, with the patient's MRN."""
 
+import csv
+import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -9,6 +11,7 @@ import pytest
 from clinic.sessions import complete_session
 from core.database import db
 from inventory.compounding import compound
+from inventory.lots import recall
 from inventory.models import BatchConsumption
 from inventory.trace import trace_recall
 from tests import factories
@@ -134,3 +137,76 @@ def test_a_trace_takes_the_same_queries_for_one_patient_or_many(
     many, four = measured()
     assert (one, four) == (1, 4)
     assert many == few
+
+
+# --- the trace page and its CSV download (the same domain function as the API) -------------
+
+
+def sign_in_page(client, role: str):
+    user = factories.make_user(role=role)
+    response = client.post(
+        "/login", data={"username": user.username, "password": factories.DEFAULT_PASSWORD}
+    )
+    assert response.status_code == 302
+    return user
+
+
+def test_the_trace_page_links_each_patient_to_their_page_for_an_administrator(client, compounded):
+    sign_in_page(client, "admin")
+    page = client.get(f"/stock/lots/{compounded['biotin_lot'].id}/trace").get_data(as_text=True)
+    patient, session = compounded["patient"], compounded["session"]
+    assert f'<a href="/patients/{patient.id}#session-{session.id}">{patient.name}</a>' in page
+    assert '<time datetime="2025-03-03">3 Mar 2025</time>' in page
+    assert compounded["batch"].lot.lot_number in page
+
+
+def test_a_pharmacist_reads_the_names_without_links_to_pages_they_cannot_open(client, compounded):
+    sign_in_page(client, "pharmacist")
+    page = client.get(f"/stock/lots/{compounded['biotin_lot'].id}/trace").get_data(as_text=True)
+    assert compounded["patient"].name in page
+    assert f'href="/patients/{compounded["patient"].id}' not in page
+
+
+def test_the_trace_downloads_as_csv_with_formula_cells_neutralised(client, compounded):
+    compounded["patient"].name = '=HYPERLINK("http://evil.example","call")'
+    db.session.commit()
+    sign_in_page(client, "pharmacist")
+    lot = compounded["biotin_lot"]
+    page = client.get(f"/stock/lots/{lot.id}/trace").get_data(as_text=True)
+    assert f'href="/stock/lots/{lot.id}/trace.csv"' in page
+
+    response = client.get(f"/stock/lots/{lot.id}/trace.csv")
+
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows == [
+        ["date", "record_number", "patient", "lot_used", "product"],
+        [
+            "2025-03-03",
+            "MRN-TRACE-1",
+            '\'=HYPERLINK("http://evil.example","call")',
+            compounded["batch"].lot.lot_number,
+            compounded["serum_product"].name,
+        ],
+    ]
+
+
+def test_the_trace_page_is_for_pharmacists_and_administrators_as_the_api(client, compounded):
+    sign_in_page(client, "doctor")
+    lot_id = compounded["biotin_lot"].id
+    assert client.get(f"/stock/lots/{lot_id}/trace").status_code == 403
+    assert client.get(f"/stock/lots/{lot_id}/trace.csv").status_code == 403
+
+
+def test_a_session_that_used_a_recalled_lot_says_so_on_the_patient_page(client, compounded):
+    recall(compounded["batch"].lot_id, reason="supplier notice")
+    db.session.commit()
+    sign_in_page(client, "admin")
+    patient, batch_lot = compounded["patient"], compounded["batch"].lot_id
+    page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert f'href="/stock/lots/{batch_lot}/trace" class="recalled-lot">recalled' in page
+    client.post("/logout")
+    sign_in_page(client, "doctor")
+    page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert '<strong class="recalled-lot">recalled</strong>' in page

@@ -291,7 +291,7 @@ def test_a_completion_on_caution_with_a_reason_completes_and_consumes_the_lot(
     )
     assert done.override_reason == "History taken by phone, nothing known"
     page = html(client.get(f"/patients/{patient.id}"))
-    assert "Session of 2025-03-03 completed: 1 dose from lot VS-1." in page
+    assert "Session of 3 Mar 2025 completed: 1 dose from lot VS-1." in page
     row = session_row(page, session.id)
     for shown in ("completed", "VS-1", "6 mm", "gun", "80", "History taken by phone"):
         assert shown in row
@@ -375,8 +375,12 @@ def test_a_doctor_plans_a_course_and_sees_its_sessions(client, doctor, stocked_s
     assert response.status_code == 302
     assert response.headers["Location"] == f"/patients/{patient.id}#course-{course.id}"
     page = html(client.get(f"/patients/{patient.id}"))
-    assert "Course of Vitamin serum planned: 7 sessions from 2025-01-31 to 2025-04-28." in page
-    rows = re.findall(r'<tr id="session-\d+" class="session session-planned">\s*<td>([\d-]+)', page)
+    assert "Course of Vitamin serum planned: 7 sessions from 31 Jan 2025 to 28 Apr 2025." in page
+    rows = re.findall(
+        r'<tr id="session-\d+" class="session session-planned">\s*'
+        r'<td[^>]*><time datetime="([\d-]+)"',
+        page,
+    )
     assert rows == ["2025-01-31", "2025-02-07", "2025-02-14", "2025-02-21", "2025-02-28",
                     "2025-03-28", "2025-04-28"]  # fmt: skip
     assert "badge-safe" in page[page.index(f'id="course-{course.id}"') :]
@@ -411,8 +415,13 @@ def test_a_planned_session_is_cancelled_and_cannot_be_cancelled_twice(
     patient = factories.make_safe_patient()
     session = factories.make_course(patient, serum).sessions[2]
     data = {f"cancel-{session.id}-reason": "patient travelling"}
+    asked = client.post(f"/sessions/{session.id}/cancel", data=data)
+    assert asked.status_code == 200 and "Cancel the session of 17 Mar 2025" in html(asked)
+    assert db.session.get(TreatmentSession, session.id).status == SessionStatus.PLANNED
+    data["confirmed"] = "yes"
     response = client.post(f"/sessions/{session.id}/cancel", data=data)
     assert response.status_code == 302
+    db.session.expire_all()
     done = db.session.get(TreatmentSession, session.id)
     assert (done.status, done.cancelled_reason) == (SessionStatus.CANCELLED, "patient travelling")
     row = session_row(html(client.get(f"/patients/{patient.id}")), session.id)
@@ -420,8 +429,8 @@ def test_a_planned_session_is_cancelled_and_cannot_be_cancelled_twice(
 
     again = client.post(f"/sessions/{session.id}/cancel", data=data)
     assert again.status_code == 409
-    assert f"Session {session.id} is cancelled: only a planned session can be cancelled." in html(
-        again
+    assert "The session of 17 Mar 2025 is cancelled: only a planned session can be cancelled." in (
+        html(again)
     )
 
 

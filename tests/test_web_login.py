@@ -35,7 +35,7 @@ def test_a_user_signs_in_sees_their_home_and_signs_out(client):
     assert response.status_code == 302
     home = client.get("/", follow_redirects=True)
     assert home.status_code == 200 and user.username in home.get_data(as_text=True)
-    assert home.request.path == "/patients"
+    assert home.request.path == "/today"  # the doctor's home: the sessions planned
     assert client.post("/logout").status_code == 302
     assert client.get("/").status_code == 302
 

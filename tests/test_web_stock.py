@@ -43,7 +43,7 @@ def lot_count() -> int:
 
 
 @pytest.mark.parametrize(
-    ("role", "home"), [("pharmacist", "/stock"), ("doctor", "/patients"), ("admin", "/admin")]
+    ("role", "home"), [("pharmacist", "/stock"), ("doctor", "/today"), ("admin", "/admin")]
 )
 def test_home_sends_each_role_to_its_own_page(client, sign_in_page, role, home):
     sign_in_page(role)
@@ -418,8 +418,11 @@ def test_after_a_recall_the_lot_page_traces_it_through_a_batch_to_the_patients(
     page = html(client.get(f"/stock/lots/{biotin_lot.id}"))
     trace = page[page.index('id="trace"') :]
     assert f'href="/stock/lots/{batch.lot_id}">{batch.lot.lot_number}</a>' in trace
-    rows = re.findall(r"<tr><td>([\d-]+)</td><td>([^<]+)</td><td>([^<]+)</td>\s*<td>([^<]+)</td>",
-                      trace)  # fmt: skip
+    rows = re.findall(
+        r'<tr><td><time datetime="([\d-]+)">[^<]*</time></td><td>([^<]+)</td>\s*'
+        r"<td>([^<]+)</td>\s*<td>([^<]+)</td>",
+        trace,
+    )
     assert rows == [
         ("2025-03-03", "MRN-CALL-1", "Rita Gomes", batch.lot.lot_number),
         ("2025-03-04", "MRN-CALL-2", "Paulo Reis", batch.lot.lot_number),

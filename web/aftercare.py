@@ -1,10 +1,11 @@
 """The printable aftercare sheet of a session (SPEC 3.6): what the patient does before and
-after a mesotherapy session."""
+after a mesotherapy session, on the clinic's letterhead (CLINIC_NAME, CLINIC_ADDRESS and
+CLINIC_PHONE in the configuration), with the doctor and the next planned session."""
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
-from clinic.sessions import get_session
+from clinic.sessions import get_session, next_planned_session, session_doctor
 from core.accounts import Role
 from core.errors import NotFound
 
@@ -32,12 +33,20 @@ def aftercare(session_id):
         session = get_session(session_id)
     except NotFound:
         abort(404)
+    day = session.performed_on or session.scheduled_date
     return render_template(
         "aftercare.html",
         session=session,
         patient=session.patient,
         serum=session.course.serum,
-        day=session.performed_on or session.scheduled_date,
+        day=day,
+        doctor=session_doctor(session),
+        next_session=next_planned_session(session.patient_id, after=day),
+        clinic={
+            "name": current_app.config["CLINIC_NAME"],
+            "address": current_app.config["CLINIC_ADDRESS"],
+            "phone": current_app.config["CLINIC_PHONE"],
+        },
         before=BEFORE,
         after=AFTER,
     )

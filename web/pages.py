@@ -24,7 +24,7 @@ from web.login import login_manager
 
 ROLE_HOMES = {
     Role.PHARMACIST: "stock.board",
-    Role.DOCTOR: "doctor.patients",
+    Role.DOCTOR: "doctor_today.today",
     Role.ADMIN: "admin.home",
 }
 ROLE_NAMES = {Role.PHARMACIST: "pharmacists", Role.DOCTOR: "doctors", Role.ADMIN: "administrators"}

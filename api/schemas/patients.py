@@ -63,6 +63,12 @@ class PatientUpdateSchema(PatientSchema):
 
 class PatientQuerySchema(ma.Schema):
     q = ma.fields.String(metadata={"description": "Part of the name or the MRN."})
+    sort = ma.fields.Enum(
+        patients.PatientOrder,
+        by_value=True,
+        load_default=patients.PatientOrder.NAME,
+        metadata={"description": "name, mrn, born (oldest first), youngest or newest."},
+    )
 
 
 class AllergySchema(ma.Schema):

@@ -80,6 +80,56 @@ class AllergyForm(FlaskForm):
     )
 
 
+class AllergyCorrectionForm(FlaskForm):
+    """Correct a recorded allergy (the substance stays: another substance is another allergy)."""
+
+    criticality = SelectField("Criticality", choices=_choices(Criticality))
+    verification_status = SelectField(
+        "Verification",
+        choices=_choices(VerificationStatus),
+        description="Refuted or entered in error: the allergy no longer weighs on the screen.",
+    )
+    clinical_status = SelectField(
+        "Clinical status",
+        choices=_choices(ClinicalStatus),
+        description="Inactive or resolved: no longer weighs on the screen.",
+    )
+    severity = SelectField(
+        "Severity", choices=_choices(Severity, blank="not stated"), coerce=_blank_is_none
+    )
+    reaction = StringField("Reaction (optional)", validators=[Optional(), Length(max=200)])
+
+    def changes(self) -> dict:
+        """The form as update_allergy reads it."""
+        return {
+            "criticality": self.criticality.data,
+            "verification_status": self.verification_status.data,
+            "clinical_status": self.clinical_status.data,
+            "severity": self.severity.data,
+            "reaction": self.reaction.data,
+        }
+
+
+class PatientSearchForm(FlaskForm):
+    """The patient list's search and order: a GET form, read from the query string."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Find a patient by name or record number", validators=[Length(max=160)])
+    sort = SelectField(
+        "Order",
+        choices=[
+            SelectChoice(patient_rules.PatientOrder.NAME.value, "Name"),
+            SelectChoice(patient_rules.PatientOrder.MRN.value, "Record number"),
+            SelectChoice(patient_rules.PatientOrder.BORN.value, "Oldest first"),
+            SelectChoice(patient_rules.PatientOrder.YOUNGEST.value, "Youngest first"),
+            SelectChoice(patient_rules.PatientOrder.NEWEST.value, "Latest added first"),
+        ],
+        default=patient_rules.PatientOrder.NAME.value,
+    )
+
+
 class ProfileForm(FlaskForm):
     PREFIX = "profile"  # it shares the patient page with the allergy form
     alopecia_scale = SelectField("Alopecia scale", choices=SCALE_CHOICES, coerce=_blank_is_none)
@@ -188,11 +238,22 @@ class CancelForm(FlaskForm):
 
 
 class SideEffectForm(FlaskForm):
+    # No preset: a side effect is a clinical record, never the result of one careless click.
     kind = SelectField(
-        "Side effect", choices=[SelectChoice(k.value, _label(k.value)) for k in SideEffectKind]
+        "Side effect",
+        choices=[
+            SelectChoice("", "Choose"),
+            *(SelectChoice(k.value, _label(k.value)) for k in SideEffectKind),
+        ],
+        validators=[DataRequired(message="Choose the side effect.")],
     )
     severity = SelectField(
-        "Severity", choices=[SelectChoice(s.value, _label(s.value)) for s in Severity]
+        "Severity",
+        choices=[
+            SelectChoice("", "Choose"),
+            *(SelectChoice(s.value, _label(s.value)) for s in Severity),
+        ],
+        validators=[DataRequired(message="Choose how severe it was.")],
     )
     note = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
 

@@ -24,10 +24,11 @@ from clinic.models import (
     TreatmentSession,
 )
 from clinic.safety import ScreenedSerum, screen_serums
+from core.clock import day_text
 from core.database import db
 from core.errors import DomainError
 from formulary.screen import Screen, Verdict
-from inventory.models import Lot, Product, ProductKind
+from inventory.models import Lot, LotStatus, Product, ProductKind
 from inventory.serum_stock import usable_serum_lots
 from web.doctor.forms import FEFO_CHOICE, CancelForm, CompleteForm, CourseForm, SideEffectForm
 from web.pages import doses_text, quantity_text
@@ -60,6 +61,8 @@ class CoursesPanel:
     courses: list[Course]
     screens: dict[int, Screen]
     lot_numbers: dict[int, str]
+    # The lots sessions used that were recalled since: the page links each to its trace.
+    recalled_lot_ids: set[int]
     plan_form: CourseForm | None
     # session id -> {"complete": form, "cancel": form, "side_effect": form}
     session_forms: dict[int, dict[str, FlaskForm]]
@@ -80,10 +83,12 @@ def courses_panel(
     courses = list(db.session.scalars(courses_query(patient.id).options(joinedload(Course.serum))))
     sessions = [s for course in courses for s in course.sessions]
     screens = screen_serums(patient, {course.serum_id for course in courses})
+    used = _used_lots({s.lot_id for s in sessions if s.lot_id is not None})
     panel = CoursesPanel(
         courses=courses,
         screens=screens,
-        lot_numbers=_lot_numbers({s.lot_id for s in sessions if s.lot_id is not None}),
+        lot_numbers={lot_id: number for lot_id, number, _ in used},
+        recalled_lot_ids={lot_id for lot_id, _, status in used if status == LotStatus.RECALLED},
         plan_form=None,
         session_forms={},
         open_session_id=submitted.session_id if submitted else None,
@@ -165,12 +170,13 @@ def _session_forms(
     return {}
 
 
-def _lot_numbers(lot_ids: set[int]) -> dict[int, str]:
+def _used_lots(lot_ids: set[int]) -> list[tuple[int, str, LotStatus]]:
+    """(id, lot number, status) of the lots the sessions used: one query."""
     if not lot_ids:
-        return {}
-    return dict(
-        db.session.execute(select(Lot.id, Lot.lot_number).where(Lot.id.in_(sorted(lot_ids)))).all()
-    )
+        return []
+    return db.session.execute(
+        select(Lot.id, Lot.lot_number, Lot.status).where(Lot.id.in_(sorted(lot_ids)))
+    ).all()
 
 
 def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoice]]:
@@ -186,7 +192,7 @@ def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoic
     choices: dict[int, list[SelectChoice]] = {}
     for lot in usable_serum_lots(sorted(serum_of), today):
         label = (
-            f"{lot.lot_number} · last day {lot.effective_expiry.isoformat()} · "
+            f"{lot.lot_number} · last day {day_text(lot.effective_expiry)} · "
             f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit}"
         )
         choices.setdefault(serum_of[lot.product_id], []).append(SelectChoice(str(lot.id), label))

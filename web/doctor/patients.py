@@ -8,7 +8,7 @@ Administrators may read these pages; only doctors change anything."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import or_, select, union
+from sqlalchemy import select, union
 from wtforms import (
     SelectChoice,
 )
@@ -29,12 +29,18 @@ from clinic.models import (
 )
 from clinic.safety import screen_approved_serums
 from core.accounts import Role
-from core.clock import clinic_today, utcnow
+from core.clock import clinic_today, day_text, utcnow
 from core.database import db
-from core.errors import DomainError
+from core.errors import Conflict, DomainError
 from formulary.models import Substance, SubstanceSynonym
 from inventory.models import Lot
-from web.doctor.forms import AllergyForm, PatientForm, ProfileForm
+from web.doctor.forms import (
+    AllergyCorrectionForm,
+    AllergyForm,
+    PatientForm,
+    PatientSearchForm,
+    ProfileForm,
+)
 from web.doctor.panel import (
     CancelForm,
     CompleteForm,
@@ -47,7 +53,14 @@ from web.doctor.panel import (
     place_screen_reasons,
     side_effect_prefix,
 )
-from web.pages import doses_text, page_of, role_page, show_domain_error
+from web.pages import (
+    confirmation_page,
+    confirmed,
+    doses_text,
+    page_of,
+    role_page,
+    show_domain_error,
+)
 
 bp = Blueprint("doctor", __name__)
 bp.add_app_template_filter(doses_text, "doses")
@@ -62,12 +75,17 @@ def patients():
 
 
 def _search_page(form: PatientForm, status: int = 200):
-    q = request.args.get("q", "").strip()
-    stmt = select(Patient).order_by(Patient.name, Patient.id)
-    if q:
-        pattern = f"%{q}%"
-        stmt = stmt.where(or_(Patient.name.ilike(pattern), Patient.mrn.ilike(pattern)))
-    return render_template("doctor/patients.html", q=q, page=page_of(stmt), form=form), status
+    search = PatientSearchForm(request.args)
+    if search.validate():
+        q, order = (search.q.data or "").strip(), search.sort.data
+    else:
+        # A search the list cannot run: its errors next to its fields, the list as it is.
+        q, order, status = "", patient_rules.PatientOrder.NAME, 422
+    stmt = patient_rules.patients_query(q, order=order)
+    page = render_template(
+        "doctor/patients.html", q=q, search=search, page=page_of(stmt), form=form
+    )
+    return page, status
 
 
 @bp.route("/patients", methods=["POST"])
@@ -106,6 +124,7 @@ def _patient_page(
     status_error: str | None = None,
     submitted: SubmittedForm | None = None,
     status: int = 200,
+    recorded_allergy_id: int | None = None,
 ):
     rules = db.session.scalars(select(ConditionRule).order_by(ConditionRule.label)).all()
     profile_form = profile_form or _profile_form_for(patient)
@@ -121,6 +140,7 @@ def _patient_page(
         allergy_form=allergy_form or AllergyForm(formdata=None),
         profile_form=profile_form,
         status_error=status_error,
+        recorded_allergy=next((a for a in patient.allergies if a.id == recorded_allergy_id), None),
         substance_names=_substance_names() if can_edit else [],
         can_edit=can_edit,
         panel=courses_panel(patient, screened, clinic_today(), can_edit, submitted),
@@ -166,10 +186,59 @@ def record_allergy(patient_id):
         )
     except DomainError as error:
         status = show_domain_error(form, error, fields={"substance_id": "substance"})
-        return _patient_page(patient, allergy_form=form, status=status)
+        recorded = error.details.get("allergy_id") if isinstance(error, Conflict) else None
+        return _patient_page(
+            patient, allergy_form=form, status=status, recorded_allergy_id=recorded
+        )
     named = form.substance.data.strip()
     alias = "" if named.casefold() == substance.name.casefold() else f" (recorded as {named!r})"
     flash(f"Allergy to {allergy.substance.name}{alias} recorded.", "success")
+    return redirect(url_for("doctor.patient_page", patient_id=patient.id) + "#serums")
+
+
+@bp.route("/patients/<id:patient_id>/allergies/<id:allergy_id>")
+@role_page(Role.DOCTOR)
+def allergy_page(patient_id, allergy_id):
+    patient = patient_rules.get_patient(patient_id)
+    allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
+    form = AllergyCorrectionForm(
+        formdata=None,
+        criticality=allergy.criticality.value,
+        verification_status=allergy.verification_status.value,
+        clinical_status=allergy.clinical_status.value,
+        severity=allergy.severity.value if allergy.severity else None,
+        reaction=allergy.reaction,
+    )
+    return _allergy_page(patient, allergy, form)
+
+
+def _allergy_page(patient, allergy, form: AllergyCorrectionForm, status: int = 200):
+    page = render_template("doctor/allergy.html", patient=patient, allergy=allergy, form=form)
+    return page, status
+
+
+@bp.route("/patients/<id:patient_id>/allergies/<id:allergy_id>", methods=["POST"])
+@role_page(Role.DOCTOR)
+def correct_allergy(patient_id, allergy_id):
+    patient = patient_rules.get_patient(patient_id)
+    allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
+    form = AllergyCorrectionForm()
+    if not form.validate():
+        return _allergy_page(patient, allergy, form, status=422)
+    try:
+        allergy_rules.update_allergy(allergy, changes=form.changes())
+    except DomainError as error:
+        status = show_domain_error(form, error)
+        patient = patient_rules.get_patient(patient_id)
+        allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
+        return _allergy_page(patient, allergy, form, status=status)
+    verification = allergy.verification_status.value.replace("-", " ")
+    weighs = "it weighs on the screen" if allergy.counts else "it no longer weighs on the screen"
+    flash(
+        f"Allergy to {allergy.substance.name} corrected: {verification}, "
+        f"{allergy.clinical_status.value}; {weighs}.",
+        "success",
+    )
     return redirect(url_for("doctor.patient_page", patient_id=patient.id) + "#serums")
 
 
@@ -257,7 +326,7 @@ def plan_course(patient_id):
     first, last = course.sessions[0].scheduled_date, course.sessions[-1].scheduled_date
     flash(
         f"Course of {course.serum.name} planned: {len(course.sessions)} sessions from "
-        f"{first.isoformat()} to {last.isoformat()}.",
+        f"{day_text(first)} to {day_text(last)}.",
         "success",
     )
     return redirect(url_for("doctor.patient_page", patient_id=patient.id) + f"#course-{course.id}")
@@ -285,7 +354,7 @@ def complete_session(session_id):
         return _session_refused(patient_id, submitted, status)
     lot = db.session.get(Lot, session.lot_id)
     flash(
-        f"Session of {session.performed_on.isoformat()} completed: "
+        f"Session of {day_text(session.performed_on)} completed: "
         f"{doses_text(session.doses)} from lot {lot.lot_number}.",
         "success",
     )
@@ -301,11 +370,22 @@ def cancel_session(session_id):
     submitted = SubmittedForm("cancel", form, session_id)
     if not form.validate():
         return _session_refused(patient_id, submitted, 422)
+    if not confirmed():
+        return confirmation_page(
+            title="Cancel a session",
+            question=f"Cancel the session of {day_text(session.scheduled_date)} of "
+            f"{session.patient.name} ({session.course.serum.name})?",
+            action="Cancel the session",
+            cancel_url=_to_session(session),
+            details=(
+                f"Reason: {form.reason.data.strip()}" if form.reason.data else "No reason given.",
+            ),
+        )
     try:
         session_rules.cancel_session(session, form.reason.data, utcnow())
     except DomainError as error:
         return _session_refused(patient_id, submitted, show_domain_error(form, error))
-    flash(f"Session of {session.scheduled_date.isoformat()} cancelled.", "success")
+    flash(f"Session of {day_text(session.scheduled_date)} cancelled.", "success")
     return redirect(_to_session(session))
 
 
@@ -325,11 +405,50 @@ def record_side_effect(session_id):
         )  # fmt: skip
     except DomainError as error:
         return _session_refused(patient_id, submitted, show_domain_error(form, error))
+    flash(f"Side effect recorded: {side_effect_text(effect)}.", "success")
+    return redirect(_to_session(session))
+
+
+@bp.route(
+    "/sessions/<id:session_id>/side-effects/<id:side_effect_id>/entered-in-error",
+    methods=["POST"],
+)
+@role_page(Role.DOCTOR)
+def withdraw_side_effect(session_id, side_effect_id):
+    session = session_rules.get_session(session_id)
+    try:
+        effect = session_rules.get_side_effect(session, side_effect_id=side_effect_id)
+    except DomainError as error:  # withdrawn meanwhile (a second click)
+        flash(error.message, "error")
+        return redirect(_to_session(session))
+    day = day_text(session.performed_on or session.scheduled_date)
+    if not confirmed():
+        return confirmation_page(
+            title="Withdraw a side effect",
+            question=f"Mark the side effect “{side_effect_text(effect)}” of the session of {day} "
+            "as entered in error?",
+            action="Mark as entered in error",
+            cancel_url=_to_session(session),
+            details=(
+                "Only for a side effect recorded by mistake: it will no longer be shown on "
+                f"{session.patient.name}'s record. The audit log keeps it.",
+            ),
+        )
+    session_rules.mark_side_effect_entered_in_error(effect, doctor=_doctor(), now=utcnow())
     flash(
-        f"Side effect recorded: {effect.kind.value.replace('_', ' ')} ({effect.severity.value}).",
+        f"Side effect “{side_effect_text(effect)}” of the session of {day} marked entered in "
+        "error: it is no longer shown.",
         "success",
     )
     return redirect(_to_session(session))
+
+
+def side_effect_text(effect) -> str:
+    """A side effect as the record reads it: hematoma (mild)."""
+    return f"{effect.kind.value.replace('_', ' ')} ({effect.severity.value})"
+
+
+bp.add_app_template_filter(side_effect_text, "side_effect")
 
 
 def _session_refused(patient_id: int, submitted: SubmittedForm, status: int):

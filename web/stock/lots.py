@@ -13,7 +13,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from clinic.sessions import sessions_using_lots
+from clinic.recall import trace_to_patients
 from core.accounts import Role
 from core.clock import clinic_timezone, clinic_today, day_text, moment_text, utcnow
 from core.database import db
@@ -22,7 +22,6 @@ from inventory import lots
 from inventory.expiry import usable_on
 from inventory.lots import LotState, Transition
 from inventory.models import Lot, Movement
-from inventory.trace import trace_recall
 from web.pages import (
     confirmation_page,
     confirmed,
@@ -83,7 +82,7 @@ def _lot_page(lot_id: int, submitted: tuple | None = None, status: int = 200):
     ).all()
     today = clinic_today()
     state = lots.lot_state(lot)
-    trace = trace_recall(lot_id) if state == LotState.RECALLED else None
+    trace = trace_to_patients(lot_id) if state == LotState.RECALLED else None
     acts = current_user.role == Role.PHARMACIST
     return render_template(
         "stock/lot.html",
@@ -98,10 +97,6 @@ def _lot_page(lot_id: int, submitted: tuple | None = None, status: int = 200):
         allowed={t.value for t in lots.transitions(lot)} if acts else set(),
         now_max=_clinic_minute_now().isoformat(timespec="minutes"),
         trace=trace,
-        treated=sessions_using_lots(trace.lot_ids) if trace else [],
-        lot_numbers={lot.id: lot.lot_number, **{b.id: b.lot_number for b in trace.batches}}
-        if trace
-        else {},
     ), status
 
 

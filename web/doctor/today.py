@@ -1,0 +1,31 @@
+"""The doctor's home: the sessions planned today and in the days after it, across patients,
+each with its patient, serum and the verdict of the safety screen now, linking to the patient.
+
+`?as_of=YYYY-MM-DD` looks at the agenda as of another day (the clinic's today by default).
+"""
+
+from flask import Blueprint, render_template
+
+from clinic.agenda import agenda_entries, planned_sessions_query, week_from
+from core.accounts import Role
+from core.clock import clinic_today
+from web.pages import as_of_argument, page_of, role_page
+
+bp = Blueprint("doctor_today", __name__)
+
+
+@bp.route("/today")
+@role_page(Role.DOCTOR, Role.ADMIN)
+def today():
+    as_of = as_of_argument(clinic_today())
+    first, last = week_from(as_of)
+    page = page_of(planned_sessions_query(first=first, last=last))
+    entries = agenda_entries(page.items)
+    return render_template(
+        "doctor/today.html",
+        as_of=as_of,
+        last=last,
+        page=page,
+        today_entries=[e for e in entries if e.session.scheduled_date == as_of],
+        week_entries=[e for e in entries if e.session.scheduled_date != as_of],
+    )

@@ -1,0 +1,49 @@
+"""The recall trace of a lot as its own page and as a CSV file: the batches made from the lot
+and the patients treated with it or with them. Pharmacists and administrators read it, as
+they read GET /api/lots/{id}/trace (SPEC 5): pharmacists from the lot page, administrators from
+a patient's session that used a recalled lot; administrators, who also read patients' pages,
+follow each patient's name to their page. Both answer from `clinic.recall.trace_to_patients`."""
+
+from flask import Blueprint, Response, render_template
+from flask_login import current_user
+
+from clinic.recall import trace_csv, trace_to_patients
+from core.accounts import Role
+from web.pages import role_page
+
+bp = Blueprint("stock_trace", __name__, url_prefix="/stock")
+
+TRACE_READERS = (Role.PHARMACIST, Role.ADMIN)
+# Who may open a patient's page (web.doctor.patients): the trace links their names.
+PATIENT_READERS = {Role.DOCTOR, Role.ADMIN}
+
+
+def can_read_patients() -> bool:
+    return current_user.is_authenticated and current_user.role in PATIENT_READERS
+
+
+def can_read_trace() -> bool:
+    return current_user.is_authenticated and current_user.role in TRACE_READERS
+
+
+@bp.app_context_processor
+def trace_helpers():
+    return {"can_read_patients": can_read_patients, "can_read_trace": can_read_trace}
+
+
+@bp.route("/lots/<id:lot_id>/trace")
+@role_page(*TRACE_READERS)
+def trace_page(lot_id):
+    return render_template("stock/trace.html", trace=trace_to_patients(lot_id))
+
+
+@bp.route("/lots/<id:lot_id>/trace.csv")
+@role_page(*TRACE_READERS)
+def trace_download(lot_id):
+    trace = trace_to_patients(lot_id)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in trace.lot.lot_number)
+    return Response(
+        trace_csv(trace),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="recall-trace-{name}.csv"'},
+    )
