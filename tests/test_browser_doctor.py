@@ -29,9 +29,9 @@ from tests.test_browser import PASSWORD, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-# The Chromium and the page of the browser tests (tests/test_browser.py): one browser per
-# module, a fresh context per test that fails on any script error or CSP violation.
-browser, page = shared.browser, shared.page
+# The page of the browser tests (tests/test_browser.py): a fresh context per test that fails
+# on any script error or CSP violation (the Chromium is conftest's).
+page = shared.page
 
 PROCEDURE = {"needle_mm": 4, "technique": "manual", "injection_points": 120}
 
