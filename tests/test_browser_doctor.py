@@ -24,14 +24,9 @@ from core.database import db
 from formulary.models import Serum
 from formulary.seed import seed_catalogue, seed_demo_serums
 from inventory.demo import seed_demo_stock
-from tests import test_browser as shared
 from tests.test_browser import PASSWORD, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
-
-# The page of the browser tests (tests/test_browser.py): a fresh context per test that fails
-# on any script error or CSP violation (the Chromium is conftest's).
-page = shared.page
 
 PROCEDURE = {"needle_mm": 4, "technique": "manual", "injection_points": 120}
 

@@ -19,22 +19,6 @@ from tests.test_browser import PASSWORD, screenshot, sign_in
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
-@pytest.fixture
-def page(browser, live_server):
-    """A fresh browser context; any script error or CSP violation fails the test."""
-    context = browser.new_context(
-        base_url=live_server.base_url, viewport={"width": 1280, "height": 900}
-    )
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    problems = []
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
-    yield page
-    context.close()
-    assert problems == [], problems
-
-
 def test_a_pharmacist_writes_a_draft_formula_and_an_administrator_approves_it(live_app, page):
     with live_app.app_context():
         seed_catalogue()
