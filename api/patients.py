@@ -3,7 +3,7 @@ administrators read)."""
 
 from sqlalchemy.orm import selectinload
 
-from api.auth import roles_required
+from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate, paginate_list
 from api.schemas.patients import (
@@ -81,11 +81,7 @@ def list_allergies(patient_id):
 @blp.arguments(AllergySchema)
 @blp.response(201, AllergySchema)
 def record_allergy(fields, patient_id):
-    patient = patients.get_patient(patient_id)
-    substance = allergy_rules.resolve_substance(
-        substance_id=fields.pop("substance_id", None), name=fields.pop("substance", None)
-    )
-    return allergy_rules.record_allergy(patient, substance, fields)
+    return allergy_rules.record_given_allergy(patients.get_patient(patient_id), fields)
 
 
 @blp.route("/patients/<id:patient_id>/allergies/<id:allergy_id>", methods=["PATCH"])
@@ -94,7 +90,7 @@ def record_allergy(fields, patient_id):
 @blp.response(200, AllergySchema)
 def update_allergy(changes, patient_id, allergy_id):
     allergy = allergy_rules.get_allergy(patients.get_patient(patient_id), allergy_id)
-    return allergy_rules.update_allergy(allergy, changes)
+    return allergy_rules.correct_allergy(allergy, changes, reviewer=current_api_user())
 
 
 @blp.route("/patients/<id:patient_id>/allergies/<id:allergy_id>", methods=["DELETE"])

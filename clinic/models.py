@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     Date,
     ForeignKey,
@@ -104,18 +105,29 @@ class Patient(db.Model):
 
 
 class Allergy(db.Model):
-    """An AllergyIntolerance (FHIR R4) of a patient to a substance or a class."""
+    """An AllergyIntolerance (FHIR R4) of a patient to a catalogue substance or class, or, when
+    the allergen is outside the catalogue (penicillin, cashew nuts), an uncoded allergy kept as
+    received: its text and codes. An uncoded allergy weighs on every serum as a caution until
+    a doctor links it to a substance or marks it reviewed as not relevant."""
 
     __tablename__ = "allergies"
     __table_args__ = (
         UniqueConstraint("patient_id", "substance_id", name="uq_allergies_patient_substance"),
+        CheckConstraint("substance_id IS NOT NULL OR text IS NOT NULL", name="names_allergen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
-    substance_id: Mapped[int] = mapped_column(
+    substance_id: Mapped[int | None] = mapped_column(
         ForeignKey("substances.id", ondelete="RESTRICT"), index=True
     )
+    # The allergen as received or typed, and the codes it came with ([{system, code,
+    # display}]), kept as they were so the export carries them back.
+    text: Mapped[str | None] = mapped_column(String(200))
+    codes: Mapped[list | None] = mapped_column(JSON)
+    # The identifier the sending system gave the allergy ("system|value"), so that importing
+    # the same list again updates instead of duplicating.
+    source_identifier: Mapped[str | None] = mapped_column(String(300))
     criticality: Mapped[Criticality] = mapped_column(
         value_enum(Criticality), default=Criticality.UNABLE_TO_ASSESS
     )
@@ -129,9 +141,12 @@ class Allergy(db.Model):
     severity: Mapped[Severity | None] = mapped_column(value_enum(Severity))
     note: Mapped[str | None] = mapped_column(Text)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reviewed_not_relevant_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     patient: Mapped[Patient] = relationship(back_populates="allergies")
-    substance: Mapped[Substance] = relationship()
+    substance: Mapped[Substance | None] = relationship()
+    reviewed_by: Mapped[User | None] = relationship()
 
     @property
     def counts(self) -> bool:
@@ -140,6 +155,16 @@ class Allergy(db.Model):
             VerificationStatus.REFUTED,
             VerificationStatus.ENTERED_IN_ERROR,
         )
+
+    @property
+    def allergen(self) -> str:
+        """What the allergy is to, in words: the substance, or the text as received."""
+        return self.substance.name if self.substance is not None else self.text
+
+    @property
+    def unscreened(self) -> bool:
+        """An uncoded allergy that counts and that no doctor has reviewed yet."""
+        return self.substance_id is None and self.reviewed_not_relevant_at is None and self.counts
 
 
 class PatientCondition(db.Model):

@@ -140,7 +140,7 @@ def state_allergy_status(patient: Patient, status: AllergyStatus | str) -> None:
             {"allergy_status": ["Becomes 'recorded' by recording an allergy, not by a statement."]}
         )
     if status == AllergyStatus.NO_KNOWN_ALLERGIES:
-        active = [a.substance.name for a in patient.allergies if a.counts]
+        active = [a.allergen for a in patient.allergies if a.counts]
         if active:
             raise Conflict(
                 "The patient has active allergies ("

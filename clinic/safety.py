@@ -53,7 +53,7 @@ class ScreenedSerum:
 
 def patient_profile(patient: Patient) -> PatientProfile:
     counting = [allergy for allergy in _allergies(patient) if allergy.counts]
-    allergen_lineages = lineages({allergy.substance_id for allergy in counting})
+    allergen_lineages = lineages({a.substance_id for a in counting if a.substance_id})
     return _profile(patient, counting, allergen_lineages, _condition_rules([patient]))
 
 
@@ -74,7 +74,9 @@ def patient_profiles(patient_ids: Collection[int]) -> dict[int, PatientProfile]:
     ):
         if allergy.counts:
             allergies[allergy.patient_id].append(allergy)
-    allergen_lineages = lineages({a.substance_id for each in allergies.values() for a in each})
+    allergen_lineages = lineages(
+        {a.substance_id for each in allergies.values() for a in each if a.substance_id}
+    )
     rules = _condition_rules(patients)
     return {
         patient.id: _profile(patient, allergies[patient.id], allergen_lineages, rules)
@@ -111,7 +113,9 @@ def _profile(
                 lineage=tuple(allergen_lineages.get(allergy.substance_id, ())),
             )
             for allergy in counting
+            if allergy.substance_id is not None
         ),
+        unscreened_allergies=tuple(allergy.text for allergy in counting if allergy.unscreened),
         conditions=tuple(
             ConditionFact(rule.code, rule.label, Verdict(rule.verdict), rule.message)
             for rule in (rules[code] for code in active_codes)

@@ -98,6 +98,11 @@ class Substance(db.Model):
         cascade="all, delete-orphan",
         order_by="SubstanceSynonym.name",
     )
+    codes: Mapped[list["SubstanceCode"]] = relationship(
+        back_populates="substance",
+        cascade="all, delete-orphan",
+        order_by=lambda: (SubstanceCode.system, SubstanceCode.code),
+    )
     relations: Mapped[list["SubstanceRelation"]] = relationship(
         back_populates="substance",
         foreign_keys="SubstanceRelation.substance_id",
@@ -191,6 +196,26 @@ class SubstanceLineage(db.Model):
     via_contains: Mapped[bool] = mapped_column(default=False)
     next_id: Mapped[int | None] = mapped_column(ForeignKey("substances.id", ondelete="CASCADE"))
     relation: Mapped[RelationKind | None] = mapped_column(value_enum(RelationKind, length=10))
+
+
+class SubstanceCode(db.Model):
+    """A standard code for a substance (SNOMED CT substance, RxNorm ingredient, UNII), so that
+    an allergy list from a hospital or GP system finds it by code. A code means one substance."""
+
+    __tablename__ = "substance_codes"
+    __table_args__ = (
+        UniqueConstraint("system", "code", name="uq_substance_codes_system_code"),
+        Index("ix_substance_codes_substance_id", "substance_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    substance_id: Mapped[int] = mapped_column(ForeignKey("substances.id", ondelete="CASCADE"))
+    system: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str] = mapped_column(String(40))
+    # Where the code was confirmed, so a reviewer can check it.
+    source: Mapped[str | None] = mapped_column(Text)
+
+    substance: Mapped["Substance"] = relationship(back_populates="codes")
 
 
 class SubstanceSynonym(db.Model):

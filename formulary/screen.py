@@ -79,6 +79,9 @@ class PatientProfile:
     allergy_status: str
     allergies: tuple[AllergyFact, ...] = ()
     conditions: tuple[ConditionFact, ...] = ()
+    # Allergens outside the catalogue, as received, that no doctor has reviewed yet: nothing
+    # can be checked against them, so every serum is at least a caution.
+    unscreened_allergies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ class CrossReactivityFact:
 
 @dataclass(frozen=True)
 class Reason:
-    kind: str  # allergy | cross_reactivity | condition | eligibility
+    kind: str  # allergy | cross_reactivity | condition | eligibility | unscreened_allergy
     verdict: Verdict
     component: str | None
     subject: str | None
@@ -152,6 +155,7 @@ def patient_reasons(profile: PatientProfile) -> list[Reason]:
         *_condition_reasons(profile),
         *_eligibility_reasons(profile),
         *_history_reasons(profile),
+        *_unscreened_reasons(profile),
     ]
 
 
@@ -305,4 +309,19 @@ def _history_reasons(profile: PatientProfile) -> list[Reason]:
             message="Allergy history not taken: no allergy and no 'no known allergies' "
             "statement is recorded.",
         )
+    ]
+
+
+def _unscreened_reasons(profile: PatientProfile) -> list[Reason]:
+    return [
+        Reason(
+            kind="unscreened_allergy",
+            verdict=Verdict.CAUTION,
+            component=None,
+            subject=allergen,
+            path=(),
+            message=f"{allergen}: not in the catalogue, not checked against this serum's "
+            "components.",
+        )
+        for allergen in profile.unscreened_allergies
     ]

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from core.accounts import User
 from core.database import db
 from core.errors import Invalid
-from formulary import graph, serums, substances
+from formulary import codes, graph, serums, substances
+from formulary.codes import find_substance_by_codes
 from formulary.cross_reactivity import create_group
 from formulary.models import CrossReactivityGroup, RelationKind, Serum, Substance
 
@@ -27,6 +28,7 @@ RELATIONS = {"is a": RelationKind.IS_A, "contains": RelationKind.CONTAINS}
 class SeedReport:
     substances: int = 0
     synonyms: int = 0
+    codes: int = 0
     relations: int = 0
     groups: int = 0
     serums: int = 0
@@ -34,7 +36,8 @@ class SeedReport:
 
     def summary(self) -> str:
         return (
-            f"{self.substances} substances, {self.synonyms} synonyms, {self.relations} "
+            f"{self.substances} substances, {self.synonyms} synonyms, {self.codes} codes, "
+            f"{self.relations} "
             f"relations, {self.groups} cross-reactivity groups, {self.serums} serums added"
         )
 
@@ -119,6 +122,13 @@ def _seed_substance(entry: dict, report: SeedReport) -> None:
             continue
         substances.add_synonym(substance, synonym)
         report.synonyms += 1
+    for entry_code in entry.get("codes", ()):
+        holder = find_substance_by_codes([(entry_code["system"], entry_code["code"])])
+        if holder is not None and holder is not substance:
+            report.skipped.append(f"code {entry_code['code']!r}: already names {holder.name}")
+            continue
+        if codes.add_code(substance, **entry_code):
+            report.codes += 1
 
 
 def _seed_relation(entry: dict, report: SeedReport) -> None:

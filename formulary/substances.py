@@ -14,6 +14,7 @@ from sqlalchemy.orm import selectinload
 
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
+from formulary import codes as substance_codes
 from formulary import graph, units
 from formulary.models import Category, RelationKind, Substance, SubstanceRelation, SubstanceSynonym
 
@@ -55,6 +56,7 @@ def create_substance(
     contains: Iterable[int] = (),
     max_concentration_per_ml: Mapping | None = None,
     note: str | None = None,
+    codes: Iterable[Mapping] = (),
 ) -> Substance:
     name = clean_name(name)
     _refuse_taken_name(name, "name")
@@ -70,6 +72,9 @@ def create_substance(
     db.session.flush()
     graph.refresh_lineage([substance.id])
     _set_synonyms(substance, synonyms)
+    codes = list(codes)
+    if codes:
+        substance_codes.set_codes(substance, codes)
     parents, contains = list(parents), list(contains)
     if parents or contains:
         graph.set_relations(
@@ -82,7 +87,7 @@ def create_substance(
 
 def update_substance(substance: Substance, changes: Mapping) -> Substance:
     """Apply the fields present in `changes` (a PATCH): name, category, is_class, synonyms,
-    parents, contains, max_concentration_per_ml, note."""
+    codes, parents, contains, max_concentration_per_ml, note."""
     if "name" in changes and name_key(changes["name"]) != substance.name_key:
         name = clean_name(changes["name"])
         _refuse_taken_name(name, "name", ignore=substance)
@@ -99,6 +104,8 @@ def update_substance(substance: Substance, changes: Mapping) -> Substance:
         _set_max_concentration(substance, changes["max_concentration_per_ml"])
     if "synonyms" in changes:
         _set_synonyms(substance, changes["synonyms"])
+    if "codes" in changes:
+        substance_codes.set_codes(substance, changes["codes"] or [])
     if "parents" in changes or "contains" in changes:
         graph.set_relations(
             substance,
@@ -203,6 +210,7 @@ def substance_query(q: str | None = None, category: Category | str | None = None
     collections the API shows are loaded up front (no query per substance)."""
     stmt = select(Substance).options(
         selectinload(Substance.synonyms),
+        selectinload(Substance.codes),
         selectinload(Substance.parents),
         selectinload(Substance.contains),
     )

@@ -101,7 +101,7 @@ def test_an_invalid_bundle_is_a_422_naming_what_is_wrong(client, login_as):
     assert not_a_bundle.status_code == 422
 
 
-def test_an_unknown_substance_refuses_the_whole_bundle(client, login_as):
+def test_an_entry_that_cannot_be_read_refuses_the_whole_bundle(client, login_as):
     headers = login_as("doctor")
     patient = setup_patient(client, headers)
     url = f"/api/patients/{patient.id}/fhir/allergies"
@@ -112,13 +112,13 @@ def test_an_unknown_substance_refuses_the_whole_bundle(client, login_as):
             {"resource": {"resourceType": "AllergyIntolerance", "code": {"text": "cobalt"},
                           "criticality": "high", "patient": {"reference": "Patient/1"}}},
             {"resource": {"resourceType": "AllergyIntolerance", "code": {"text": "unobtainium"},
-                          "patient": {"reference": "Patient/1"}}},
+                          "criticality": "extreme", "patient": {"reference": "Patient/1"}}},
         ],
     }  # fmt: skip
     before = client.get(url, headers=headers).get_json()
     response = client.post(url, headers=headers, json=bundle)
     assert response.status_code == 422
-    assert "entry.1.resource.code" in response.get_json()["errors"]
+    assert "entry.1.resource.criticality" in response.get_json()["errors"]
     assert client.get(url, headers=headers).get_json() == before
 
 

@@ -161,7 +161,7 @@ def test_seeding_twice_changes_nothing(runner, catalogue):
     before = row_counts()
     second = runner.invoke(args=["seed"])
     assert second.exit_code == 0, second.output
-    assert "0 substances, 0 synonyms, 0 relations" in second.output
+    assert "0 substances, 0 synonyms, 0 codes, 0 relations" in second.output
     assert row_counts() == before
 
 

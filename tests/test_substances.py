@@ -38,6 +38,7 @@ def test_a_pharmacist_adds_a_substance_with_synonyms_relations_and_a_maximum(cli
         "category": "vitamin",
         "is_class": False,
         "synonyms": ["B12", "vitamin B12"],
+        "codes": [],
         "parents": [b_vitamins.id],
         "contains": [cobalt.id],
         "max_concentration_per_ml": {"value": 1.0, "unit": "mg"},

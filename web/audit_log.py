@@ -54,7 +54,7 @@ RECORD_NAMES = {
     "alerts": (Alert, lambda alert: alert.message),
     "allergies": (
         Allergy,
-        lambda allergy: f"to {allergy.substance.name} of {allergy.patient.name}",
+        lambda allergy: f"to {allergy.allergen} of {allergy.patient.name}",
         (Allergy.substance, Allergy.patient),
     ),
     "batches": (Batch, lambda batch: f"of {day_text(batch.prepared_at.date())}"),

@@ -71,29 +71,69 @@ class PatientQuerySchema(ma.Schema):
     )
 
 
+class ReceivedCodeSchema(ma.Schema):
+    system = ma.fields.String(validate=ma.validate.Length(max=300))
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=300))
+    display = ma.fields.String(validate=ma.validate.Length(max=300))
+
+
 class AllergySchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
-    substance_id = ma.fields.Integer()
+    substance_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "Null for an allergen outside the catalogue (uncoded)."},
+    )
     substance = ma.fields.Function(
-        lambda allergy: allergy.substance.name,
+        lambda allergy: allergy.substance.name if allergy.substance else None,
         deserialize=lambda name: name,
+        allow_none=True,
         metadata={"description": 'Name or synonym, any case ("Novocain").'},
     )
+    text = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(min=1, max=200),
+        metadata={
+            "description": "The allergen as received or typed; sent instead of `substance` "
+            "it records an allergen outside the catalogue."
+        },
+    )
+    codes = ma.fields.List(ma.fields.Nested(ReceivedCodeSchema), allow_none=True)
     criticality = ma.fields.Enum(Criticality, by_value=True, load_default=None)
     verification_status = ma.fields.Enum(VerificationStatus, by_value=True, load_default=None)
     clinical_status = ma.fields.Enum(ClinicalStatus, by_value=True, load_default=None)
     reaction = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     severity = ma.fields.Enum(Severity, by_value=True, allow_none=True)
-    note = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
+    reviewed_not_relevant = ma.fields.Function(
+        lambda allergy: allergy.reviewed_not_relevant_at is not None, dump_only=True
+    )
+    reviewed_at = ma.fields.DateTime(attribute="reviewed_not_relevant_at", dump_only=True)
+    reviewed_by = ma.fields.Function(
+        lambda allergy: allergy.reviewed_by.username if allergy.reviewed_by else None,
+        dump_only=True,
+    )
+    unscreened = ma.fields.Boolean(
+        dump_only=True,
+        metadata={
+            "description": "Outside the catalogue and not yet reviewed: every serum is "
+            "at least a caution for this patient."
+        },
+    )
 
 
 class AllergyUpdateSchema(ma.Schema):
+    substance_id = ma.fields.Integer(
+        metadata={"description": "Links an uncoded allergy to a catalogue substance."}
+    )
+    reviewed_not_relevant = ma.fields.Boolean(
+        metadata={"description": "An uncoded allergy judged not relevant to serum components."}
+    )
     criticality = ma.fields.Enum(Criticality, by_value=True)
     verification_status = ma.fields.Enum(VerificationStatus, by_value=True)
     clinical_status = ma.fields.Enum(ClinicalStatus, by_value=True)
     reaction = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=200))
     severity = ma.fields.Enum(Severity, by_value=True, allow_none=True)
-    note = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
 
 
 class ReasonSchema(ma.Schema):

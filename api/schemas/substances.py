@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from formulary.codes import CODE_SYSTEMS
 from formulary.models import Category
 
 NAME_LENGTH = ma.validate.Length(min=1, max=120)
@@ -44,6 +45,20 @@ class AmountSchema(ma.Schema):
     )
 
 
+class CodeSchema(ma.Schema):
+    system = ma.fields.String(
+        required=True,
+        validate=ma.validate.OneOf(CODE_SYSTEMS),
+        metadata={"description": "http://snomed.info/sct, RxNorm's or UNII's system URL."},
+    )
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
+    source = ma.fields.String(
+        allow_none=True,
+        validate=ma.validate.Length(max=500),
+        metadata={"description": "Where the code was confirmed."},
+    )
+
+
 class SynonymSchema(ma.Schema):
     name = ma.fields.String()
 
@@ -58,6 +73,7 @@ class SubstanceSchema(ma.Schema):
     category = ma.fields.Enum(Category, by_value=True)
     is_class = ma.fields.Boolean()
     synonyms = ma.fields.Pluck(SynonymSchema, "name", many=True)
+    codes = ma.fields.List(ma.fields.Nested(CodeSchema))
     parents = ma.fields.Pluck(
         SubstanceRefSchema, "id", many=True, metadata={"description": '"is a": ids of classes.'}
     )
@@ -76,6 +92,7 @@ class SubstanceUpdateSchema(FlatErrorsSchema):
     category = ma.fields.Enum(Category, by_value=True)
     is_class = ma.fields.Boolean()
     synonyms = ma.fields.List(ma.fields.String(validate=NAME_LENGTH))
+    codes = ma.fields.List(ma.fields.Nested(CodeSchema))
     parents = ma.fields.List(ma.fields.Integer(strict=True))
     contains = ma.fields.List(ma.fields.Integer(strict=True))
     max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True)
@@ -87,6 +104,7 @@ class SubstanceCreateSchema(SubstanceUpdateSchema):
     category = ma.fields.Enum(Category, by_value=True, required=True)
     is_class = ma.fields.Boolean(load_default=False)
     synonyms = ma.fields.List(ma.fields.String(validate=NAME_LENGTH), load_default=list)
+    codes = ma.fields.List(ma.fields.Nested(CodeSchema), load_default=list)
     parents = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
     contains = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
     max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True, load_default=None)

@@ -192,7 +192,7 @@ def record_allergy(patient_id):
         )
     named = form.substance.data.strip()
     alias = "" if named.casefold() == substance.name.casefold() else f" (recorded as {named!r})"
-    flash(f"Allergy to {allergy.substance.name}{alias} recorded.", "success")
+    flash(f"Allergy to {allergy.allergen}{alias} recorded.", "success")
     return redirect(url_for("doctor.patient_page", patient_id=patient.id) + "#serums")
 
 
@@ -235,7 +235,7 @@ def correct_allergy(patient_id, allergy_id):
     verification = allergy.verification_status.value.replace("-", " ")
     weighs = "it weighs on the screen" if allergy.counts else "it no longer weighs on the screen"
     flash(
-        f"Allergy to {allergy.substance.name} corrected: {verification}, "
+        f"Allergy to {allergy.allergen} corrected: {verification}, "
         f"{allergy.clinical_status.value}; {weighs}.",
         "success",
     )
