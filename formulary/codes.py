@@ -30,6 +30,31 @@ def system_name(system: str) -> str:
     return CODE_SYSTEMS.get(system, system)
 
 
+def code_line(system: str, code: str) -> str:
+    """A code as a person writes it: "RxNorm 6387"."""
+    return f"{system_name(system)} {code}"
+
+
+def codes_from_lines(lines: Iterable[str]) -> list[dict]:
+    """ "SNOMED CT 387480006", "RxNorm 6387", "UNII 98PI200987": a person's lines as codes."""
+    by_name = {name.casefold(): system for system, name in CODE_SYSTEMS.items()}
+    codes, errors = [], []
+    for line in lines:
+        name, _, code = line.strip().rpartition(" ")
+        system = by_name.get(name.strip().casefold())
+        if system is None:
+            errors.append(f"{line.strip()!r}: start with SNOMED CT, RxNorm or UNII, then the code.")
+            continue
+        codes.append({"system": system, "code": code})
+    try:
+        checked_codes(codes)
+    except Invalid as error:
+        errors += [m for messages in error.errors.values() for m in messages]
+    if errors:
+        raise Invalid({"codes": errors})
+    return codes
+
+
 def checked_codes(codes: Iterable[Mapping], field: str = "codes") -> list[tuple[str, str]]:
     """(system, code) pairs of a list as a person or a catalogue gives it, each checked."""
     pairs, errors = [], {}

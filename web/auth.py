@@ -12,6 +12,7 @@ from core.audit import set_actor
 from core.clock import day_text, moment_text
 from core.errors import DomainError
 from core.signin import sign_in
+from formulary.codes import system_name
 from web.login import sign_in_browser, sign_out_browser
 from web.pages import ROLE_HOMES, quantity_text
 
@@ -20,6 +21,7 @@ bp = Blueprint("web", __name__)
 bp.add_app_template_filter(quantity_text, "quantity")
 bp.add_app_template_filter(day_text, "day")
 bp.add_app_template_filter(moment_text, "moment")
+bp.add_app_template_filter(system_name, "code_system")
 
 
 class LoginForm(FlaskForm):

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     IntegerField,
@@ -75,9 +76,31 @@ class AllergyForm(FlaskForm):
     )
     clinical_status = SelectField("Clinical status", choices=_choices(ClinicalStatus))
     reaction = StringField("Reaction (optional)", validators=[Optional(), Length(max=200)])
+    outside_catalogue = BooleanField(
+        "Not in the catalogue: record it as named",
+        description="A food, an antibiotic, anything no serum is made of. Every serum is then a "
+        "caution for this patient until you review it on the allergy's page.",
+    )
     severity = SelectField(
         "Severity", choices=_choices(Severity, blank="not stated"), coerce=_blank_is_none
     )
+
+
+class AllergyLinkForm(FlaskForm):
+    """An allergen outside the catalogue found to be a catalogue substance after all."""
+
+    PREFIX = "link"
+    substance = StringField(
+        "Catalogue substance",
+        validators=[DataRequired(message="Name the substance.")],
+        description='Any name or synonym from the catalogue ("Xylocaine" is lidocaine).',
+    )
+
+
+class AllergyReviewForm(FlaskForm):
+    """The doctor's review of an allergen outside the catalogue: not relevant to serums."""
+
+    PREFIX = "review"
 
 
 class AllergyCorrectionForm(FlaskForm):

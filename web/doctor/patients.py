@@ -6,7 +6,7 @@ The patient page also carries the patient's courses: planning one, completing a 
 session, side effects, and each session's aftercare sheet.
 Administrators may read these pages; only doctors change anything."""
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select, union
 from wtforms import (
@@ -37,6 +37,8 @@ from inventory.models import Lot
 from web.doctor.forms import (
     AllergyCorrectionForm,
     AllergyForm,
+    AllergyLinkForm,
+    AllergyReviewForm,
     PatientForm,
     PatientSearchForm,
     ProfileForm,
@@ -171,12 +173,12 @@ def record_allergy(patient_id):
     form = AllergyForm()
     if not form.validate():
         return _patient_page(patient, allergy_form=form, status=422)
+    named = form.substance.data.strip()
     try:
-        substance = allergy_rules.resolve_substance(name=form.substance.data)
-        allergy = allergy_rules.record_allergy(
+        allergy = allergy_rules.record_given_allergy(
             patient,
-            substance,
             {
+                "text" if form.outside_catalogue.data else "substance": named,
                 "criticality": Criticality(form.criticality.data),
                 "verification_status": VerificationStatus(form.verification_status.data),
                 "clinical_status": ClinicalStatus(form.clinical_status.data),
@@ -185,14 +187,21 @@ def record_allergy(patient_id):
             },
         )
     except DomainError as error:
-        status = show_domain_error(form, error, fields={"substance_id": "substance"})
+        status = show_domain_error(
+            form, error, fields={"substance_id": "substance", "text": "substance"}
+        )
         recorded = error.details.get("allergy_id") if isinstance(error, Conflict) else None
         return _patient_page(
             patient, allergy_form=form, status=status, recorded_allergy_id=recorded
         )
-    named = form.substance.data.strip()
-    alias = "" if named.casefold() == substance.name.casefold() else f" (recorded as {named!r})"
-    flash(f"Allergy to {allergy.allergen}{alias} recorded.", "success")
+    alias = "" if named.casefold() == allergy.allergen.casefold() else f" (recorded as {named!r})"
+    caution = (
+        " It is not in the catalogue: every serum is a caution for this patient until you "
+        "review it."
+        if allergy.unscreened
+        else ""
+    )
+    flash(f"Allergy to {allergy.allergen}{alias} recorded.{caution}", "success")
     return redirect(url_for("doctor.patient_page", patient_id=patient.id) + "#serums")
 
 
@@ -201,7 +210,30 @@ def record_allergy(patient_id):
 def allergy_page(patient_id, allergy_id):
     patient = patient_rules.get_patient(patient_id)
     allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
-    form = AllergyCorrectionForm(
+    return _allergy_page(patient, allergy, _correction_form_for(allergy))
+
+
+def _allergy_page(
+    patient,
+    allergy,
+    form: AllergyCorrectionForm,
+    status: int = 200,
+    link_form: AllergyLinkForm | None = None,
+):
+    page = render_template(
+        "doctor/allergy.html",
+        patient=patient,
+        allergy=allergy,
+        form=form,
+        link_form=link_form or AllergyLinkForm(formdata=None, prefix=AllergyLinkForm.PREFIX),
+        review_form=AllergyReviewForm(formdata=None, prefix=AllergyReviewForm.PREFIX),
+        substance_names=_substance_names() if allergy.substance_id is None else [],
+    )
+    return page, status
+
+
+def _correction_form_for(allergy) -> AllergyCorrectionForm:
+    return AllergyCorrectionForm(
         formdata=None,
         criticality=allergy.criticality.value,
         verification_status=allergy.verification_status.value,
@@ -209,12 +241,57 @@ def allergy_page(patient_id, allergy_id):
         severity=allergy.severity.value if allergy.severity else None,
         reaction=allergy.reaction,
     )
-    return _allergy_page(patient, allergy, form)
 
 
-def _allergy_page(patient, allergy, form: AllergyCorrectionForm, status: int = 200):
-    page = render_template("doctor/allergy.html", patient=patient, allergy=allergy, form=form)
-    return page, status
+@bp.route("/patients/<id:patient_id>/allergies/<id:allergy_id>/link", methods=["POST"])
+@role_page(Role.DOCTOR)
+def link_allergy(patient_id, allergy_id):
+    patient = patient_rules.get_patient(patient_id)
+    allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
+    form = AllergyLinkForm(prefix=AllergyLinkForm.PREFIX)
+    if not form.validate():
+        return _allergy_page(patient, allergy, _correction_form_for(allergy), 422, form)
+    try:
+        substance = allergy_rules.resolve_substance(name=form.substance.data)
+        allergy_rules.correct_allergy(allergy, {"substance_id": substance.id}, reviewer=_doctor())
+    except DomainError as error:
+        status = show_domain_error(form, error, fields={"substance_id": "substance"})
+        allergy = allergy_rules.get_allergy(patient_rules.get_patient(patient_id), allergy_id)
+        return _allergy_page(patient, allergy, _correction_form_for(allergy), status, form)
+    flash(
+        f"{allergy.text} is now recorded as an allergy to {substance.name}: the screen checks "
+        "every serum against it.",
+        "success",
+    )
+    return redirect(url_for("doctor.patient_page", patient_id=patient.id) + "#serums")
+
+
+@bp.route("/patients/<id:patient_id>/allergies/<id:allergy_id>/review", methods=["POST"])
+@role_page(Role.DOCTOR)
+def review_allergy(patient_id, allergy_id):
+    patient = patient_rules.get_patient(patient_id)
+    allergy = allergy_rules.get_allergy(patient, allergy_id=allergy_id)
+    form = AllergyReviewForm(prefix=AllergyReviewForm.PREFIX)
+    if not form.validate():
+        abort(400)
+    reviewed = request.form.get("reviewed") != "no"
+    try:
+        allergy_rules.correct_allergy(
+            allergy, {"reviewed_not_relevant": reviewed}, reviewer=_doctor()
+        )
+    except DomainError as error:
+        flash(error.message, "error")
+        return redirect(
+            url_for("doctor.allergy_page", patient_id=patient.id, allergy_id=allergy_id)
+        )
+    if reviewed:
+        message = (
+            f"{allergy.text}: reviewed as not relevant to serum components; its caution is lifted."
+        )
+    else:
+        message = f"{allergy.text}: the review is withdrawn; every serum is a caution again."
+    flash(message, "success")
+    return redirect(url_for("doctor.patient_page", patient_id=patient.id) + "#serums")
 
 
 @bp.route("/patients/<id:patient_id>/allergies/<id:allergy_id>", methods=["POST"])
@@ -226,7 +303,7 @@ def correct_allergy(patient_id, allergy_id):
     if not form.validate():
         return _allergy_page(patient, allergy, form, status=422)
     try:
-        allergy_rules.update_allergy(allergy, changes=form.changes())
+        allergy_rules.correct_allergy(allergy, form.changes(), reviewer=_doctor())
     except DomainError as error:
         status = show_domain_error(form, error)
         patient = patient_rules.get_patient(patient_id)

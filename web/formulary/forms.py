@@ -89,6 +89,12 @@ class SubstanceForm(FlaskForm):
         validators=[names_of_at_most(NAME_LENGTH)],
         description='One per line: brand names, abbreviations ("B12", "Novocain").',
     )
+    codes = TextAreaField(
+        "Standard codes",
+        validators=[Length(max=2000)],
+        description='One per line: "SNOMED CT 387480006", "RxNorm 6387", "UNII 98PI200987". '
+        "Hospital and GP allergy lists find the substance by these.",
+    )
     parents = TextAreaField(
         "Is a",
         description="The classes it belongs to, one per line (e.g. B vitamins).",

@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from core.errors import DomainError
 from formulary import graph
 from formulary import substances as catalogue
+from formulary.codes import code_line, codes_from_lines
 from formulary.models import Category, Substance
 from web.formulary.common import FORMULARY_ROLES
 from web.formulary.forms import SubstanceForm, lines
@@ -95,6 +96,7 @@ def _filled_form(substance: Substance) -> SubstanceForm:
         category=substance.category.value,
         is_class=substance.is_class,
         synonyms="\n".join(s.name for s in substance.synonyms),
+        codes="\n".join(code_line(c.system, c.code) for c in substance.codes),
         parents="\n".join(s.name for s in substance.parents),
         contains="\n".join(s.name for s in substance.contains),
         max_value=maximum.value.normalize() if maximum else None,
@@ -107,11 +109,16 @@ def _fields(form: SubstanceForm) -> dict | None:
     """The catalogue's fields from the form, or None when something is wrong; every wrong
     field says so at once, names nobody recognises included."""
     valid = form.validate()
-    named = {}
+    named, codes = {}, []
     try:
         named = catalogue.substances_by_names(
             {"parents": lines(form.parents.data), "contains": lines(form.contains.data)}
         )
+    except DomainError as error:
+        show_domain_error(form, error)
+        valid = False
+    try:
+        codes = codes_from_lines(lines(form.codes.data))
     except DomainError as error:
         show_domain_error(form, error)
         valid = False
@@ -125,6 +132,7 @@ def _fields(form: SubstanceForm) -> dict | None:
         "category": Category(form.category.data),
         "is_class": form.is_class.data,
         "synonyms": lines(form.synonyms.data),
+        "codes": codes,
         "parents": [s.id for s in named["parents"]],
         "contains": [s.id for s in named["contains"]],
         "max_concentration_per_ml": maximum,
