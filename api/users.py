@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import current_app, request
 from sqlalchemy import select
 
-from api.auth import ALL_ROLES, bearer_token, roles_required
+from api.auth import ALL_ROLES, bearer_token, current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.users import (
@@ -15,6 +15,7 @@ from api.schemas.users import (
     UserSchema,
     UserUpdateSchema,
 )
+from core import accounts
 from core.accounts import (
     Role,
     User,
@@ -25,7 +26,6 @@ from core.accounts import (
     revoke_token,
 )
 from core.audit import set_actor
-from core.database import db
 from core.signin import sign_in
 
 blp = Blueprint("users", __name__, url_prefix="/api", description="Sign-in tokens and users.")
@@ -90,11 +90,4 @@ def show_user(user_id):
 @blp.arguments(UserUpdateSchema)
 @blp.response(200, UserSchema)
 def update_user(changes, user_id):
-    user = get_user(user_id)
-    password = changes.pop("password", None)
-    if password is not None:
-        user.set_password(password)
-    for field, value in changes.items():
-        setattr(user, field, value)
-    db.session.flush()
-    return user
+    return accounts.update_user(get_user(user_id), changes, by=current_api_user())

@@ -134,16 +134,44 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def set_active(user: User, active: bool, by: User) -> User:
-    """Let a user sign in again, or stop them. Nobody switches themselves off: a clinic must
-    not lose its last administrator to a slip of the finger."""
-    if not active and user.id == by.id:
-        raise Conflict("You cannot deactivate your own account.", {"active": ["That is you."]})
-    user.active = active
-    if not active:
-        revoke_sign_ins(user)  # reactivating later never revives them
+USER_FIELDS = frozenset({"role", "email", "active", "alert_emails", "password"})
+
+
+def update_user(user: User, changes: dict, *, by: User) -> User:
+    """Change what an administrator may change about an account, and nothing else. Nobody
+    switches themselves off or takes away their own administration: a clinic must not lose its
+    last administrator to a slip of the finger."""
+    unknown = sorted(set(changes) - USER_FIELDS)
+    if unknown:
+        raise Invalid(
+            "These cannot be changed.", {name: ["Cannot be changed."] for name in unknown}
+        )
+    if user.id == by.id:
+        _refuse_locking_oneself_out(user, changes)
+    if "role" in changes:
+        user.role = Role(changes["role"])
+    if "email" in changes:
+        user.email = changes["email"] or None
+    if "alert_emails" in changes:
+        user.alert_emails = bool(changes["alert_emails"])
+    if changes.get("password") is not None:
+        user.set_password(changes["password"])
+    if "active" in changes and bool(changes["active"]) != user.active:
+        user.active = bool(changes["active"])
+        if not user.active:
+            revoke_sign_ins(user)  # reactivating later never revives them
     db.session.flush()
     return user
+
+
+def _refuse_locking_oneself_out(user: User, changes: dict) -> None:
+    if "active" in changes and not changes["active"]:
+        raise Conflict("You cannot deactivate your own account.", {"active": ["That is you."]})
+    if "role" in changes and Role(changes["role"]) != user.role:
+        raise Conflict(
+            "You cannot change your own role; ask another administrator.",
+            {"role": ["That is you."]},
+        )
 
 
 def revoke_sign_ins(user: User) -> None:

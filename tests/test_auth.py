@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from core.accounts import ApiToken, User, hash_token, set_active, user_for_token
+from core.accounts import ApiToken, User, hash_token, update_user, user_for_token
 from core.database import db
 from tests import factories
 
@@ -181,8 +181,8 @@ def test_reactivating_a_user_never_revives_their_old_tokens(client, login_as):
     admin = factories.make_user(role="admin")
     user = factories.make_user(role="doctor")
     old = login_as(user)
-    set_active(user, False, by=admin)
-    set_active(user, True, by=admin)
+    update_user(user, {"active": False}, by=admin)
+    update_user(user, {"active": True}, by=admin)
     db.session.commit()
     assert client.get("/api/patients", headers=old).status_code == 401
 

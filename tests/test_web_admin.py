@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from clinic.models import ConditionRule
-from core.accounts import User, set_active
+from core.accounts import User, update_user
 from core.database import db
 from core.errors import Conflict
 from tests import factories
@@ -67,7 +67,12 @@ def test_user_form_errors_are_shown_next_to_their_fields(client, admin):
 def test_a_deactivated_user_can_no_longer_sign_in_until_reactivated(client, admin):
     doctor = factories.make_user(role="doctor")
     doctor_id, username = doctor.id, doctor.username
-    assert client.post(f"/admin/users/{doctor_id}/active", data={"active": "0"}).status_code == 302
+    assert (
+        client.post(
+            f"/admin/users/{doctor_id}/active", data={"active": "0", "confirmed": "yes"}
+        ).status_code
+        == 302
+    )
     assert sign_in_as(client, username) == 401
     assert sign_in_as(client, admin.username) == 302
     assert client.post(f"/admin/users/{doctor_id}/active", data={"active": "1"}).status_code == 302
@@ -75,13 +80,14 @@ def test_a_deactivated_user_can_no_longer_sign_in_until_reactivated(client, admi
 
 
 def test_an_administrator_cannot_deactivate_their_own_account(client, admin):
-    response = client.post(f"/admin/users/{admin.id}/active", data={"active": "0"})
+    deactivate = {"active": "0", "confirmed": "yes"}
+    response = client.post(f"/admin/users/{admin.id}/active", data=deactivate)
     assert response.status_code == 409
     assert "You cannot deactivate your own account." in html(response)
     db.session.expire_all()
     assert db.session.get(User, admin.id).active
     with pytest.raises(Conflict):
-        set_active(admin, False, by=admin)
+        update_user(admin, {"active": False}, by=admin)
 
 
 def test_the_audit_log_filters_by_user_and_table(client, admin):

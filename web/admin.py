@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
-from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, get_user, set_active
+from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, get_user, update_user
 from core.audit import audit_writes, entries_of_writes
 from core.clock import clinic_today, utcnow
 from core.database import db
@@ -33,7 +33,7 @@ from inventory.alerts import open_counts, recent_scan_runs, service_health
 from ops.jobs import scan_in_request
 from web.alerts import counts_text
 from web.audit_log import kind_choices, write_rows
-from web.pages import page_of, role_page, show_domain_error
+from web.pages import confirmation_page, confirmed, page_of, role_page, show_domain_error
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -59,6 +59,18 @@ class UserForm(FlaskForm):
         description=f"At least {PASSWORD_MIN_LENGTH} characters; the user can be told it once.",
     )
     alert_emails = BooleanField("Send this user the alert e-mails")
+
+
+class UserEditForm(FlaskForm):
+    role = SelectField("Role", choices=[SelectChoice(role.value) for role in Role])
+    email = EmailField("E-mail (optional)", validators=[Optional(), Length(max=254), email_address])
+    alert_emails = BooleanField("Send this user the alert e-mails")
+    password = PasswordField(
+        "New password (optional)",
+        validators=[Optional(), Length(min=PASSWORD_MIN_LENGTH)],
+        description=f"Leave empty to keep the current one; at least {PASSWORD_MIN_LENGTH} "
+        "characters.",
+    )
 
 
 class AuditFilterForm(FlaskForm):
@@ -173,13 +185,57 @@ def add_user():
     return redirect(url_for("admin.users"))
 
 
+@bp.route("/users/<id:user_id>")
+@role_page(Role.ADMIN)
+def user_page(user_id):
+    user = get_user(user_id)
+    return _user_page(user, UserEditForm(obj=user))
+
+
+def _user_page(user: User, form: UserEditForm, status: int = 200):
+    return render_template("admin/user.html", user=user, form=form), status
+
+
+@bp.route("/users/<id:user_id>", methods=["POST"])
+@role_page(Role.ADMIN)
+def edit_user(user_id):
+    user = get_user(user_id)
+    form = UserEditForm()
+    if not form.validate():
+        return _user_page(user, form, status=422)
+    changes = {"role": form.role.data, "email": form.email.data or None}
+    changes["alert_emails"] = form.alert_emails.data
+    if form.password.data:
+        changes["password"] = form.password.data
+    try:
+        update_user(user, changes, by=current_user)
+    except DomainError as error:
+        status = show_domain_error(form, error)
+        return _user_page(user, form, status=status)
+    flash(f"{user.username}'s account is saved.", "success")
+    return redirect(url_for("admin.users"))
+
+
 @bp.route("/users/<id:user_id>/active", methods=["POST"])
 @role_page(Role.ADMIN)
 def set_user_active(user_id):
     user = get_user(user_id)
     active = request.form.get("active") == "1"
+    if not active and not confirmed():
+        return confirmation_page(
+            title=f"Deactivate {user.username}?",
+            question=f"Deactivate {user.username} ({user.role.value})?",
+            action=f"Yes, deactivate {user.username}",
+            cancel_url=url_for("admin.users"),
+            details=(
+                "They are signed out of every browser and every API token of theirs stops "
+                "working now.",
+                "You can reactivate the account later, but they must sign in again and new "
+                "tokens must be issued.",
+            ),
+        )
     try:
-        set_active(user, active, by=current_user)
+        update_user(user, {"active": active}, by=current_user)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")

@@ -1,0 +1,84 @@
+"""One rule, one place: each rule here is driven through both boundaries, the JSON API and the
+web pages, and both must give the same answer because both call the same domain operation."""
+
+import pytest
+
+from core.accounts import Role, User
+from core.database import db
+from tests import factories
+
+
+@pytest.fixture
+def admin(sign_in_page):
+    """An administrator signed in to the pages, who also holds an API token."""
+    return sign_in_page("admin")
+
+
+def api_patch_user(client, admin, user, body):
+    return client.patch(f"/api/users/{user.id}", json=body, headers=factories.auth_header(admin))
+
+
+def web_edit_user(client, user, **form):
+    fields = {"role": user.role.value, "email": user.email or ""}
+    fields.update(form)
+    return client.post(f"/admin/users/{user.id}", data=fields)
+
+
+def fresh(user: User) -> User:
+    db.session.expire_all()
+    return db.session.get(User, user.id)
+
+
+def test_nobody_deactivates_their_own_account_through_either_boundary(client, admin):
+    api = api_patch_user(client, admin, admin, {"active": False})
+    web = client.post(f"/admin/users/{admin.id}/active", data={"active": "0", "confirmed": "yes"})
+    assert (api.status_code, web.status_code) == (409, 409)
+    assert "You cannot deactivate your own account." in api.json["message"]
+    assert "You cannot deactivate your own account." in web.get_data(as_text=True)
+    assert fresh(admin).active
+
+
+def test_nobody_changes_their_own_role_through_either_boundary(client, admin):
+    api = api_patch_user(client, admin, admin, {"role": "doctor"})
+    web = web_edit_user(client, admin, role="doctor")
+    assert (api.status_code, web.status_code) == (409, 409)
+    assert api.json["errors"] == {"role": ["That is you."]}
+    assert "You cannot change your own role" in web.get_data(as_text=True)
+    assert fresh(admin).role == Role.ADMIN
+
+
+def test_an_administrator_changes_another_users_role_and_email_through_either_boundary(
+    client, admin
+):
+    first, second = factories.make_user(role="doctor"), factories.make_user(role="doctor")
+    api = api_patch_user(client, admin, first, {"role": "pharmacist", "email": "a@clinic.test"})
+    web = web_edit_user(client, second, role="pharmacist", email="b@clinic.test")
+    assert (api.status_code, web.status_code) == (200, 302)
+    assert (fresh(first).role, fresh(first).email) == (Role.PHARMACIST, "a@clinic.test")
+    assert (fresh(second).role, fresh(second).email) == (Role.PHARMACIST, "b@clinic.test")
+
+
+def test_deactivating_someone_ends_their_tokens_through_either_boundary(client, admin):
+    by_api, by_page = factories.make_user(role="doctor"), factories.make_user(role="doctor")
+    headers = {user.id: factories.auth_header(user) for user in (by_api, by_page)}
+    assert api_patch_user(client, admin, by_api, {"active": False}).status_code == 200
+    deactivate = {"active": "0", "confirmed": "yes"}
+    assert client.post(f"/admin/users/{by_page.id}/active", data=deactivate).status_code == 302
+    for user in (by_api, by_page):
+        assert client.get("/api/products", headers=headers[user.id]).status_code == 401
+
+
+def test_a_username_is_not_among_what_can_be_changed(client, admin):
+    user = factories.make_user(role="doctor")
+    response = api_patch_user(client, admin, user, {"username": "someone-else"})
+    assert response.status_code == 422
+    assert "username" in response.json["errors"]
+    assert fresh(user).username != "someone-else"
+
+
+def test_deactivating_from_the_page_asks_first_and_changes_nothing_until_yes(client, admin):
+    user = factories.make_user(role="doctor")
+    asked = client.post(f"/admin/users/{user.id}/active", data={"active": "0"})
+    assert asked.status_code == 200
+    assert f"Deactivate {user.username}" in asked.get_data(as_text=True)
+    assert fresh(user).active
