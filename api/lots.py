@@ -46,20 +46,13 @@ def list_lots(filters, pagination_parameters):
 @blp.alt_response(200, schema=LotSchema, description="More of a lot already on the shelf.")
 def receive_lot(fields):
     """Receive a new lot (201) or more of an existing one (200, a `receive` movement)."""
-    user_id, now = current_api_user().id, utcnow()
-    quantity = fields.pop("quantity")
+    fields.update(user_id=current_api_user().id, now=utcnow())
     if "barcode" in fields:
-        receipt = lots.receive_barcode(fields.pop("barcode"), quantity, user_id, now, **fields)
+        fields["expiry"] = fields.pop("expiry_date", None)
+        receipt = lots.receive_scanned(fields.pop("barcode"), **fields)
     else:
-        receipt = lots.receive(
-            fields.pop("product_id"),
-            fields.pop("lot_number"),
-            fields.pop("expiry_date"),
-            quantity,
-            user_id,
-            now,
-            **fields,
-        )
+        fields["expiry"] = fields.pop("expiry_date")
+        receipt = lots.receive(**fields)
     return receipt.lot, 201 if receipt.created else 200
 
 

@@ -20,7 +20,9 @@ from core.clock import clinic_timezone, clinic_today
 from core.database import UTCDateTime, db, widen_sqlite_page_cache
 from inventory.expiry import ExpiryFormatError, effective_expiry, parse_expiry
 from inventory.models import (
+    LOT_NUMBER_LENGTH,
     QUANTITY_PLACES,
+    SUPPLIER_LENGTH,
     Lot,
     LotStatus,
     Movement,
@@ -141,8 +143,8 @@ class _RowParser:
         text = text.strip()
         if not text:
             self.check.error(line, "lot_number: missing")
-        elif len(text) > 60:
-            self.check.error(line, "lot_number: longer than 60 characters")
+        elif len(text) > LOT_NUMBER_LENGTH:
+            self.check.error(line, f"lot_number: longer than {LOT_NUMBER_LENGTH} characters")
         return text
 
     def _expiry(self, line, text):
@@ -176,8 +178,8 @@ class _RowParser:
 
     def _supplier(self, line, text):
         text = text.strip()
-        if len(text) > 160:
-            self.check.error(line, "supplier: longer than 160 characters")
+        if len(text) > SUPPLIER_LENGTH:
+            self.check.error(line, f"supplier: longer than {SUPPLIER_LENGTH} characters")
         return text or None
 
     def _storage(self, line, text):

@@ -41,12 +41,12 @@ def seed_demo_stock(now: datetime) -> int:
             if find_lot(product.id, lot_number) is not None:
                 continue
             receive(
-                product.id,
-                lot_number,
-                Expiry(today + timedelta(days=days)),
-                Decimal(quantity),
-                None,
-                now,
+                product_id=product.id,
+                lot_number=lot_number,
+                expiry=Expiry(today + timedelta(days=days)),
+                quantity=Decimal(quantity),
+                user_id=None,
+                now=now,
                 supplier="Demo Pharma Supplies",
             )
             added += 1

@@ -18,7 +18,7 @@ from core.clock import clinic_today, day_text, moment_text, utcnow
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from inventory.alerts import raise_recall_alert
-from inventory.barcodes import read_barcode
+from inventory.barcodes import BoxLabel, read_barcode
 from inventory.expiry import effective_expiry, refresh_effective_expiry
 from inventory.ledger import post_movement
 from inventory.models import Lot, LotStatus, MovementKind, Product, Storage
@@ -62,6 +62,7 @@ def find_lot(product_id: int, lot_number: str) -> Lot | None:
 
 
 def receive(
+    *,
     product_id: int,
     lot_number: str,
     expiry: Expiry | None,
@@ -81,7 +82,7 @@ def receive(
     _check_positive(quantity)
     product = db.session.get(Product, product_id)
     if product is None:
-        raise Invalid({"product_id": [f"No product with id {product_id}."]})
+        raise Invalid({"product_id": ["No such product."]})
     lot_number = lot_number.strip()
     if not lot_number:
         raise Invalid({"lot_number": ["A lot number is required."]})
@@ -113,25 +114,60 @@ def receive(
     return Receipt(lot, created=True)
 
 
-def receive_barcode(
-    barcode: str, quantity: Decimal, user_id: int | None, now: datetime, **details
-) -> Receipt:
-    """Receive from a scanned GS1 barcode: the product is the one with the barcode's GTIN."""
-    label = read_barcode(barcode)
+def product_for_barcode(label: BoxLabel) -> Product:
+    """The product whose GTIN the scanned barcode carries."""
     product = product_for_gtin(label.gtin)
     if product is None:
-        raise Invalid({"barcode": [f"No product with GTIN {label.gtin}."]})
-    expiry = Expiry(label.expiry_date, label.expiry_month_only) if label.expiry_date else None
+        raise Invalid({"barcode": [f"No product has GTIN {label.gtin}: add the product first."]})
+    return product
+
+
+def receive_scanned(
+    barcode: str,
+    *,
+    quantity: Decimal,
+    user_id: int | None,
+    now: datetime,
+    product_id: int | None = None,
+    lot_number: str | None = None,
+    expiry: Expiry | None = None,
+    **details,
+) -> Receipt:
+    """Receive from a scanned GS1 barcode. The barcode says which product, lot and expiry; a
+    typed field fills in what it leaves out (an expiry many labels do not encode) and must not
+    contradict what it says."""
+    label = read_barcode(barcode)
+    product = product_for_barcode(label)
+    _refuse_contradictions(label, product, product_id, lot_number, expiry)
+    scanned = Expiry(label.expiry_date, label.expiry_month_only) if label.expiry_date else None
     return receive(
-        product.id,
-        label.lot_number,
-        expiry,
-        quantity,
-        user_id,
-        now,
-        expiry_field="barcode",
+        product_id=product.id,
+        lot_number=label.lot_number,
+        expiry=scanned or expiry,
+        quantity=quantity,
+        user_id=user_id,
+        now=now,
+        expiry_field="barcode" if scanned else "expiry_date",
         **details,
     )
+
+
+def _refuse_contradictions(
+    label: BoxLabel,
+    product: Product,
+    product_id: int | None,
+    lot_number: str | None,
+    expiry: Expiry | None,
+) -> None:
+    errors = {}
+    if product_id and product_id != product.id:
+        errors["product_id"] = [f"The barcode is for {product.name}."]
+    if lot_number and lot_number.strip() and lot_number.strip() != label.lot_number:
+        errors["lot_number"] = [f"The barcode says lot {label.lot_number}."]
+    if expiry and label.expiry_date and expiry.day != label.expiry_date:
+        errors["expiry_date"] = [f"The barcode says {day_text(label.expiry_date)}."]
+    if errors:
+        raise Invalid(errors, message="The typed fields contradict the scanned barcode.")
 
 
 def _receive_more(

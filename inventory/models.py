@@ -34,6 +34,12 @@ QUANTITY_PLACES = 6
 _SCALE = 10**QUANTITY_PLACES
 
 
+# Column lengths, also the limits every boundary checks before the database does.
+LOT_NUMBER_LENGTH = 60
+SUPPLIER_LENGTH = 160
+PRODUCT_NAME_LENGTH = 160
+
+
 class Quantity(TypeDecorator):
     """An exact decimal amount with up to six decimal places, stored as an integer count of
     millionths so that SUM and comparisons in SQL are exact on SQLite too."""
@@ -109,7 +115,7 @@ class Product(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[ProductKind] = mapped_column(value_enum(ProductKind))
-    name: Mapped[str] = mapped_column(String(160))
+    name: Mapped[str] = mapped_column(String(PRODUCT_NAME_LENGTH))
     unit: Mapped[str] = mapped_column(String(20))
     substance_id: Mapped[int | None] = mapped_column(
         ForeignKey("substances.id", ondelete="RESTRICT")
@@ -150,7 +156,7 @@ class Lot(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
-    lot_number: Mapped[str] = mapped_column(String(60))
+    lot_number: Mapped[str] = mapped_column(String(LOT_NUMBER_LENGTH))
     # A month-only expiry ("07/2027", GS1 day 00) is stored as the month's last day.
     expiry_date: Mapped[date] = mapped_column(Date)
     expiry_month_only: Mapped[bool] = mapped_column(default=False)
@@ -161,7 +167,7 @@ class Lot(db.Model):
     status: Mapped[LotStatus] = mapped_column(value_enum(LotStatus), default=LotStatus.AVAILABLE)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    supplier: Mapped[str | None] = mapped_column(String(160))
+    supplier: Mapped[str | None] = mapped_column(String(SUPPLIER_LENGTH))
     storage: Mapped[Storage] = mapped_column(value_enum(Storage), default=Storage.ROOM)
     # Why the lot was last recalled or disposed of (the audit log keeps the history).
     status_reason: Mapped[str | None] = mapped_column(Text)

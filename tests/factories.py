@@ -138,12 +138,12 @@ def make_lot(
     product = product or make_product()
     fields.setdefault("lot_number", unique("LOT-"))
     lot = receive(
-        product.id,
-        fields.pop("lot_number"),
-        Expiry(expiry_date),
-        Decimal(quantity),
-        None,
-        now,
+        product_id=product.id,
+        lot_number=fields.pop("lot_number"),
+        expiry=Expiry(expiry_date),
+        quantity=Decimal(quantity),
+        user_id=None,
+        now=now,
         **fields,
     ).lot
     db.session.commit()

@@ -189,7 +189,14 @@ def test_two_scans_at_once_create_each_alert_once_and_both_succeed(live_app):
         )
         for n in range(200):
             expiry = Expiry(date(2030, 1, 1) + timedelta(days=n % 120))
-            receive(product.id, f"L{n}", expiry, Decimal(1), None, datetime(2025, 1, 1, tzinfo=UTC))
+            receive(
+                product_id=product.id,
+                lot_number=f"L{n}",
+                expiry=expiry,
+                quantity=Decimal(1),
+                user_id=None,
+                now=datetime(2025, 1, 1, tzinfo=UTC),
+            )
         db.session.commit()
     barrier = threading.Barrier(2)
     errors = []

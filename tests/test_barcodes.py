@@ -106,7 +106,7 @@ def test_a_barcode_with_an_unknown_gtin_is_refused(client, login_as):
         json={"barcode": "0104006381333931" + "10X1", "quantity": 1},
     )
     assert response.status_code == 422
-    assert "No product with GTIN 04006381333931" in response.get_json()["errors"]["barcode"][0]
+    assert "No product has GTIN 04006381333931" in response.get_json()["errors"]["barcode"][0]
 
 
 def test_a_malformed_barcode_is_a_422_on_the_barcode_field(client, login_as, boxed_product):
@@ -126,24 +126,25 @@ def test_a_barcode_receipt_still_needs_its_quantity(client, login_as, boxed_prod
     assert response.status_code == 422 and "quantity" in response.get_json()["errors"]
 
 
-def test_a_barcode_with_the_fields_as_well_is_refused(client, login_as, boxed_product):
+def test_a_barcode_with_a_contradicting_lot_number_is_refused(client, login_as, boxed_product):
     response = client.post(
         "/api/lots",
         headers=login_as("pharmacist"),
-        json={"barcode": f"01{GTIN}10X1", "lot_number": "X1", "quantity": 1},
+        json={"barcode": f"01{GTIN}10X1", "lot_number": "X2", "quantity": 1},
     )
-    assert response.status_code == 422 and "lot_number" in response.get_json()["errors"]
+    assert response.status_code == 422
+    assert response.get_json()["errors"] == {"lot_number": ["The barcode says lot X1."]}
 
 
 def test_a_new_lot_from_a_barcode_without_expiry_is_refused(boxed_product):
     with pytest.raises(Invalid) as refused:
-        lots.receive_barcode(f"01{GTIN}10NEW", Decimal(1), None, NOW)
-    assert "expiry date is needed" in refused.value.errors["barcode"][0]
+        lots.receive_scanned(f"01{GTIN}10NEW", quantity=Decimal(1), user_id=None, now=NOW)
+    assert "expiry date is needed" in refused.value.errors["expiry_date"][0]
 
 
 def test_a_barcode_without_expiry_never_blanks_the_stored_one(boxed_product):
     lot = factories.make_lot(boxed_product, lot_number="AB-123", expiry_date=date(2027, 7, 15))
-    receipt = lots.receive_barcode(f"01{GTIN}10AB-123", Decimal(4), None, NOW)
+    receipt = lots.receive_scanned(f"01{GTIN}10AB-123", quantity=Decimal(4), user_id=None, now=NOW)
     assert receipt.lot.id == lot.id and not receipt.created
     assert (lot.expiry_date, lot.quantity_on_hand) == (date(2027, 7, 15), 14)
     kinds = db.session.scalars(select(Movement.kind).where(Movement.lot_id == lot.id)).all()
@@ -165,5 +166,7 @@ def test_a_barcode_with_another_expiry_for_a_known_lot_is_a_conflict(
 
 def test_a_scanned_box_already_expired_is_refused(boxed_product):
     with pytest.raises(Invalid) as refused:
-        lots.receive_barcode(f"01{GTIN}17250228" + "10OLD", Decimal(1), None, NOW)
+        lots.receive_scanned(
+            f"01{GTIN}17250228" + "10OLD", quantity=Decimal(1), user_id=None, now=NOW
+        )
     assert "barcode" in refused.value.errors

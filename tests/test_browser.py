@@ -65,17 +65,22 @@ def test_a_pharmacist_receives_a_lot_by_barcode_and_dispenses_it(live_app, page)
             reorder_point=Decimal(20),
         )  # fmt: skip
         receive(
-            vials.id, "HA-EARLY", Expiry(today + timedelta(days=5)), Decimal(3), pharmacist.id, now
+            product_id=vials.id,
+            lot_number="HA-EARLY",
+            expiry=Expiry(today + timedelta(days=5)),
+            quantity=Decimal(3),
+            user_id=pharmacist.id,
+            now=now,
         )
         needles = create_product(kind="consumable", name="Needle 30G 4 mm", unit="piece")
         for days, lot, quantity in ((24, "N-24", 100), (58, "N-58", 200), (85, "N-85", 50)):
             receive(
-                needles.id,
-                lot,
-                Expiry(today + timedelta(days=days)),
-                Decimal(quantity),
-                pharmacist.id,
-                now,
+                product_id=needles.id,
+                lot_number=lot,
+                expiry=Expiry(today + timedelta(days=days)),
+                quantity=Decimal(quantity),
+                user_id=pharmacist.id,
+                now=now,
             )
         db.session.commit()
         vials_id = vials.id
@@ -206,9 +211,23 @@ def test_an_administrator_scans_acknowledges_an_alert_manages_users_and_adds_a_r
             kind="consumable", name="Hyaluronic acid base 2 mL", unit="vial",
             reorder_point=Decimal(20),
         )  # fmt: skip
-        receive(base.id, "HA-0605", Expiry(today + timedelta(days=5)), Decimal(6), admin.id, now)
+        receive(
+            product_id=base.id,
+            lot_number="HA-0605",
+            expiry=Expiry(today + timedelta(days=5)),
+            quantity=Decimal(6),
+            user_id=admin.id,
+            now=now,
+        )
         needles = create_product(kind="consumable", name="Needle 30G 4 mm", unit="piece")
-        receive(needles.id, "N-25", Expiry(today + timedelta(days=25)), Decimal(100), admin.id, now)
+        receive(
+            product_id=needles.id,
+            lot_number="N-25",
+            expiry=Expiry(today + timedelta(days=25)),
+            quantity=Decimal(100),
+            user_id=admin.id,
+            now=now,
+        )
         db.session.commit()
 
     sign_in(page, "admin-browser")

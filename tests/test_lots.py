@@ -74,7 +74,14 @@ def test_receiving_a_lot_whose_expiry_is_past_is_refused_naming_expiry_date(clie
 
 def test_a_lot_expiring_today_can_still_be_received():
     product = factories.make_product()
-    receipt = lots.receive(product.id, "TODAY", Expiry(date(2025, 3, 1)), Decimal(5), None, NOW)
+    receipt = lots.receive(
+        product_id=product.id,
+        lot_number="TODAY",
+        expiry=Expiry(date(2025, 3, 1)),
+        quantity=Decimal(5),
+        user_id=None,
+        now=NOW,
+    )
     assert receipt.lot.effective_expiry == date(2025, 3, 1)
 
 
@@ -84,7 +91,14 @@ def test_a_lot_that_expired_yesterday_in_the_clinics_timezone_is_refused(app, mo
     product = factories.make_product()
     late_evening = datetime(2025, 3, 1, 23, 30, tzinfo=UTC)
     with pytest.raises(Invalid) as refused:
-        lots.receive(product.id, "NZ", Expiry(date(2025, 3, 1)), Decimal(5), None, late_evening)
+        lots.receive(
+            product_id=product.id,
+            lot_number="NZ",
+            expiry=Expiry(date(2025, 3, 1)),
+            quantity=Decimal(5),
+            user_id=None,
+            now=late_evening,
+        )
     assert "expiry_date" in refused.value.errors
 
 
@@ -131,7 +145,14 @@ def test_receiving_into_a_recalled_lot_is_a_conflict():
     lot = factories.make_lot()
     lots.recall(lot.id, "supplier recall")
     with pytest.raises(Conflict):
-        lots.receive(lot.product_id, lot.lot_number, None, Decimal(1), None, NOW)
+        lots.receive(
+            product_id=lot.product_id,
+            lot_number=lot.lot_number,
+            expiry=None,
+            quantity=Decimal(1),
+            user_id=None,
+            now=NOW,
+        )
 
 
 def test_a_lot_needs_its_fields_or_a_barcode(client, login_as):

@@ -1,10 +1,14 @@
 """One rule, one place: each rule here is driven through both boundaries, the JSON API and the
 web pages, and both must give the same answer because both call the same domain operation."""
 
+from datetime import date
+
 import pytest
+from sqlalchemy import select
 
 from core.accounts import Role, User
 from core.database import db
+from inventory.models import Lot
 from tests import factories
 
 
@@ -82,3 +86,63 @@ def test_deactivating_from_the_page_asks_first_and_changes_nothing_until_yes(cli
     assert asked.status_code == 200
     assert f"Deactivate {user.username}" in asked.get_data(as_text=True)
     assert fresh(user).active
+
+
+GTIN = "09501101530003"
+
+
+@pytest.fixture
+def boxed(db_session):
+    return factories.make_product(kind="consumable", name="Boxed vial", gtin=GTIN)
+
+
+def api_receive(client, body):
+    pharmacist = factories.make_user(role="pharmacist")
+    return client.post("/api/lots", json=body, headers=factories.auth_header(pharmacist))
+
+
+def web_receive(client, sign_in_page, form):
+    sign_in_page("pharmacist")
+    return client.post("/stock/receive", data={"storage": "room", **form})
+
+
+def test_a_barcode_without_expiry_takes_the_typed_one_through_either_boundary(
+    client, sign_in_page, boxed
+):
+    typed = {"expiry_date": "2031-05-31"}
+    api = api_receive(client, {"barcode": f"01{GTIN}10BY-API", "quantity": 2, **typed})
+    web = web_receive(
+        client, sign_in_page, {"barcode": f"01{GTIN}10BY-WEB", "quantity": "2", **typed}
+    )
+    assert (api.status_code, web.status_code) == (201, 302)
+    received = db.session.scalars(
+        select(Lot.expiry_date).where(Lot.product_id == boxed.id).order_by(Lot.lot_number)
+    ).all()
+    assert received == [date(2031, 5, 31), date(2031, 5, 31)]
+
+
+def test_typed_fields_contradicting_the_barcode_are_refused_alike_through_either_boundary(
+    client, sign_in_page, boxed
+):
+    barcode = f"01{GTIN}17310531" + "10L-7"
+    typed = {"lot_number": "L-8", "expiry_date": "2031-06-30"}
+    api = api_receive(client, {"barcode": barcode, "quantity": 1, **typed})
+    web = web_receive(client, sign_in_page, {"barcode": barcode, "quantity": "1", **typed})
+    assert (api.status_code, web.status_code) == (422, 422)
+    assert api.json["errors"] == {
+        "lot_number": ["The barcode says lot L-7."],
+        "expiry_date": ["The barcode says 31 May 2031."],
+    }
+    page = web.get_data(as_text=True)
+    assert "The barcode says lot L-7." in page and "The barcode says 31 May 2031." in page
+    assert db.session.scalar(select(Lot.id).where(Lot.product_id == boxed.id)) is None
+
+
+def test_an_unknown_gtin_is_named_alike_through_either_boundary(client, sign_in_page, db_session):
+    barcode = f"01{GTIN}17310531" + "10L-7"
+    api = api_receive(client, {"barcode": barcode, "quantity": 1})
+    web = web_receive(client, sign_in_page, {"barcode": barcode, "quantity": "1"})
+    message = f"No product has GTIN {GTIN}: add the product first."
+    assert (api.status_code, web.status_code) == (422, 422)
+    assert api.json["errors"] == {"barcode": [message]}
+    assert message in web.get_data(as_text=True)

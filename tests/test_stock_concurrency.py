@@ -35,7 +35,14 @@ def test_forty_parallel_one_unit_dispenses_against_a_lot_of_twenty_give_exactly_
         pharmacist = create_user("racing-pharmacist", "pharmacist", "a long test password")
         product = create_product(kind="consumable", name="Syringe 1 mL", unit="piece")
         expiry = Expiry(clinic_today() + timedelta(days=365))
-        lot = receive(product.id, "RACE-1", expiry, Decimal(LOT_SIZE), pharmacist.id, utcnow()).lot
+        lot = receive(
+            product_id=product.id,
+            lot_number="RACE-1",
+            expiry=expiry,
+            quantity=Decimal(LOT_SIZE),
+            user_id=pharmacist.id,
+            now=utcnow(),
+        ).lot
         db.session.commit()
         product_id, lot_id = product.id, lot.id
     token = live_server.token("racing-pharmacist", "a long test password")
@@ -128,7 +135,14 @@ def test_parallel_completions_of_one_session_complete_it_once_and_consume_its_do
             kind="serum", name="Race serum vial", unit="dose", serum_id=serum.id
         )
         expiry = Expiry(clinic_today() + timedelta(days=365))
-        lot = receive(product.id, "RACE-S", expiry, Decimal(5), author.id, utcnow()).lot
+        lot = receive(
+            product_id=product.id,
+            lot_number="RACE-S",
+            expiry=expiry,
+            quantity=Decimal(5),
+            user_id=author.id,
+            now=utcnow(),
+        ).lot
         patient = create_patient(
             {"mrn": "RACE-1", "name": "Racing Patient", "sex": "male",
              "alopecia_scale": "norwood", "alopecia_stage": 3}

@@ -378,10 +378,12 @@ def test_editing_a_product_changes_its_usual_storage(client, pharmacist):
 
 def test_a_lot_received_without_a_storage_is_put_where_its_product_is_usually_kept():
     product = factories.make_product(kind="consumable", storage="refrigerated")
-    kept = receive(product.id, "L-1", Expiry(factories.STOCK_NOW.date().replace(year=2030)),
-                   Decimal(1), None, factories.STOCK_NOW).lot  # fmt: skip
-    moved = receive(product.id, "L-2", Expiry(factories.STOCK_NOW.date().replace(year=2030)),
-                    Decimal(1), None, factories.STOCK_NOW, storage="room").lot  # fmt: skip
+    expiry = Expiry(factories.STOCK_NOW.date().replace(year=2030))
+    receipt = {"quantity": Decimal(1), "user_id": None, "now": factories.STOCK_NOW}
+    kept = receive(product_id=product.id, lot_number="L-1", expiry=expiry, **receipt).lot
+    moved = receive(
+        product_id=product.id, lot_number="L-2", expiry=expiry, storage="room", **receipt
+    ).lot
     assert (kept.storage, moved.storage) == (Storage.REFRIGERATED, Storage.ROOM)
 
 

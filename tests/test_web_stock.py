@@ -184,7 +184,7 @@ def test_the_barcode_lookup_says_which_part_of_a_bad_barcode_is_wrong(client, ph
     assert answer.get_json()["errors"] == {"barcode": ["The barcode has no lot number (AI 10)."]}
     unknown = client.get("/stock/barcode", query_string={"code": BARCODE}, headers=json)
     assert unknown.status_code == 422
-    assert unknown.get_json()["errors"]["barcode"][0].startswith(f"No product with GTIN {GTIN}")
+    assert unknown.get_json()["errors"]["barcode"][0].startswith(f"No product has GTIN {GTIN}")
 
 
 def test_a_scanned_barcode_alone_receives_the_lot_without_any_script(client, pharmacist):

@@ -5,7 +5,7 @@ import marshmallow as ma
 from api.pagination import AsOfSchema, id_field
 from api.schemas.fields import ClinicDateTime, ExpiryField, QuantityField
 from inventory.lots import LotSort, LotState
-from inventory.models import LotStatus, MovementKind, Storage
+from inventory.models import LOT_NUMBER_LENGTH, SUPPLIER_LENGTH, LotStatus, MovementKind, Storage
 
 _BY_FIELDS = ("product_id", "lot_number", "expiry_date")
 
@@ -29,40 +29,37 @@ class LotSchema(ma.Schema):
 
 
 class LotReceiveSchema(ma.Schema):
-    """Either the fields (`product_id, lot_number, expiry_date`) or a GS1 `barcode`; the
-    quantity is always its own field."""
+    """Either the fields (`product_id, lot_number, expiry_date`) or a GS1 `barcode`; with a
+    barcode, a field given as well fills in what the barcode leaves out (an expiry) and must
+    agree with what it says. The quantity is always its own field."""
 
     barcode = ma.fields.String(
         metadata={"description": "GS1 element string (AIs 01, 10, 17), raw, `]d2`-prefixed, "
                   "with GS separators, or human-readable `(01)...(17)...(10)...`."}
     )  # fmt: skip
     product_id = ma.fields.Integer()
-    lot_number = ma.fields.String(validate=ma.validate.Length(min=1, max=60))
+    lot_number = ma.fields.String(validate=ma.validate.Length(min=1, max=LOT_NUMBER_LENGTH))
     expiry_date = ExpiryField()
     quantity = QuantityField(required=True, validate=ma.validate.Range(min=0, min_inclusive=False))
-    supplier = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=160))
+    supplier = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=SUPPLIER_LENGTH))
     storage = ma.fields.Enum(Storage, by_value=True)
     received_at = ClinicDateTime()
     quarantine = ma.fields.Boolean(load_default=False)
 
     @ma.validates_schema
-    def either_barcode_or_fields(self, data, **kwargs):
-        given = [field for field in _BY_FIELDS if field in data]
-        if "barcode" in data and given:
+    def barcode_or_fields(self, data, **kwargs):
+        if "barcode" in data:
+            return
+        missing = [field for field in _BY_FIELDS if field not in data]
+        if missing:
             raise ma.ValidationError(
-                {field: ["Give either a barcode or this field, not both."] for field in given}
+                {field: ["Required (or give a barcode)."] for field in missing}
             )
-        if "barcode" not in data:
-            missing = [field for field in _BY_FIELDS if field not in data]
-            if missing:
-                raise ma.ValidationError(
-                    {field: ["Required (or give a barcode)."] for field in missing}
-                )
 
 
 class LotQuerySchema(AsOfSchema):
     lot_number = ma.fields.String(
-        validate=ma.validate.Length(max=60),
+        validate=ma.validate.Length(max=LOT_NUMBER_LENGTH),
         metadata={"description": "Found anywhere in the lot number, whatever its case."},
     )
     product_id = id_field()

@@ -4,13 +4,15 @@ import marshmallow as ma
 
 from api.pagination import AsOfSchema
 from api.schemas.fields import QuantityField
-from inventory.models import ProductKind, Storage
+from inventory.models import PRODUCT_NAME_LENGTH, ProductKind, Storage
 
 
 class ProductSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.Enum(ProductKind, by_value=True, required=True)
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
+    name = ma.fields.String(
+        required=True, validate=ma.validate.Length(min=1, max=PRODUCT_NAME_LENGTH)
+    )
     unit = ma.fields.String(
         required=True,
         validate=ma.validate.Length(min=1, max=20),
@@ -45,7 +47,7 @@ class ProductSchema(ma.Schema):
 
 class ProductUpdateSchema(ma.Schema):
     kind = ma.fields.Enum(ProductKind, by_value=True)
-    name = ma.fields.String(validate=ma.validate.Length(min=1, max=160))
+    name = ma.fields.String(validate=ma.validate.Length(min=1, max=PRODUCT_NAME_LENGTH))
     unit = ma.fields.String(validate=ma.validate.Length(min=1, max=20))
     substance_id = ma.fields.Integer(allow_none=True)
     serum_id = ma.fields.Integer(allow_none=True)
@@ -57,7 +59,7 @@ class ProductUpdateSchema(ma.Schema):
 
 class ProductQuerySchema(AsOfSchema):
     name = ma.fields.String(
-        validate=ma.validate.Length(max=160),
+        validate=ma.validate.Length(max=PRODUCT_NAME_LENGTH),
         metadata={"description": "Found anywhere in the name, whatever its case."},
     )
     kind = ma.fields.Enum(ProductKind, by_value=True)

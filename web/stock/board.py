@@ -14,14 +14,13 @@ from core.clock import clinic_today, day_text, utcnow
 from core.database import db
 from core.errors import DomainError, Invalid
 from inventory import fefo, lots
-from inventory.barcodes import BoxLabel, read_barcode
+from inventory.barcodes import read_barcode
 from inventory.expiry import ExpiryFormatError, parse_expiry
 from inventory.models import (
     Lot,
     LotStatus,
     Product,
 )
-from inventory.products import product_for_gtin
 from inventory.stock import (
     EXPIRY_HORIZON_DAYS,
     expired_on_shelf,
@@ -107,44 +106,30 @@ def receive():
 
 
 def _receive(form: ReceiveForm) -> lots.Receipt:
-    """The barcode, when scanned, says which product, lot and expiry; the typed fields fill in
-    what it leaves out (an expiry) and must not contradict it."""
-    details = {
+    """Scanned, the barcode says which product, lot and expiry and the typed fields fill in
+    what it leaves out; typed alone, the product, lot number and expiry are needed."""
+    fields = {
+        "quantity": form.quantity.data,
+        "user_id": current_user.id,
+        "now": utcnow(),
+        "product_id": form.product_id.data,
+        "lot_number": form.lot_number.data,
+        "expiry": _typed_expiry(form.expiry_date.data),
         "supplier": form.supplier.data or None,
         "storage": form.storage.data or None,  # none chosen: the product's usual storage
         "quarantine": form.quarantine.data,
     }
-    typed_expiry = _typed_expiry(form.expiry_date.data)
-    quantity, user_id, now = form.quantity.data, current_user.id, utcnow()
     barcode = (form.barcode.data or "").strip()
-    if not barcode:
-        missing = {
-            name: ["Required (or scan the barcode)."]
-            for name in ("product_id", "lot_number", "expiry_date")
-            if not getattr(form, name).data
-        }
-        if missing:
-            raise Invalid(missing)
-        return lots.receive(
-            form.product_id.data, form.lot_number.data, typed_expiry, quantity, user_id, now,
-            **details,
-        )  # fmt: skip
-    label = read_barcode(barcode)
-    product = product_for_gtin(label.gtin)
-    if product is None:
-        raise Invalid({"barcode": [f"No product with GTIN {label.gtin}: add the product first."]})
-    _refuse_contradictions(form, label, product, typed_expiry)
-    expiry = lots.Expiry(label.expiry_date, label.expiry_month_only) if label.expiry_date else None
-    return lots.receive(
-        product.id,
-        label.lot_number,
-        expiry or typed_expiry,
-        quantity,
-        user_id,
-        now,
-        expiry_field="barcode" if expiry else "expiry_date",
-        **details,
-    )
+    if barcode:
+        return lots.receive_scanned(barcode, **fields)
+    missing = {
+        name: ["Required (or scan the barcode)."]
+        for name in ("product_id", "lot_number", "expiry_date")
+        if not getattr(form, name).data
+    }
+    if missing:
+        raise Invalid(missing)
+    return lots.receive(**fields)
 
 
 def _typed_expiry(text: str | None) -> lots.Expiry | None:
@@ -156,27 +141,13 @@ def _typed_expiry(text: str | None) -> lots.Expiry | None:
         raise Invalid({"expiry_date": [str(error)]}) from None
 
 
-def _refuse_contradictions(form, label: BoxLabel, product: Product, typed_expiry) -> None:
-    errors = {}
-    if form.product_id.data and form.product_id.data != product.id:
-        errors["product_id"] = [f"The barcode is for {product.name}."]
-    if form.lot_number.data and form.lot_number.data.strip() != label.lot_number:
-        errors["lot_number"] = [f"The barcode says lot {label.lot_number}."]
-    if typed_expiry and label.expiry_date and typed_expiry.day != label.expiry_date:
-        errors["expiry_date"] = [f"The barcode says {label.expiry_date.isoformat()}."]
-    if errors:
-        raise Invalid(errors, message="The typed fields contradict the scanned barcode.")
-
-
 @bp.route("/barcode")
 @role_page(Role.PHARMACIST)
 def barcode():
     """For the receive form's scanner field: what a GS1 barcode says, read as the receipt will
     read it, and whether that lot is already on the shelf."""
     label = read_barcode(request.args.get("code", ""))
-    product = product_for_gtin(label.gtin)
-    if product is None:
-        raise Invalid({"barcode": [f"No product with GTIN {label.gtin}: add it first."]})
+    product = lots.product_for_barcode(label)
     existing = db.session.scalar(
         select(Lot).where(Lot.product_id == product.id, Lot.lot_number == label.lot_number)
     )

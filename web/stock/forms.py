@@ -17,7 +17,10 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Va
 
 from inventory.lots import LotSort, LotState
 from inventory.models import (
+    LOT_NUMBER_LENGTH,
+    PRODUCT_NAME_LENGTH,
     QUANTITY_PLACES,
+    SUPPLIER_LENGTH,
     ProductKind,
     Storage,
 )
@@ -36,10 +39,10 @@ class ReceiveForm(FlaskForm):
         description="Scan the box (the scanner types the code, then Enter), or type the fields.",
     )
     product_id = SelectField("Product", coerce=optional_record_id, validate_choice=True)
-    lot_number = StringField("Lot number", validators=[Optional(), Length(max=60)])
+    lot_number = StringField("Lot number", validators=[Optional(), Length(max=LOT_NUMBER_LENGTH)])
     expiry_date = StringField("Expiry date", validators=[Optional()], description=EXPIRY_HINT)
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
-    supplier = StringField("Supplier", validators=[Optional(), Length(max=160)])
+    supplier = StringField("Supplier", validators=[Optional(), Length(max=SUPPLIER_LENGTH)])
     storage = SelectField(
         "Storage",
         choices=[SelectChoice("", "where the product is usually kept"),
@@ -138,7 +141,7 @@ class LotFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    lot_number = StringField("Lot number", validators=[Optional(), Length(max=60)])
+    lot_number = StringField("Lot number", validators=[Optional(), Length(max=LOT_NUMBER_LENGTH)])
     product_id = SelectField(
         "Product", coerce=optional_record_id, validate_choice=True, validators=[Optional()]
     )
@@ -171,7 +174,7 @@ class ProductFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    name = StringField("Product name", validators=[Optional(), Length(max=160)])
+    name = StringField("Product name", validators=[Optional(), Length(max=PRODUCT_NAME_LENGTH)])
     kind = SelectField(
         "Kind",
         choices=[SelectChoice("", "Every kind"), *(SelectChoice(k.value) for k in ProductKind)],
@@ -197,4 +200,6 @@ class BatchForm(FlaskForm):
     product_id = SelectField(
         "Stocked as", coerce=optional_record_id, validate_choice=False, validators=[Optional()]
     )
-    lot_number = StringField("Lot number (optional)", validators=[Optional(), Length(max=60)])
+    lot_number = StringField(
+        "Lot number (optional)", validators=[Optional(), Length(max=LOT_NUMBER_LENGTH)]
+    )
