@@ -1,11 +1,24 @@
 """The condition rule table the screen applies (SPEC 3.3): data an administrator can extend."""
 
+import re
+
 from sqlalchemy import select
 
 from clinic.models import ConditionRule
 from core.database import db
-from core.errors import Conflict
+from core.errors import Conflict, Invalid
 from formulary.screen import Verdict
+
+# As doctors record a condition on a patient and as a rule names it: "isotretinoin_use".
+CONDITION_CODE = re.compile(r"[a-z][a-z0-9_]{0,59}")
+CONDITION_CODE_HINT = "Lower-case letters, digits and _, starting with a letter (isotretinoin_use)."
+
+
+def check_condition_code(code: str, *, field: str = "code") -> str:
+    if not CONDITION_CODE.fullmatch(code or ""):
+        raise Invalid({field: [f"Not a condition code. {CONDITION_CODE_HINT}"]})
+    return code
+
 
 STARTER_RULES = [
     {
@@ -32,6 +45,7 @@ STARTER_RULES = [
 
 
 def create_condition_rule(fields: dict) -> ConditionRule:
+    check_condition_code(fields["code"])
     if db.session.scalar(select(ConditionRule.id).where(ConditionRule.code == fields["code"])):
         raise Conflict(f"A rule for {fields['code']!r} already exists.", {"code": ["Taken."]})
     rule = ConditionRule(**fields)

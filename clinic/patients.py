@@ -5,6 +5,7 @@ import enum
 
 from sqlalchemy import Select, or_, select
 
+from clinic.conditions import check_condition_code
 from clinic.models import AllergyStatus, AlopeciaScale, Patient, PatientCondition, Sex
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
@@ -157,7 +158,7 @@ def _refuse_taken_mrn(mrn: str) -> None:
 
 
 def _conditions(entries: list[dict]) -> list[PatientCondition]:
-    codes = [entry["code"] for entry in entries]
+    codes = [check_condition_code(entry["code"], field="conditions") for entry in entries]
     duplicates = sorted({code for code in codes if codes.count(code) > 1})
     if duplicates:
         raise Invalid({"conditions": [f"Listed more than once: {', '.join(duplicates)}."]})
@@ -165,12 +166,12 @@ def _conditions(entries: list[dict]) -> list[PatientCondition]:
 
 
 def _replace_conditions(patient: Patient, entries: list[dict]) -> None:
-    """Update in place so that the audit log shows which condition changed."""
+    """The conditions listed are the patient's now; one the patient had that is no longer
+    listed stays on record as past (inactive), never deleted: "was on isotretinoin" matters.
+    Updated in place so that the audit log shows which condition changed."""
     wanted = {c.code: c for c in _conditions(entries)}
-    for existing in list(patient.conditions):
-        if existing.code not in wanted:
-            patient.conditions.remove(existing)
-            continue
-        existing.active = wanted.pop(existing.code).active
+    for existing in patient.conditions:
+        listed = wanted.pop(existing.code, None)
+        existing.active = listed.active if listed is not None else False
     patient.conditions.extend(wanted.values())
     patient.conditions.sort(key=lambda condition: condition.code)

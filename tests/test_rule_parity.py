@@ -6,6 +6,8 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
+from clinic.conditions import CONDITION_CODE_HINT, seed_condition_rules
+from clinic.models import Patient, PatientCondition
 from core.accounts import Role, User
 from core.database import db
 from inventory.models import Lot
@@ -146,3 +148,44 @@ def test_an_unknown_gtin_is_named_alike_through_either_boundary(client, sign_in_
     assert (api.status_code, web.status_code) == (422, 422)
     assert api.json["errors"] == {"barcode": [message]}
     assert message in web.get_data(as_text=True)
+
+
+def doctor_api(client, path, body, method="patch"):
+    doctor = factories.make_user(role="doctor")
+    return getattr(client, method)(path, json=body, headers=factories.auth_header(doctor))
+
+
+def test_an_unticked_condition_stays_on_record_as_past_through_either_boundary(
+    client, sign_in_page
+):
+    seed_condition_rules()
+    by_api, by_page = (factories.make_patient(conditions=[]) for _ in range(2))
+    for patient in (by_api, by_page):
+        patient.conditions = [PatientCondition(code="shingles")]
+    db.session.commit()
+    api = doctor_api(client, f"/api/patients/{by_api.id}", {"conditions": []})
+    sign_in_page("doctor")
+    web = client.post(
+        f"/patients/{by_page.id}/profile",
+        data={"profile-alopecia_scale": "norwood", "profile-alopecia_stage": "III"},
+    )
+    assert (api.status_code, web.status_code) == (200, 302)
+    db.session.expire_all()
+    for patient in (by_api, by_page):
+        kept = [(c.code, c.active) for c in db.session.get(Patient, patient.id).conditions]
+        assert kept == [("shingles", False)]
+
+
+def test_a_condition_code_is_checked_once_for_a_patient_and_for_a_rule(client, sign_in_page):
+    patient = factories.make_patient(conditions=[])
+    on_patient = doctor_api(client, f"/api/patients/{patient.id}", {"conditions": [{"code": "X"}]})
+    admin = factories.make_user(role="admin")
+    rule = {"code": "Not A Code", "label": "L", "verdict": "caution", "message": "m"}
+    by_api = client.post("/api/condition-rules", json=rule, headers=factories.auth_header(admin))
+    sign_in_page(admin)
+    by_page = client.post("/admin/condition-rules", data=rule)
+    assert (on_patient.status_code, by_api.status_code, by_page.status_code) == (422, 422, 422)
+    hint = f"Not a condition code. {CONDITION_CODE_HINT}"
+    assert on_patient.json["errors"] == {"conditions": [hint]}
+    assert by_api.json["errors"] == {"code": [hint]}
+    assert "Not a condition code." in by_page.get_data(as_text=True)

@@ -215,7 +215,7 @@ def test_an_administrator_adds_a_condition_rule(client, admin):
         "/admin/condition-rules",
         data={"code": "Not A Code", "label": "L", "verdict": "caution", "message": "m"},
     )
-    assert bad.status_code == 422 and "Lower-case letters, digits and _." in html(bad)
+    assert bad.status_code == 422 and "Not a condition code." in html(bad)
 
 
 def test_the_overview_shows_the_latest_changes(client, admin):

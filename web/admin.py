@@ -18,9 +18,9 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from clinic.conditions import create_condition_rule
+from clinic.conditions import CONDITION_CODE_HINT, create_condition_rule
 from clinic.models import ConditionRule
 from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, get_user, update_user
 from core.audit import audit_writes, entries_of_writes
@@ -92,11 +92,8 @@ class AuditFilterForm(FlaskForm):
 class ConditionRuleForm(FlaskForm):
     code = StringField(
         "Code",
-        validators=[
-            DataRequired(),
-            Regexp(r"^[a-z][a-z0-9_]{0,59}$", message="Lower-case letters, digits and _."),
-        ],
-        description="As doctors record it on a patient, e.g. isotretinoin_use.",
+        validators=[DataRequired()],
+        description=CONDITION_CODE_HINT,
     )
     label = StringField("Label", validators=[DataRequired(), Length(max=160)])
     verdict = SelectField(

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.pagination import id_field
 from clinic import patients
+from clinic.conditions import CONDITION_CODE_HINT
 from clinic.models import (
     AllergyStatus,
     AlopeciaScale,
@@ -15,8 +16,6 @@ from clinic.models import (
 )
 from core.clock import clinic_today
 from formulary.screen import Verdict
-
-CONDITION_CODE = ma.validate.Regexp(r"^[a-z][a-z0-9_]{0,59}$", error="Use a lower-case code.")
 
 
 class StageField(ma.fields.Field):
@@ -33,7 +32,7 @@ class StageField(ma.fields.Field):
 
 
 class ConditionSchema(ma.Schema):
-    code = ma.fields.String(required=True, validate=CONDITION_CODE)
+    code = ma.fields.String(required=True, metadata={"description": CONDITION_CODE_HINT})
     active = ma.fields.Boolean(load_default=True)
 
 

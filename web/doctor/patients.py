@@ -329,10 +329,7 @@ def update_profile(patient_id):
     )
     if not form.validate():
         return _patient_page(patient, profile_form=form, status=422)
-    checked = set(form.conditions.data)
-    # An unticked condition the patient had stays on record as inactive, not deleted.
-    known = {c.code for c in patient.conditions}
-    conditions = [{"code": code, "active": code in checked} for code in sorted(known | checked)]
+    conditions = [{"code": code} for code in form.conditions.data]
     try:
         patient_rules.update_patient(
             patient,
