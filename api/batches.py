@@ -5,9 +5,7 @@ from api.blueprint import Blueprint
 from api.schemas.batches import BatchCreateSchema, BatchSchema
 from core.accounts import Role
 from core.clock import utcnow
-from core.database import db
-from core.errors import Invalid
-from formulary.models import Serum
+from formulary.serums import get_serum
 from inventory.compounding import compound
 
 blp = Blueprint("batches", __name__, url_prefix="/api", description="In-house compounding.")
@@ -19,9 +17,7 @@ blp = Blueprint("batches", __name__, url_prefix="/api", description="In-house co
 @blp.response(201, BatchSchema)
 def compound_batch(fields):
     """All of it or nothing: a short component is a 409 that names it."""
-    serum = db.session.get(Serum, fields["serum_id"])
-    if serum is None:
-        raise Invalid({"serum_id": [f"No serum with id {fields['serum_id']}."]})
+    serum = get_serum(fields["serum_id"], field="serum_id")
     return compound(
         serum,
         fields["doses"],

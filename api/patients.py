@@ -25,9 +25,7 @@ from clinic.models import (
 )
 from clinic.safety import screen_approved_serums, screen_patient_serum
 from core.accounts import Role
-from core.database import db
-from core.errors import NotFound
-from formulary.models import Serum
+from formulary.serums import get_serum
 
 blp = Blueprint(
     "patients", __name__, url_prefix="/api", description="Patients, allergies, safety screen."
@@ -108,9 +106,7 @@ def delete_allergy(patient_id, allergy_id):
 @blp.response(200, ScreenSchema)
 def safety(query, patient_id):
     patient = patients.get_patient(patient_id)
-    serum = db.session.get(Serum, query["serum_id"])
-    if serum is None:
-        raise NotFound(f"No serum with id {query['serum_id']}.")
+    serum = get_serum(query["serum_id"], field="serum_id")
     return screen_patient_serum(patient, serum).as_dict()
 
 

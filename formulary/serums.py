@@ -23,11 +23,15 @@ from formulary.substances import max_concentration
 EDITABLE_FIELDS = ("name", "source", "manufacturer", "dose_volume_ml")
 
 
-def get_serum(serum_id: int) -> Serum:
+def get_serum(serum_id: int, *, field: str | None = None) -> Serum:
+    """The serum; one that does not exist is a 404, or, when a request names it in `field`, an
+    error on that field."""
     serum = db.session.get(Serum, serum_id)
-    if serum is None:
-        raise NotFound(f"No serum with id {serum_id}.")
-    return serum
+    if serum is not None:
+        return serum
+    if field is not None:
+        raise Invalid({field: ["No such serum formula."]})
+    raise NotFound(f"No serum with id {serum_id}.")
 
 
 def serum_query(

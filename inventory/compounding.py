@@ -15,12 +15,12 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, selectinload
 
 from core.accounts import User
 from core.clock import clinic_date, clinic_today
 from core.database import db
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, NotFound
 from formulary import units
 from formulary.models import Serum, SerumComponent, SerumSource, SerumStatus
 from inventory.expiry import FEFO_ORDER, usable_lot_conditions
@@ -50,6 +50,24 @@ class Draw:
     lot: Lot
     quantity: Decimal
     unit: str
+
+
+def get_batch(batch_id: int) -> Batch:
+    """The batch with its lot and every ingredient lot drawn, for its record."""
+    batch = db.session.scalar(
+        select(Batch)
+        .where(Batch.id == batch_id)
+        .options(
+            joinedload(Batch.lot, innerjoin=True).joinedload(Lot.product, innerjoin=True),
+            selectinload(Batch.consumptions)
+            .joinedload(BatchConsumption.lot, innerjoin=True)
+            .joinedload(Lot.product, innerjoin=True),
+            joinedload(Batch.serum, innerjoin=True),
+        )
+    )
+    if batch is None:
+        raise NotFound(f"No batch with id {batch_id}.")
+    return batch
 
 
 def beyond_use_days(serum: Serum, storage: Storage) -> int:

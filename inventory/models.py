@@ -229,6 +229,7 @@ class Batch(db.Model):
     made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     lot: Mapped[Lot] = relationship()
+    serum: Mapped[Serum] = relationship()
     made_by: Mapped[User | None] = relationship()
     consumptions: Mapped[list["BatchConsumption"]] = relationship(
         back_populates="batch", order_by="BatchConsumption.id"

@@ -3,20 +3,20 @@
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 from wtforms import (
     SelectChoice,
 )
 
 from core.accounts import Role
-from core.clock import utcnow
+from core.clock import day_text, utcnow
 from core.database import db
-from core.errors import DomainError, Invalid, NotFound
+from core.errors import DomainError
 from formulary.models import Serum, SerumSource, SerumStatus
-from inventory.compounding import compound
+from formulary.serums import get_serum
+from inventory.compounding import compound, get_batch
 from inventory.models import (
     Batch,
-    BatchConsumption,
     Lot,
     Product,
     ProductKind,
@@ -84,9 +84,7 @@ def compound_batch():
     if not form.validate():
         return _batches_page(form, status=422)
     try:
-        serum = db.session.get(Serum, form.serum_id.data)
-        if serum is None:
-            raise Invalid({"serum_id": [f"No serum with id {form.serum_id.data}."]})
+        serum = get_serum(form.serum_id.data, field="serum_id")
         batch = compound(
             serum, form.doses.data, current_user._get_current_object(), utcnow(),
             storage=form.storage.data, product_id=form.product_id.data,
@@ -97,7 +95,7 @@ def compound_batch():
         return _batches_page(form, status=show_domain_error(form, error, {"components": "doses"}))
     flash(
         f"Compounded {doses_text(batch.doses)} of {serum.name}: lot "
-        f"{batch.lot.lot_number}, last day of use {batch.beyond_use_date.isoformat()}.",
+        f"{batch.lot.lot_number}, last day of use {day_text(batch.beyond_use_date)}.",
         "success",
     )
     return redirect(url_for("compounding.batch_page", batch_id=batch.id))
@@ -106,17 +104,5 @@ def compound_batch():
 @bp.route("/batches/<id:batch_id>")
 @role_page(Role.PHARMACIST)
 def batch_page(batch_id):
-    batch = db.session.scalar(
-        select(Batch)
-        .where(Batch.id == batch_id)
-        .options(
-            joinedload(Batch.lot, innerjoin=True).joinedload(Lot.product, innerjoin=True),
-            selectinload(Batch.consumptions)
-            .joinedload(BatchConsumption.lot, innerjoin=True)
-            .joinedload(Lot.product, innerjoin=True),
-        )
-    )
-    if batch is None:
-        raise NotFound(f"No batch with id {batch_id}.")
-    serum = db.session.get(Serum, batch.serum_id)
-    return render_template("stock/batch.html", batch=batch, serum=serum)
+    batch = get_batch(batch_id)
+    return render_template("stock/batch.html", batch=batch, serum=batch.serum)
