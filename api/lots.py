@@ -1,9 +1,6 @@
 """Lots: receipt (fields or GS1 barcode), lists with expiry filters, transitions, the
 ledger of one lot and its recall trace."""
 
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
-
 from api.auth import ALL_ROLES, current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
@@ -22,7 +19,7 @@ from clinic.recall import trace_to_patients
 from core.accounts import Role
 from core.clock import utcnow
 from inventory import lots
-from inventory.models import Movement
+from inventory.ledger import lot_ledger
 
 blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and their ledger.")
 
@@ -115,13 +112,7 @@ def recall_lot(fields, lot_id):
 def list_movements(lot_id, pagination_parameters):
     """The lot's ledger, oldest first."""
     lots.get_lot(lot_id)
-    stmt = (
-        select(Movement)
-        .where(Movement.lot_id == lot_id)
-        .options(joinedload(Movement.user))
-        .order_by(Movement.id)
-    )
-    return paginate(stmt, pagination_parameters)
+    return paginate(lot_ledger(lot_id), pagination_parameters)
 
 
 @blp.route("/lots/<id:lot_id>/trace", methods=["GET"])

@@ -11,7 +11,8 @@ import dataclasses
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.database import db
@@ -96,3 +97,13 @@ def ledger_mismatches() -> list[Mismatch]:
 
 def lot_count() -> int:
     return db.session.scalar(select(func.count()).select_from(Lot))
+
+
+def lot_ledger(lot_id: int) -> Select:
+    """A lot's movements, oldest first, each with who made it."""
+    return (
+        select(Movement)
+        .where(Movement.lot_id == lot_id)
+        .options(joinedload(Movement.user))
+        .order_by(Movement.id)
+    )

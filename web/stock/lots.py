@@ -10,21 +10,20 @@ from datetime import datetime
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from clinic.recall import trace_to_patients
 from core.accounts import Role
 from core.clock import clinic_timezone, clinic_today, day_text, moment_text, utcnow
-from core.database import db
 from core.errors import DomainError
 from inventory import lots
 from inventory.expiry import usable_on
+from inventory.ledger import lot_ledger
 from inventory.lots import LotState, Transition
-from inventory.models import Lot, Movement
+from inventory.models import Lot
 from web.pages import (
     confirmation_page,
     confirmed,
+    page_of,
     quantity_text,
     role_page,
     show_domain_error,
@@ -74,12 +73,7 @@ def _lot_page(lot_id: int, submitted: tuple | None = None, status: int = 200):
     forms = _blank_forms()
     if submitted is not None:
         forms[submitted[0]] = submitted[1]
-    ledger = db.session.scalars(
-        select(Movement)
-        .where(Movement.lot_id == lot_id)
-        .options(joinedload(Movement.user))
-        .order_by(Movement.id)
-    ).all()
+    ledger = page_of(lot_ledger(lot_id))
     today = clinic_today()
     state = lots.lot_state(lot)
     trace = trace_to_patients(lot_id) if state == LotState.RECALLED else None
