@@ -9,6 +9,8 @@ import calendar
 import re
 from datetime import date, datetime, timedelta
 
+from flask import current_app
+
 from core.clock import clinic_date
 from inventory.models import Lot, LotStatus
 
@@ -83,3 +85,9 @@ def usable_on(lot: Lot, day: date) -> bool:
         and lot.quantity_on_hand > 0
         and day <= lot.effective_expiry
     )
+
+
+def expiry_alert_days() -> tuple[int, ...]:
+    """The clinic's EXPIRY_ALERT_DAYS, most urgent first: the days before a lot's last day at
+    which the scan raises an alert, and so the stock board's horizon and colour bands."""
+    return tuple(sorted(current_app.config["EXPIRY_ALERT_DAYS"]))

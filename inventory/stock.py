@@ -19,7 +19,6 @@ from inventory.expiry import usable_lot_conditions
 from inventory.models import Lot, LotStatus, Product, ProductKind
 
 # How far ahead the board looks for expiring lots: the longest default alert threshold.
-EXPIRY_HORIZON_DAYS = 90
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +41,7 @@ def _on_the_shelf():
     )
 
 
-def expiring_lots(as_of: date, within_days: int = EXPIRY_HORIZON_DAYS) -> list[Lot]:
+def expiring_lots(as_of: date, within_days: int) -> list[Lot]:
     """Usable lots whose last day of use falls within `within_days` of `as_of` (both days
     included), earliest first, each with its product loaded."""
     last_day = as_of + timedelta(days=within_days)

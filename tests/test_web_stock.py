@@ -86,11 +86,29 @@ def test_the_timeline_draws_lots_expiring_within_90_days_coloured_by_urgency(cli
     svg = page[page.index("<svg") : page.index("</svg>")]
     bars = re.findall(r'<g class="lot-bar (\w+)">\s*<title>([^<]*)</title>', svg)
     assert [urgency for urgency, _ in bars] == ["urgent", "soon", "later"]
-    assert "lot IN-3: last day of use 2030-01-04 (in 3 days), 10 piece on hand" in bars[0][1]
-    assert [lot.id for lot in expiring_lots(as_of)] == [in_3.id, in_20.id, in_90.id]
+    assert "lot IN-3: last day of use 4 Jan 2030 (in 3 days), 10 piece on hand" in bars[0][1]
+    assert [lot.id for lot in expiring_lots(as_of, 90)] == [in_3.id, in_20.id, in_90.id]
     assert "IN-91" not in svg and "HELD" not in svg
     scripts = re.findall(r"<script[^>]*>", page)
     assert all(re.fullmatch(r'<script src="/static/\w+\.js" defer>', tag) for tag in scripts)
+
+
+def test_the_timeline_bands_follow_the_clinics_expiry_alert_days(
+    app, monkeypatch, client, pharmacist
+):
+    monkeypatch.setitem(app.config, "EXPIRY_ALERT_DAYS", (120, 14))
+    as_of = date(2030, 1, 1)
+    product = factories.make_product(kind="consumable", name="Gauze", unit="piece")
+    for days in (10, 20, 110, 121):
+        factories.make_lot(product, lot_number=f"IN-{days}", expiry_date=as_of + timedelta(days))
+
+    page = html(client.get(f"/stock?as_of={as_of.isoformat()}"))
+
+    svg = page[page.index("<svg") : page.index("</svg>")]
+    bars = re.findall(r'<g class="lot-bar (\w+)">\s*<title>[^<]*lot (IN-\d+)', svg)
+    assert bars == [("urgent", "IN-10"), ("soon", "IN-20"), ("soon", "IN-110")]
+    assert "Expiring in the next 120 days" in page
+    assert "14 days or less" in page and "30 days or less" not in page
 
 
 def test_an_unreadable_as_of_is_a_422_page(client, pharmacist):

@@ -20,7 +20,6 @@ from inventory.alerts.models import URGENCY, Alert, AlertKind, AlertStatus, Scan
 from inventory.alerts.scans import (
     created_by,
     created_counts,
-    expiry_thresholds,
     fail_scan_run,
     raise_recall_alert,
     scan,
@@ -38,7 +37,6 @@ __all__ = [
     "acknowledge_many",
     "created_by",
     "created_counts",
-    "expiry_thresholds",
     "fail_scan_run",
     "inbox",
     "last_scan_run",

@@ -19,7 +19,6 @@ Dedup keys:
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import (
     Date,
     Integer,
@@ -42,7 +41,7 @@ from core.mail import queue_message
 from inventory.alerts.inbox import with_details
 from inventory.alerts.models import Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
 from inventory.alerts.notifications import alert_recipients, digest_line, queue_scan_digest
-from inventory.expiry import usable_lot_conditions
+from inventory.expiry import expiry_alert_days, usable_lot_conditions
 from inventory.models import Lot, LotStatus, Product
 from inventory.stock import short_products
 
@@ -98,11 +97,6 @@ def fail_scan_run(run_id: int, error: BaseException) -> None:
     run.finished_at = utcnow()
     run.error = f"{type(error).__name__}: {error}"[:4000]
     db.session.flush()
-
-
-def expiry_thresholds() -> tuple[int, ...]:
-    """EXPIRY_ALERT_DAYS, most urgent first."""
-    return tuple(sorted(current_app.config["EXPIRY_ALERT_DAYS"]))
 
 
 def _lock_scans() -> None:
@@ -164,7 +158,7 @@ def _watched_lots():
 def _raise_expiry_alerts(run: ScanRun, as_of: date, now: datetime) -> None:
     """`expired` for every watched lot past its last day of use, and `expiring` for every one
     whose last day falls within a threshold (the most urgent one), in one pass over the lots."""
-    thresholds = expiry_thresholds()
+    thresholds = expiry_alert_days()
     horizon = as_of + timedelta(days=thresholds[-1]) if thresholds else as_of - timedelta(days=1)
     expired = Lot.effective_expiry < as_of
     kind = case((expired, AlertKind.EXPIRED.value), else_=AlertKind.EXPIRING.value)

@@ -15,14 +15,13 @@ from core.database import db
 from core.errors import DomainError, Invalid
 from inventory import fefo, lots
 from inventory.barcodes import read_barcode
-from inventory.expiry import ExpiryFormatError, parse_expiry
+from inventory.expiry import ExpiryFormatError, expiry_alert_days, parse_expiry
 from inventory.models import (
     Lot,
     LotStatus,
     Product,
 )
 from inventory.stock import (
-    EXPIRY_HORIZON_DAYS,
     expired_on_shelf,
     expiring_lots,
     low_stock,
@@ -36,7 +35,7 @@ from web.pages import (
     show_domain_error,
 )
 from web.stock.forms import DispenseForm, ReceiveForm
-from web.stock.timeline import build_timeline
+from web.stock.timeline import Bands, build_timeline
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
 
@@ -60,13 +59,14 @@ def _forms(receive_form=None, dispense_form=None):
 def _board(receive_form=None, dispense_form=None, status: int = 200):
     as_of = as_of_argument(clinic_today())
     receive_form, dispense_form = _forms(receive_form, dispense_form)
-    expiring = expiring_lots(as_of)
+    bands = Bands(expiry_alert_days())
+    expiring = expiring_lots(as_of, bands.horizon)
     page = render_template(
         "stock/board.html",
         as_of=as_of,
         expiring=expiring,
-        timeline=build_timeline(expiring, as_of, EXPIRY_HORIZON_DAYS),
-        horizon=EXPIRY_HORIZON_DAYS,
+        timeline=build_timeline(expiring, as_of, bands),
+        bands=bands,
         expired=expired_on_shelf(as_of),
         low=low_stock(as_of),
         waiting=quarantined_lots(),
