@@ -4,18 +4,16 @@ from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, AsOfSchema, paginate
 from api.schemas.alerts import AcknowledgeManySchema, AlertQuerySchema, AlertSchema, ScanSchema
-from core.accounts import Role
+from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_today, utcnow
 from inventory import alerts
 from ops.jobs import scan_in_request
 
 blp = Blueprint("alerts", __name__, url_prefix="/api", description="Alert inbox and scans.")
 
-INBOX_READERS = (Role.ADMIN, Role.PHARMACIST)
-
 
 @blp.route("/alerts", methods=["GET"])
-@roles_required(*INBOX_READERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(AlertQuerySchema, location="query")
 @blp.response(200, AlertSchema(many=True))
 @blp.paginate(**PAGINATION)
@@ -25,7 +23,7 @@ def list_alerts(filters, pagination_parameters):
 
 
 @blp.route("/alerts/<id:alert_id>/ack", methods=["POST"])
-@roles_required(*INBOX_READERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.response(200, AlertSchema)
 def acknowledge_alert(alert_id):
     """Mark the alert seen; acknowledging again keeps the first acknowledgement."""
@@ -33,7 +31,7 @@ def acknowledge_alert(alert_id):
 
 
 @blp.route("/alerts/ack", methods=["POST"])
-@roles_required(*INBOX_READERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(AcknowledgeManySchema)
 @blp.response(200, AlertSchema(many=True))
 def acknowledge_alerts(fields):

@@ -9,8 +9,6 @@ from flask_smorest import abort
 from core.accounts import Role, User, user_for_token
 from core.audit import set_actor
 
-ALL_ROLES = tuple(Role)
-
 
 def bearer_token() -> str | None:
     header = request.headers.get("Authorization", "")

@@ -8,7 +8,7 @@ from api.pagination import PAGINATION, paginate
 from api.schemas.condition_rules import ConditionRuleSchema
 from clinic.conditions import create_condition_rule
 from clinic.models import ConditionRule
-from core.accounts import Role
+from core.accounts import CLINICAL_ROLES, Role
 
 blp = Blueprint(
     "condition_rules", __name__, url_prefix="/api", description="Conditions the screen applies."
@@ -16,7 +16,7 @@ blp = Blueprint(
 
 
 @blp.route("/condition-rules", methods=["GET"])
-@roles_required(Role.DOCTOR, Role.ADMIN)
+@roles_required(*CLINICAL_ROLES)
 @blp.response(200, ConditionRuleSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_condition_rules(pagination_parameters):

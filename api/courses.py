@@ -14,18 +14,16 @@ from api.schemas.courses import (
 )
 from clinic import courses, sessions
 from clinic.patients import get_patient
-from core.accounts import Role
+from core.accounts import CLINICAL_ROLES, Role
 from core.clock import utcnow
 
 blp = Blueprint(
     "courses", __name__, url_prefix="/api", description="Treatment courses and sessions."
 )
 
-READERS = (Role.DOCTOR, Role.ADMIN)
-
 
 @blp.route("/patients/<id:patient_id>/courses", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.response(200, CourseSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_courses(patient_id, pagination_parameters):
@@ -52,7 +50,7 @@ def plan_course(fields, patient_id):
 
 
 @blp.route("/sessions", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.arguments(SessionQuerySchema, location="query")
 @blp.response(200, SessionSchema(many=True))
 @blp.paginate(**PAGINATION)
@@ -65,7 +63,7 @@ def list_sessions(filters, pagination_parameters):
 
 
 @blp.route("/sessions/<id:session_id>", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.response(200, SessionSchema)
 def get_session(session_id):
     return sessions.get_session(session_id)

@@ -1,6 +1,6 @@
 """Cross-reactivity groups over HTTP (SPEC 3.1)."""
 
-from api.auth import ALL_ROLES, roles_required
+from api.auth import roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.cross_reactivity import (
@@ -8,7 +8,7 @@ from api.schemas.cross_reactivity import (
     CrossReactivityGroupSchema,
     CrossReactivityGroupUpdateSchema,
 )
-from api.substances import WRITERS
+from core.accounts import ALL_ROLES, PHARMACY_ROLES
 from formulary import cross_reactivity
 
 blp = Blueprint(
@@ -28,7 +28,7 @@ def list_groups(pagination_parameters):
 
 
 @blp.route("/cross-reactivity", methods=["POST"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(CrossReactivityGroupCreateSchema)
 @blp.response(201, CrossReactivityGroupSchema)
 def add_group(fields):
@@ -43,7 +43,7 @@ def get_group(group_id):
 
 
 @blp.route("/cross-reactivity/<id:group_id>", methods=["PATCH"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(CrossReactivityGroupUpdateSchema)
 @blp.response(200, CrossReactivityGroupSchema)
 def update_group(changes, group_id):
@@ -51,7 +51,7 @@ def update_group(changes, group_id):
 
 
 @blp.route("/cross-reactivity/<id:group_id>", methods=["DELETE"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.response(204)
 def delete_group(group_id):
     cross_reactivity.delete_group(cross_reactivity.get_group(group_id))

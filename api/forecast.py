@@ -5,14 +5,14 @@ from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate_list
 from api.schemas.forecast import ForecastQuerySchema, ForecastSchema
 from clinic.forecast import forecast
-from core.accounts import Role
+from core.accounts import PHARMACY_ROLES
 from core.clock import clinic_today
 
 blp = Blueprint("forecast", __name__, url_prefix="/api", description="Demand forecast.")
 
 
 @blp.route("/forecast", methods=["GET"])
-@roles_required(Role.PHARMACIST, Role.ADMIN)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(ForecastQuerySchema, location="query")
 @blp.response(200, ForecastSchema(many=True))
 @blp.paginate(**PAGINATION)

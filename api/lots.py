@@ -1,7 +1,7 @@
 """Lots: receipt (fields or GS1 barcode), lists with expiry filters, transitions, the
 ledger of one lot and its recall trace."""
 
-from api.auth import ALL_ROLES, current_api_user, roles_required
+from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.lots import (
@@ -16,14 +16,12 @@ from api.schemas.lots import (
     TraceSchema,
 )
 from clinic.recall import trace_to_patients
-from core.accounts import Role
+from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import utcnow
 from inventory import lots
 from inventory.ledger import lot_ledger
 
 blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and their ledger.")
-
-LEDGER_READERS = (Role.PHARMACIST, Role.ADMIN)
 
 
 @blp.route("/lots", methods=["GET"])
@@ -106,7 +104,7 @@ def recall_lot(fields, lot_id):
 
 
 @blp.route("/lots/<id:lot_id>/movements", methods=["GET"])
-@roles_required(*LEDGER_READERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.response(200, MovementSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_movements(lot_id, pagination_parameters):
@@ -116,7 +114,7 @@ def list_movements(lot_id, pagination_parameters):
 
 
 @blp.route("/lots/<id:lot_id>/trace", methods=["GET"])
-@roles_required(*LEDGER_READERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.response(200, TraceSchema)
 def trace_lot(lot_id):
     """Whom to call when this lot is recalled: every batch made from it and every session that

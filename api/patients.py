@@ -24,18 +24,16 @@ from clinic.models import (
     Patient,
 )
 from clinic.safety import screen_approved_serums, screen_patient_serum
-from core.accounts import Role
+from core.accounts import CLINICAL_ROLES, Role
 from formulary.serums import get_serum
 
 blp = Blueprint(
     "patients", __name__, url_prefix="/api", description="Patients, allergies, safety screen."
 )
 
-READERS = (Role.DOCTOR, Role.ADMIN)
-
 
 @blp.route("/patients", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.arguments(PatientQuerySchema, location="query")
 @blp.response(200, PatientSchema(many=True))
 @blp.paginate(**PAGINATION)
@@ -53,7 +51,7 @@ def create_patient(fields):
 
 
 @blp.route("/patients/<id:patient_id>", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.response(200, PatientSchema)
 def get_patient(patient_id):
     return patients.get_patient(patient_id)
@@ -68,7 +66,7 @@ def update_patient(changes, patient_id):
 
 
 @blp.route("/patients/<id:patient_id>/allergies", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.response(200, AllergySchema(many=True))
 def list_allergies(patient_id):
     return patients.get_patient(patient_id).allergies
@@ -101,7 +99,7 @@ def delete_allergy(patient_id, allergy_id):
 
 
 @blp.route("/patients/<id:patient_id>/safety", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.arguments(SafetyQuerySchema, location="query")
 @blp.response(200, ScreenSchema)
 def safety(query, patient_id):
@@ -111,7 +109,7 @@ def safety(query, patient_id):
 
 
 @blp.route("/patients/<id:patient_id>/serums", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.arguments(SerumListQuerySchema, location="query")
 @blp.response(200, ScreenedSerumSchema(many=True))
 @blp.paginate(**PAGINATION)
@@ -122,7 +120,7 @@ def screened_serums(query, patient_id, pagination_parameters):
 
 
 @blp.route("/patients/<id:patient_id>/fhir/allergies", methods=["GET"])
-@roles_required(*READERS)
+@roles_required(*CLINICAL_ROLES)
 @blp.response(200)
 def export_fhir_allergies(patient_id):
     return fhir.export_allergies(patients.get_patient(patient_id))

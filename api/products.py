@@ -1,6 +1,6 @@
 """Products (what the clinic stocks) and the FEFO dispense of a product."""
 
-from api.auth import ALL_ROLES, current_api_user, roles_required
+from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.products import (
@@ -10,7 +10,7 @@ from api.schemas.products import (
     ProductSchema,
     ProductUpdateSchema,
 )
-from core.accounts import Role
+from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import clinic_today, utcnow
 from inventory.fefo import dispense
 from inventory.products import create_product, get_product, update_product
@@ -19,8 +19,6 @@ from inventory.stock import product_list
 blp = Blueprint(
     "products", __name__, url_prefix="/api", description="Stocked products and FEFO dispense."
 )
-
-STOCK_WRITERS = (Role.PHARMACIST, Role.ADMIN)
 
 
 @blp.route("/products", methods=["GET"])
@@ -40,7 +38,7 @@ def list_products(filters, pagination_parameters):
 
 
 @blp.route("/products", methods=["POST"])
-@roles_required(*STOCK_WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(ProductSchema)
 @blp.response(201, ProductSchema)
 def add_product(fields):
@@ -55,7 +53,7 @@ def get_one_product(product_id):
 
 
 @blp.route("/products/<id:product_id>", methods=["PATCH"])
-@roles_required(*STOCK_WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(ProductUpdateSchema)
 @blp.response(200, ProductSchema)
 def patch_product(changes, product_id):

@@ -1,10 +1,10 @@
 """Serum formulas over HTTP (SPEC 3.2): versions, drafts, four-eyes approval, retirement."""
 
-from api.auth import ALL_ROLES, current_api_user, roles_required
+from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.serums import SerumCreateSchema, SerumQuerySchema, SerumSchema, SerumUpdateSchema
-from api.substances import WRITERS
+from core.accounts import ALL_ROLES, PHARMACY_ROLES
 from formulary import serums
 
 blp = Blueprint(
@@ -27,7 +27,7 @@ def list_serums(query, pagination_parameters):
 
 
 @blp.route("/serums", methods=["POST"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(SerumCreateSchema)
 @blp.response(201, SerumSchema)
 def add_serum(fields):
@@ -43,7 +43,7 @@ def get_serum(serum_id):
 
 
 @blp.route("/serums/<id:serum_id>", methods=["PATCH"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(SerumUpdateSchema)
 @blp.response(200, SerumSchema)
 def update_serum(changes, serum_id):
@@ -53,7 +53,7 @@ def update_serum(changes, serum_id):
 
 
 @blp.route("/serums/<id:serum_id>/approve", methods=["POST"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.response(200, SerumSchema)
 def approve_serum(serum_id):
     """Approve a draft: not by its author nor by anyone who edited it (409); refused (422)
@@ -63,14 +63,14 @@ def approve_serum(serum_id):
 
 
 @blp.route("/serums/<id:serum_id>/retire", methods=["POST"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.response(200, SerumSchema)
 def retire_serum(serum_id):
     return serums.retire(serums.get_serum(serum_id))
 
 
 @blp.route("/serums/<id:serum_id>/versions", methods=["POST"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.response(201, SerumSchema)
 def new_serum_version(serum_id):
     """The next version of this serum, a draft copy written by the caller."""

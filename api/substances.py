@@ -1,7 +1,7 @@
 """The substance catalogue over HTTP (SPEC 3.1): substances and classes, synonyms, "is a" and
 "contains" relations, maximum concentration."""
 
-from api.auth import ALL_ROLES, roles_required
+from api.auth import roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.substances import (
@@ -10,7 +10,7 @@ from api.schemas.substances import (
     SubstanceSchema,
     SubstanceUpdateSchema,
 )
-from core.accounts import Role
+from core.accounts import ALL_ROLES, PHARMACY_ROLES
 from formulary import substances
 
 blp = Blueprint(
@@ -19,8 +19,6 @@ blp = Blueprint(
     url_prefix="/api",
     description="Substances and classes, their synonyms and relations.",
 )
-
-WRITERS = (Role.PHARMACIST, Role.ADMIN)
 
 
 @blp.route("/substances", methods=["GET"])
@@ -35,7 +33,7 @@ def list_substances(query, pagination_parameters):
 
 
 @blp.route("/substances", methods=["POST"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(SubstanceCreateSchema)
 @blp.response(201, SubstanceSchema)
 def add_substance(fields):
@@ -51,7 +49,7 @@ def get_substance(substance_id):
 
 
 @blp.route("/substances/<id:substance_id>", methods=["PATCH"])
-@roles_required(*WRITERS)
+@roles_required(*PHARMACY_ROLES)
 @blp.arguments(SubstanceUpdateSchema)
 @blp.response(200, SubstanceSchema)
 def update_substance(changes, substance_id):

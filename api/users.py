@@ -5,7 +5,7 @@ from datetime import timedelta
 from flask import current_app, request
 from sqlalchemy import select
 
-from api.auth import ALL_ROLES, bearer_token, current_api_user, roles_required
+from api.auth import bearer_token, current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
 from api.schemas.users import (
@@ -17,6 +17,7 @@ from api.schemas.users import (
 )
 from core import accounts
 from core.accounts import (
+    ALL_ROLES,
     Role,
     User,
     create_user,

@@ -25,6 +25,12 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+ALL_ROLES = tuple(Role)
+# Who keeps the stock and the formulary; who sees patients. The administrator is in both.
+PHARMACY_ROLES = (Role.PHARMACIST, Role.ADMIN)
+CLINICAL_ROLES = (Role.DOCTOR, Role.ADMIN)
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 

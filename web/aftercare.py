@@ -6,12 +6,11 @@ from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
 from clinic.sessions import get_session, next_planned_session, session_doctor
-from core.accounts import Role
+from core.accounts import CLINICAL_ROLES
 from core.errors import NotFound
 
 bp = Blueprint("aftercare", __name__)
 
-READERS = {Role.DOCTOR, Role.ADMIN}
 
 BEFORE = (
     "Limit aspirin and other blood thinners before the session (ask your doctor first if they "
@@ -27,7 +26,7 @@ AFTER = (
 @bp.route("/sessions/<id:session_id>/aftercare")
 @login_required
 def aftercare(session_id):
-    if current_user.role not in READERS:
+    if current_user.role not in CLINICAL_ROLES:
         abort(403)
     try:
         session = get_session(session_id)

@@ -7,7 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 
-from core.accounts import Role, User
+from core.accounts import PHARMACY_ROLES, User
 from core.clock import moment_text, utcnow
 from core.database import db
 from core.errors import Invalid
@@ -17,7 +17,6 @@ from web.pages import optional_record_id, page_of, role_page
 
 bp = Blueprint("inbox", __name__, url_prefix="/alerts")
 
-INBOX_READERS = (Role.ADMIN, Role.PHARMACIST)
 KIND_LABELS = {
     AlertKind.RECALL: "Recall",
     AlertKind.EXPIRED: "Expired",
@@ -83,7 +82,7 @@ def inbox_arguments() -> dict[str, str]:
 
 
 @bp.route("")
-@role_page(*INBOX_READERS)
+@role_page(*PHARMACY_ROLES)
 def list_alerts():
     return _inbox_page()
 
@@ -112,7 +111,7 @@ def _inbox_page(bulk_error: str | None = None, status: int = 200):
 
 
 @bp.route("/<id:alert_id>/ack", methods=["POST"])
-@role_page(*INBOX_READERS)
+@role_page(*PHARMACY_ROLES)
 def acknowledge(alert_id):
     user = db.session.get(User, current_user.id)
     now = utcnow()
@@ -130,7 +129,7 @@ def acknowledge(alert_id):
 
 
 @bp.route("/ack", methods=["POST"])
-@role_page(*INBOX_READERS)
+@role_page(*PHARMACY_ROLES)
 def acknowledge_many():
     """The selected alerts, or every open one the page showed (their ids came with it: an
     alert raised since is not acknowledged unseen)."""

@@ -28,7 +28,7 @@ from clinic.models import (
     VerificationStatus,
 )
 from clinic.safety import screen_approved_serums
-from core.accounts import Role
+from core.accounts import CLINICAL_ROLES, Role
 from core.clock import clinic_today, day_text, utcnow
 from core.database import db
 from core.errors import Conflict, DomainError
@@ -67,11 +67,9 @@ from web.pages import (
 bp = Blueprint("doctor", __name__)
 bp.add_app_template_filter(doses_text, "doses")
 
-READERS = (Role.DOCTOR, Role.ADMIN)
-
 
 @bp.route("/patients")
-@role_page(*READERS)
+@role_page(*CLINICAL_ROLES)
 def patients():
     return _search_page(PatientForm(formdata=None))
 
@@ -114,7 +112,7 @@ def new_patient():
 
 
 @bp.route("/patients/<id:patient_id>")
-@role_page(*READERS)
+@role_page(*CLINICAL_ROLES)
 def patient_page(patient_id):
     return _patient_page(patient_rules.get_patient(patient_id))
 

@@ -7,7 +7,7 @@ each with its patient, serum and the verdict of the safety screen now, linking t
 from flask import Blueprint, render_template
 
 from clinic.agenda import agenda_entries, planned_sessions_query, week_from
-from core.accounts import Role
+from core.accounts import CLINICAL_ROLES
 from core.clock import clinic_today
 from web.pages import as_of_argument, page_of, role_page
 
@@ -15,7 +15,7 @@ bp = Blueprint("doctor_today", __name__)
 
 
 @bp.route("/today")
-@role_page(Role.DOCTOR, Role.ADMIN)
+@role_page(*CLINICAL_ROLES)
 def today():
     as_of = as_of_argument(clinic_today())
     first, last = week_from(as_of)

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, render_template, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from core.accounts import Role, User
+from core.accounts import PHARMACY_ROLES, User
 from core.database import db
 from formulary.models import CrossReactivityGroup, Serum, SerumStatus, Substance
 from formulary.serums import FormulaChanges
@@ -13,14 +13,11 @@ from formulary.units import Amount
 from inventory.models import Product
 from web.pages import quantity_text, role_page
 
-# The API's writers of the formulary: pharmacists keep it, administrators may.
-FORMULARY_ROLES = (Role.PHARMACIST, Role.ADMIN)
-
 bp = Blueprint("formulary", __name__, url_prefix="/formulary")
 
 
 @bp.route("")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def home():
     substances = dict(
         db.session.execute(

@@ -3,11 +3,11 @@ and change its name, members and note. Members are typed as names, one per line.
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from core.accounts import PHARMACY_ROLES
 from core.errors import DomainError
 from formulary import cross_reactivity
 from formulary import substances as catalogue
 from formulary.models import CrossReactivityGroup
-from web.formulary.common import FORMULARY_ROLES
 from web.formulary.forms import GroupForm, lines
 from web.pages import page_of, role_page, show_domain_error
 
@@ -15,19 +15,19 @@ bp = Blueprint("formulary_groups", __name__, url_prefix="/formulary/cross-reacti
 
 
 @bp.route("")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def groups():
     return render_template("formulary/groups.html", page=page_of(cross_reactivity.group_query()))
 
 
 @bp.route("/<id:group_id>")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def group_page(group_id):
     return render_template("formulary/group.html", group=cross_reactivity.get_group(group_id))
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def new_group():
     form = GroupForm()
     if request.method == "GET":
@@ -44,7 +44,7 @@ def new_group():
 
 
 @bp.route("/<id:group_id>/edit", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def edit_group(group_id):
     group = cross_reactivity.get_group(group_id)
     if request.method == "GET":

@@ -7,13 +7,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from core.accounts import PHARMACY_ROLES
 from core.database import db
 from core.errors import DomainError
 from formulary import substances as catalogue
 from formulary.models import Serum, SerumStatus
 from inventory import products as product_rules
 from inventory.models import Product, ProductKind
-from web.formulary.common import FORMULARY_ROLES, stock_products_url
+from web.formulary.common import stock_products_url
 from web.formulary.forms import ProductForm
 from web.pages import page_of, role_page, show_domain_error
 
@@ -23,7 +24,7 @@ FIELDS = {"substance_id": "substance"}
 
 
 @bp.route("")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def products():
     q = request.args.get("q", "").strip()
     kind = request.args.get("kind", "")
@@ -43,7 +44,7 @@ def products():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def new_product():
     form = _with_serums(ProductForm())
     if request.method == "GET":
@@ -62,7 +63,7 @@ def new_product():
 
 
 @bp.route("/<id:product_id>/edit", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def edit_product(product_id):
     product = product_rules.get_product(product_id)
     if request.method == "GET":

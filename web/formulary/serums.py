@@ -5,12 +5,13 @@ of a serum, and retiring a version after a confirmation."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from core.accounts import PHARMACY_ROLES
 from core.database import db
 from core.errors import Conflict, DomainError
 from formulary import serums as formulas
 from formulary import substances as catalogue
 from formulary.models import Serum, SerumSource, SerumStatus
-from web.formulary.common import FORMULARY_ROLES, signed_in_user
+from web.formulary.common import signed_in_user
 from web.formulary.forms import BLANK_ROWS, DraftForm, SerumForm
 from web.pages import confirmation_page, confirmed, page_of, role_page
 
@@ -20,7 +21,7 @@ ADD_ROWS = "add_rows"
 
 
 @bp.route("")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def serums():
     q = request.args.get("q", "").strip()
     status = request.args.get("status", "")
@@ -33,7 +34,7 @@ def serums():
 
 
 @bp.route("/<id:serum_id>")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def serum_page(serum_id):
     return _serum_page(formulas.get_serum(serum_id))
 
@@ -55,7 +56,7 @@ def _serum_page(serum: Serum, status: int = 200, refusal: str | None = None):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def new_serum():
     form = SerumForm()
     if request.method == "GET" or ADD_ROWS in request.form:
@@ -78,7 +79,7 @@ def new_serum():
 
 
 @bp.route("/<id:serum_id>/edit", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def edit_draft(serum_id):
     serum = formulas.get_serum(serum_id)
     try:
@@ -120,7 +121,7 @@ def edit_draft(serum_id):
 
 
 @bp.route("/<id:serum_id>/versions", methods=["POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def new_version(serum_id):
     serum = formulas.get_serum(serum_id)
     try:
@@ -137,7 +138,7 @@ def new_version(serum_id):
 
 
 @bp.route("/<id:serum_id>/retire", methods=["POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def retire(serum_id):
     serum = formulas.get_serum(serum_id)
     label = f"{serum.code} version {serum.version}"

@@ -4,12 +4,12 @@ add and change substances. Relations are typed as names, one per line."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from core.accounts import PHARMACY_ROLES
 from core.errors import DomainError
 from formulary import graph
 from formulary import substances as catalogue
 from formulary.codes import code_line, codes_from_lines
 from formulary.models import Category, Substance
-from web.formulary.common import FORMULARY_ROLES
 from web.formulary.forms import SubstanceForm, lines
 from web.pages import page_of, role_page, show_domain_error
 
@@ -20,7 +20,7 @@ FIELDS = {"max_concentration_per_ml": "max_value"}
 
 
 @bp.route("")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def substances():
     q = request.args.get("q", "").strip()
     category = request.args.get("category", "")
@@ -37,7 +37,7 @@ def substances():
 
 
 @bp.route("/<id:substance_id>")
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def substance_page(substance_id):
     substance = catalogue.get_substance(substance_id)
     lineage = graph.lineages([substance.id])[substance.id]
@@ -53,7 +53,7 @@ def substance_page(substance_id):
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def new_substance():
     form = SubstanceForm()
     if request.method == "GET":
@@ -70,7 +70,7 @@ def new_substance():
 
 
 @bp.route("/<id:substance_id>/edit", methods=["GET", "POST"])
-@role_page(*FORMULARY_ROLES)
+@role_page(*PHARMACY_ROLES)
 def edit_substance(substance_id):
     substance = catalogue.get_substance(substance_id)
     if request.method == "GET":

@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import select
 from wtforms import SelectChoice
 
-from core.accounts import Role
+from core.accounts import PHARMACY_ROLES
 from core.clock import clinic_today
 from core.database import db
 from core.errors import DomainError
@@ -26,8 +26,6 @@ from web.stock.forms import (
 )
 
 bp = Blueprint("stock_lists", __name__, url_prefix="/stock")
-
-STOCK_READERS = (Role.PHARMACIST, Role.ADMIN)
 
 
 @bp.app_template_filter("lot_state")
@@ -55,7 +53,7 @@ def _product_choices() -> list[SelectChoice]:
 
 
 @bp.route("/lots")
-@role_page(*STOCK_READERS)
+@role_page(*PHARMACY_ROLES)
 def lot_list():
     form = LotFilterForm(request.args)
     form.product_id.choices = _product_choices()
@@ -93,7 +91,7 @@ def _lots_page(form: LotFilterForm, page, status: int = 200):
 
 
 @bp.route("/products")
-@role_page(*STOCK_READERS)
+@role_page(*PHARMACY_ROLES)
 def product_list():
     form = ProductFilterForm(request.args)
     if not form.validate():

@@ -12,7 +12,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from clinic.recall import trace_to_patients
-from core.accounts import Role
+from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_timezone, clinic_today, day_text, moment_text, utcnow
 from core.errors import DomainError
 from inventory import lots
@@ -32,7 +32,6 @@ from web.stock.forms import AdjustForm, DisposeForm, OpenForm, RecallForm, Relea
 
 bp = Blueprint("stock_lots", __name__, url_prefix="/stock")
 
-READERS = (Role.PHARMACIST, Role.ADMIN)
 FORMS = {
     Transition.RELEASE: ReleaseForm,
     Transition.OPEN: OpenForm,
@@ -62,7 +61,7 @@ def _submitted(transition: Transition):
 
 
 @bp.route("/lots/<id:lot_id>")
-@role_page(*READERS)
+@role_page(*PHARMACY_ROLES)
 def lot_page(lot_id):
     return _lot_page(lot_id)
 

@@ -8,22 +8,18 @@ from flask import Blueprint, Response, render_template
 from flask_login import current_user
 
 from clinic.recall import trace_csv, trace_to_patients
-from core.accounts import Role
+from core.accounts import CLINICAL_ROLES, PHARMACY_ROLES
 from web.pages import role_page
 
 bp = Blueprint("stock_trace", __name__, url_prefix="/stock")
 
-TRACE_READERS = (Role.PHARMACIST, Role.ADMIN)
-# Who may open a patient's page (web.doctor.patients): the trace links their names.
-PATIENT_READERS = {Role.DOCTOR, Role.ADMIN}
-
 
 def can_read_patients() -> bool:
-    return current_user.is_authenticated and current_user.role in PATIENT_READERS
+    return current_user.is_authenticated and current_user.role in CLINICAL_ROLES
 
 
 def can_read_trace() -> bool:
-    return current_user.is_authenticated and current_user.role in TRACE_READERS
+    return current_user.is_authenticated and current_user.role in PHARMACY_ROLES
 
 
 @bp.app_context_processor
@@ -32,13 +28,13 @@ def trace_helpers():
 
 
 @bp.route("/lots/<id:lot_id>/trace")
-@role_page(*TRACE_READERS)
+@role_page(*PHARMACY_ROLES)
 def trace_page(lot_id):
     return render_template("stock/trace.html", trace=trace_to_patients(lot_id))
 
 
 @bp.route("/lots/<id:lot_id>/trace.csv")
-@role_page(*TRACE_READERS)
+@role_page(*PHARMACY_ROLES)
 def trace_download(lot_id):
     trace = trace_to_patients(lot_id)
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in trace.lot.lot_number)
