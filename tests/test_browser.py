@@ -269,8 +269,11 @@ def test_an_administrator_scans_acknowledges_an_alert_manages_users_and_adds_a_r
     page.get_by_label("Password").fill("a long enough password")
     page.get_by_role("button", name="Create user").click()
     expect(page.locator(".flash-success")).to_have_text("User dr-rui (doctor) created.")
+    questions = []
+    page.once("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     page.get_by_role("button", name="Deactivate pharmacist-lena").click()
     expect(page.locator(".flash-success")).to_have_text("pharmacist-lena can no longer sign in.")
+    assert questions == ["Deactivate pharmacist-lena? They are signed out everywhere now."]
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Audit log").click()
     page.get_by_label("User").fill("admin-browser")
