@@ -27,7 +27,7 @@ def list_alerts(filters, pagination_parameters):
 @blp.response(200, AlertSchema)
 def acknowledge_alert(alert_id):
     """Mark the alert seen; acknowledging again keeps the first acknowledgement."""
-    return alerts.acknowledge(alert_id, current_api_user(), utcnow())
+    return alerts.acknowledge(alert_id, current_api_user(), now=utcnow())
 
 
 @blp.route("/alerts/ack", methods=["POST"])
@@ -37,7 +37,7 @@ def acknowledge_alert(alert_id):
 def acknowledge_alerts(fields):
     """Acknowledge several alerts at once (at most 500), in one transaction; answers the ones
     this call acknowledged (those already acknowledged keep their first acknowledgement)."""
-    return alerts.acknowledge_many(fields["alert_ids"], current_api_user(), utcnow())
+    return alerts.acknowledge_many(fields["alert_ids"], current_api_user(), now=utcnow())
 
 
 @blp.route("/alerts/scan", methods=["POST"])

@@ -21,8 +21,8 @@ def compound_batch(fields):
     return compound(
         serum,
         fields["doses"],
-        current_api_user(),
-        utcnow(),
+        user=current_api_user(),
+        now=utcnow(),
         storage=fields["storage"],
         product_id=fields.get("product_id"),
         lot_number=fields.get("lot_number"),

@@ -41,11 +41,11 @@ def plan_course(fields, patient_id):
     return courses.plan_course(
         get_patient(patient_id),
         fields["serum_id"],
-        fields["start_date"],
-        fields["induction_sessions"],
-        fields["maintenance_months"],
-        current_api_user(),
-        fields["doses_per_session"],
+        start_date=fields["start_date"],
+        induction_sessions=fields["induction_sessions"],
+        maintenance_months=fields["maintenance_months"],
+        doctor=current_api_user(),
+        doses_per_session=fields["doses_per_session"],
     )
 
 
@@ -57,7 +57,7 @@ def plan_course(fields, patient_id):
 def list_sessions(filters, pagination_parameters):
     """Sessions by scheduled date; `from` and `to` are inclusive."""
     stmt = sessions.sessions_query(
-        filters.get("patient_id"), filters.get("first"), filters.get("last")
+        filters.get("patient_id"), filters.get("first"), last=filters.get("last")
     )
     return paginate(stmt, pagination_parameters)
 
@@ -76,7 +76,7 @@ def get_session(session_id):
 def complete_session(fields, session_id):
     """Re-runs the safety screen and consumes the serum lot in the same transaction."""
     session = sessions.get_session(session_id, lock=True)
-    return sessions.complete_session(session, current_api_user(), fields, utcnow())
+    return sessions.complete_session(session, current_api_user(), fields=fields, now=utcnow())
 
 
 @blp.route("/sessions/<id:session_id>/cancel", methods=["POST"])
@@ -85,7 +85,7 @@ def complete_session(fields, session_id):
 @blp.response(200, SessionSchema)
 def cancel_session(fields, session_id):
     session = sessions.get_session(session_id, lock=True)
-    return sessions.cancel_session(session, fields["reason"], utcnow())
+    return sessions.cancel_session(session, fields["reason"], now=utcnow())
 
 
 @blp.route("/sessions/<id:session_id>/side-effects", methods=["POST"])
@@ -96,7 +96,12 @@ def record_side_effect(fields, session_id):
     """Answers the session with all its side effects."""
     session = sessions.get_session(session_id)
     sessions.record_side_effect(
-        session, fields["kind"], fields["severity"], fields["note"], current_api_user(), utcnow()
+        session,
+        fields["kind"],
+        severity=fields["severity"],
+        note=fields["note"],
+        doctor=current_api_user(),
+        now=utcnow(),
     )
     return session
 

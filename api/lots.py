@@ -72,7 +72,7 @@ def release_lot(lot_id):
 @blp.response(200, LotSchema)
 def open_lot(fields, lot_id):
     """Record the first opening; later ones change nothing."""
-    return lots.open_lot(lot_id, utcnow(), fields.get("opened_at"))
+    return lots.open_lot(lot_id, utcnow(), opened_at=fields.get("opened_at"))
 
 
 @blp.route("/lots/<id:lot_id>/adjust", methods=["POST"])
@@ -81,7 +81,11 @@ def open_lot(fields, lot_id):
 @blp.response(200, LotSchema)
 def adjust_lot(fields, lot_id):
     return lots.adjust(
-        lot_id, fields["quantity"], fields["reason"], current_api_user().id, utcnow()
+        lot_id,
+        fields["quantity"],
+        reason=fields["reason"],
+        user_id=current_api_user().id,
+        now=utcnow(),
     )
 
 
@@ -91,7 +95,11 @@ def adjust_lot(fields, lot_id):
 @blp.response(200, LotSchema)
 def dispose_lot(fields, lot_id):
     return lots.dispose(
-        lot_id, fields["reason"], current_api_user().id, utcnow(), fields.get("quantity")
+        lot_id,
+        fields["reason"],
+        user_id=current_api_user().id,
+        now=utcnow(),
+        quantity=fields.get("quantity"),
     )
 
 
@@ -100,7 +108,7 @@ def dispose_lot(fields, lot_id):
 @blp.arguments(RecallSchema)
 @blp.response(200, LotSchema)
 def recall_lot(fields, lot_id):
-    return lots.recall(lot_id, fields["reason"], utcnow())
+    return lots.recall(lot_id, fields["reason"], now=utcnow())
 
 
 @blp.route("/lots/<id:lot_id>/movements", methods=["GET"])

@@ -67,6 +67,10 @@ def patch_product(changes, product_id):
 def dispense_product(fields, product_id):
     """First-expiring, first-out from the lots usable today; all of it or nothing (409)."""
     picks = dispense(
-        product_id, fields["quantity"], fields["reason"], current_api_user().id, utcnow()
+        product_id,
+        fields["quantity"],
+        reason=fields["reason"],
+        user_id=current_api_user().id,
+        now=utcnow(),
     )
     return {"picks": picks}

@@ -51,7 +51,9 @@ def build_database(url: str, lot_count: int) -> None:
     app = create_app({"CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         flask_migrate.upgrade()
-        create_user("bench-admin", "admin", "bench admin password", email="admin@bench.example")
+        create_user(
+            "bench-admin", "admin", password="bench admin password", email="admin@bench.example"
+        )
         db.session.commit()
         now = datetime(2025, 1, 1, tzinfo=UTC)
         with db.engine.begin() as connection:

@@ -36,10 +36,10 @@ def resolve_substance(substance_id: int | None = None, name: str | None = None) 
     if substance_id is not None:
         substance = db.session.get(Substance, substance_id)
         if substance is None:
-            raise Invalid({"substance_id": [f"No substance with id {substance_id}."]})
+            raise Invalid({"substance_id": ["No such substance in the catalogue."]})
         return substance
     if not name or not name.strip():
-        raise Invalid({"substance": ["Name the substance (or give substance_id)."]})
+        raise Invalid({"substance": ["Name the substance."]})
     substance = find_substance_by_name(name)
     if substance is not None:
         return substance
@@ -66,11 +66,13 @@ def record_given_allergy(patient: Patient, fields: dict) -> Allergy:
     fields = dict(fields)
     substance_id, name = fields.pop("substance_id", None), fields.pop("substance", None)
     if substance_id is None and name is None and fields.get("text"):
-        return record_allergy(patient, None, fields)
-    return record_allergy(patient, resolve_substance(substance_id=substance_id, name=name), fields)
+        return record_allergy(patient, None, fields=fields)
+    return record_allergy(
+        patient, resolve_substance(substance_id=substance_id, name=name), fields=fields
+    )
 
 
-def record_allergy(patient: Patient, substance: Substance | None, fields: dict) -> Allergy:
+def record_allergy(patient: Patient, substance: Substance | None, *, fields: dict) -> Allergy:
     """Record an allergy to a catalogue substance, or (no substance) an uncoded allergy named
     by `fields["text"]`, with any `codes` it came with."""
     if substance is not None:

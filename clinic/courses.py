@@ -12,8 +12,9 @@ from clinic.safety import screen_patient_serum
 from core.accounts import User
 from core.database import db
 from core.errors import Conflict, Invalid
-from formulary.models import Serum, SerumStatus
+from formulary.models import SerumStatus
 from formulary.screen import Verdict
+from formulary.serums import get_serum
 
 INDUCTION_SESSIONS = range(4, 9)
 # Five years of monthly maintenance: a plan longer than that is a typing mistake.
@@ -33,7 +34,7 @@ def _days_in_month(year: int, month: int) -> int:
     return (first_of_next - timedelta(days=1)).day
 
 
-def session_dates(start: date, induction_sessions: int, maintenance_months: int) -> list[date]:
+def session_dates(start: date, induction_sessions: int, *, maintenance_months: int) -> list[date]:
     """Weekly sessions from `start`, then the k-th maintenance session k months after the last
     weekly one. Counting every month from that one session (not from the previous maintenance
     date) keeps a 31st on the 31st whenever the month has one: 31 Jan, 28 Feb, 31 Mar."""
@@ -57,6 +58,7 @@ def courses_query(patient_id: int):
 def plan_course(
     patient: Patient,
     serum_id: int,
+    *,
     start_date: date,
     induction_sessions: int,
     maintenance_months: int,
@@ -66,9 +68,7 @@ def plan_course(
     """A course and all its planned sessions. Refused for a serum that is not approved or that
     the patient's screen contraindicates (409 with the screen's reasons)."""
     _check_plan(induction_sessions, maintenance_months, doses_per_session)
-    serum = db.session.get(Serum, serum_id)
-    if serum is None:
-        raise Invalid({"serum_id": [f"No serum with id {serum_id}."]})
+    serum = get_serum(serum_id, field="serum_id")
     if serum.status != SerumStatus.APPROVED:
         raise Conflict(
             f"Serum {serum.code} version {serum.version} is {serum.status.value}: "
@@ -98,7 +98,9 @@ def plan_course(
             status=SessionStatus.PLANNED,
             doses=doses_per_session,
         )
-        for day in session_dates(start_date, induction_sessions, maintenance_months)
+        for day in session_dates(
+            start_date, induction_sessions, maintenance_months=maintenance_months
+        )
     ]
     db.session.add(course)
     db.session.flush()

@@ -50,7 +50,7 @@ def seed_demo_patients() -> int:
             continue
         patient = create_patient(fields)
         for name, allergy in demo["allergies"]:
-            record_allergy(patient, resolve_substance(name=name), dict(allergy))
+            record_allergy(patient, resolve_substance(name=name), fields=dict(allergy))
         if demo.get("no_known_allergies"):
             patient.allergy_status = AllergyStatus.NO_KNOWN_ALLERGIES
         added += 1

@@ -388,7 +388,7 @@ def _write(patient: Patient, entry: _Entry) -> Allergy:
         return allergy_rules.record_allergy(
             patient,
             entry.substance,
-            {
+            fields={
                 "criticality": Criticality.UNABLE_TO_ASSESS,
                 "clinical_status": ClinicalStatus.ACTIVE,
                 "verification_status": VerificationStatus.CONFIRMED,

@@ -127,7 +127,7 @@ def screen_patient_serum(patient: Patient, serum: Serum) -> Screen:
     profile = patient_profile(patient)
     reach = lineages({component.substance_id for component in serum.components})
     components = _screen_components(serum.components, reach)
-    return screen_serum(profile, components, cross_reactivity_facts())
+    return screen_serum(profile, components, groups=cross_reactivity_facts())
 
 
 def approved_serum_formulas() -> list[SerumFormula]:
@@ -187,7 +187,7 @@ def screen_formulas(patient: Patient, formulas: list[SerumFormula]) -> list[Scre
         for substance_id, name in formula.components:
             if substance_id not in by_substance:
                 component = ScreenComponent(substance_id, name, tuple(reach.get(substance_id, ())))
-                by_substance[substance_id] = component_reasons(profile, component, groups)
+                by_substance[substance_id] = component_reasons(profile, component, groups=groups)
             reasons += by_substance[substance_id]
         screened.append(ScreenedSerum(formula.serum, screen_from_reasons(reasons)))
     return screened
@@ -215,7 +215,7 @@ def screen_pairs(pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], Sc
             ScreenComponent(substance_id, name, tuple(reach.get(substance_id, ())))
             for substance_id, name in formula.components
         ]
-        screens[patient_id, serum_id] = screen_serum(profile, components, groups)
+        screens[patient_id, serum_id] = screen_serum(profile, components, groups=groups)
     return screens
 
 

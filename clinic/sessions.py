@@ -61,7 +61,7 @@ def get_session(session_id: int, lock: bool = False) -> TreatmentSession:
 
 
 def sessions_query(
-    patient_id: int | None = None, first: date | None = None, last: date | None = None
+    patient_id: int | None = None, first: date | None = None, *, last: date | None = None
 ) -> Select:
     """Sessions by date (both bounds inclusive), with their side effects loaded up front."""
     stmt = select(TreatmentSession).options(selectinload(TreatmentSession.side_effects))
@@ -94,7 +94,7 @@ def session_doctor(session: TreatmentSession) -> User | None:
 
 
 def complete_session(
-    session: TreatmentSession, doctor: User, fields: dict, now: datetime
+    session: TreatmentSession, doctor: User, *, fields: dict, now: datetime
 ) -> TreatmentSession:
     """Record a session as performed, on `performed_on` or its scheduled date: the screen is
     run again (a contraindication refuses it, a caution needs the doctor's `override_reason`),
@@ -113,10 +113,10 @@ def complete_session(
         post_movement(
             lot,
             MovementKind.CONSUME,
-            -quantity,
-            f"session {session.id}",
-            doctor.id,
-            now,
+            quantity=-quantity,
+            reason=f"session {session.id}",
+            user_id=doctor.id,
+            now=now,
             usable_on=day,
         )
         session.status = SessionStatus.COMPLETED
@@ -135,7 +135,7 @@ def complete_session(
 
 
 def cancel_session(
-    session: TreatmentSession, reason: str | None, now: datetime
+    session: TreatmentSession, reason: str | None, *, now: datetime
 ) -> TreatmentSession:
     """Only a planned session can be cancelled: a completed one has used stock and stays."""
     _refuse_unless(session, SessionStatus.PLANNED, "cancelled")
@@ -149,6 +149,7 @@ def cancel_session(
 def record_side_effect(
     session: TreatmentSession,
     kind: SideEffectKind | str,
+    *,
     severity: Severity | str,
     note: str | None,
     doctor: User,
@@ -296,7 +297,8 @@ def _refuse_unsafe(screen: Screen, serum: Serum, override_reason: str | None) ->
         )
     if screen.verdict == Verdict.CAUTION and override_reason is None:
         raise Conflict(
-            f"The screen of {serum.name} says caution: give an override_reason to go ahead.",
+            f"The screen of {serum.name} says caution: "
+            "give the reason for going ahead (the override reason).",
             {"override_reason": ["Required when the screen says caution."]},
             verdict=screen.verdict.value,
             reasons=reasons,
@@ -313,7 +315,7 @@ def _pick_lot(serum: Serum, doses: Decimal, day: date, lot_id: int | None) -> tu
     if lot_id is not None:
         return _given_lot(serum, products, doses, day, lot_id)
     for lot in usable_serum_lots([p.id for p in products], day, lock=True):
-        quantity = doses_as_stock(doses, serum.dose_volume_ml, lot.product.unit)
+        quantity = doses_as_stock(doses, serum.dose_volume_ml, unit=lot.product.unit)
         if lot.quantity_on_hand >= quantity:
             return lot, quantity
     raise Conflict(
@@ -330,7 +332,7 @@ def _given_lot(serum, products, doses, day, lot_id) -> tuple[Lot, Decimal]:
         .execution_options(populate_existing=True)
     )
     if lot is None:
-        raise Invalid({"lot_id": [f"No lot with id {lot_id}."]})
+        raise Invalid({"lot_id": ["No such lot."]})
     if lot.product_id not in {p.id for p in products}:
         raise Invalid({"lot_id": [f"Lot {lot.lot_number} is not a lot of {serum.name}."]})
     if not usable_on(lot, day):
@@ -339,7 +341,7 @@ def _given_lot(serum, products, doses, day, lot_id) -> tuple[Lot, Decimal]:
             f"({lot.status.value}, last day {lot.effective_expiry.isoformat()}).",
             {"lot_id": ["Not usable on the session's date."]},
         )
-    quantity = doses_as_stock(doses, serum.dose_volume_ml, lot.product.unit)
+    quantity = doses_as_stock(doses, serum.dose_volume_ml, unit=lot.product.unit)
     if lot.quantity_on_hand < quantity:
         raise Conflict(
             f"Lot {lot.lot_number} holds {lot.quantity_on_hand} {lot.product.unit}; the session "

@@ -113,6 +113,7 @@ def hash_token(token: str) -> str:
 def create_user(
     username: str,
     role: Role | str,
+    *,
     password: str,
     email: str | None = None,
     active: bool = True,
@@ -232,7 +233,7 @@ def authenticate(username: str, password: str) -> User | None:
 
 
 def issue_token(
-    user: User, lifetime: timedelta, now: datetime | None = None
+    user: User, lifetime: timedelta, *, now: datetime | None = None
 ) -> tuple[str, ApiToken]:
     """A new random token for the user; the clear text is returned once and never stored."""
     now = now or utcnow()

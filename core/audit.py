@@ -75,7 +75,7 @@ def set_actor(user_id: int | None, username: str) -> None:
     _actor.set(Actor(user_id, username))
 
 
-def record(action: str, entity: str, entity_id=None, changes: dict | None = None) -> None:
+def record(action: str, entity: str, *, entity_id=None, changes: dict | None = None) -> None:
     """An entry for a write that bypasses the ORM flush (bulk statements)."""
     entry = _entry(db.session(), action, entity, entity_id, changes or {})
     db.session.execute(insert(AuditEntry).values(entry))
@@ -84,6 +84,7 @@ def record(action: str, entity: str, entity_id=None, changes: dict | None = None
 def audit_entries(
     username: str | None = None,
     user_id: int | None = None,
+    *,
     entity: str | None = None,
     entity_id: str | None = None,
     date_from: dt.date | None = None,

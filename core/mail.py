@@ -50,7 +50,7 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def queue_message(recipient: str, subject: str, body: str) -> OutboxMessage:
+def queue_message(recipient: str, subject: str, *, body: str) -> OutboxMessage:
     """Store a message for the delivery job. Line breaks in the recipient or the subject (a
     product named with one) become spaces: a value never starts a header of its own."""
     message = OutboxMessage(

@@ -35,7 +35,7 @@ def group_query() -> Select:
 
 
 def create_group(
-    name: str, members: Iterable[int], note: str | None = None
+    name: str, members: Iterable[int], *, note: str | None = None
 ) -> CrossReactivityGroup:
     name = clean_name(name)
     _refuse_taken_name(name)

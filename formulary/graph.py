@@ -68,6 +68,7 @@ class _Hop:
 def set_relations(
     substance: Substance,
     parents: Iterable[Substance] | None = None,
+    *,
     contains: Iterable[Substance] | None = None,
     sources: Mapping[int, str | None] | None = None,
 ) -> None:
@@ -101,7 +102,7 @@ def set_relations(
 
 
 def add_relation(
-    substance: Substance, kind: RelationKind, related: Substance, source: str | None = None
+    substance: Substance, kind: RelationKind, *, related: Substance, source: str | None = None
 ) -> bool:
     """Add one edge unless it is there already (the seed's idempotent step); True if added."""
     current = {relation.related_id: relation.kind for relation in substance.relations}

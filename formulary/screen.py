@@ -139,12 +139,13 @@ def strongest(verdicts: Iterable[Verdict]) -> Verdict:
 def screen_serum(
     profile: PatientProfile,
     components: Sequence[ScreenComponent],
+    *,
     groups: Sequence[CrossReactivityFact] = (),
 ) -> Screen:
     """The verdict for one serum, with every reason, strongest first."""
     reasons = [
         *patient_reasons(profile),
-        *(r for c in components for r in component_reasons(profile, c, groups)),
+        *(r for c in components for r in component_reasons(profile, c, groups=groups)),
     ]
     return screen_from_reasons(reasons)
 
@@ -160,7 +161,7 @@ def patient_reasons(profile: PatientProfile) -> list[Reason]:
 
 
 def component_reasons(
-    profile: PatientProfile, component: ScreenComponent, groups: Sequence[CrossReactivityFact]
+    profile: PatientProfile, component: ScreenComponent, *, groups: Sequence[CrossReactivityFact]
 ) -> list[Reason]:
     """Allergy and cross-reactivity reasons one component raises for this patient. They depend
     only on the substance, so callers screening many serums compute them once per substance."""

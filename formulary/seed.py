@@ -61,7 +61,7 @@ def seed_catalogue(catalogue: dict | None = None) -> SeedReport:
 
 
 def seed_demo_serums(
-    author: User, approver: User, catalogue: dict | None = None, report: SeedReport | None = None
+    author: User, approver: User, *, catalogue: dict | None = None, report: SeedReport | None = None
 ) -> SeedReport:
     """The demo serums, written by one user and approved by another (four eyes), unless a
     serum of that code exists already."""
@@ -135,7 +135,7 @@ def _seed_relation(entry: dict, report: SeedReport) -> None:
     substance, related = _named(entry["substance"]), _named(entry["related"])
     try:
         added = graph.add_relation(
-            substance, RELATIONS[entry["relation"]], related, source=entry.get("source")
+            substance, RELATIONS[entry["relation"]], related=related, source=entry.get("source")
         )
     except Invalid as refused:  # the catalogue was edited into a shape this fact contradicts
         report.skipped.append(f"{substance.name} {entry['relation']} {related.name}: {refused}")

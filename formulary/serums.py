@@ -35,7 +35,7 @@ def get_serum(serum_id: int, *, field: str | None = None) -> Serum:
 
 
 def serum_query(
-    code: str | None = None, status: SerumStatus | str | None = None, q: str | None = None
+    code: str | None = None, status: SerumStatus | str | None = None, *, q: str | None = None
 ) -> Select:
     """Serum versions, by code then version, with everything the API shows loaded up front;
     `q` finds a code or a name containing it (any case)."""
@@ -63,6 +63,7 @@ def serum_query(
 def create_serum(
     author: User | None,
     code: str,
+    *,
     name: str,
     source: SerumSource | str,
     dose_volume_ml: Decimal,
@@ -97,7 +98,7 @@ def create_serum(
     return serum
 
 
-def update_draft(serum: Serum, changes: Mapping, editor: User | None = None) -> Serum:
+def update_draft(serum: Serum, changes: Mapping, *, editor: User | None = None) -> Serum:
     """Apply a PATCH to a draft; `components`, when given, replaces them all. An `editor`
     other than the author is remembered: having changed the draft, they cannot approve it."""
     _refuse_unless_draft(serum, "edited")

@@ -50,6 +50,7 @@ def substances_by_ids(ids: Iterable[int], field: str) -> list[Substance]:
 def create_substance(
     name: str,
     category: Category | str,
+    *,
     is_class: bool = False,
     synonyms: Iterable[str] = (),
     parents: Iterable[int] = (),

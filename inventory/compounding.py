@@ -89,6 +89,7 @@ def beyond_use_date(prepared_at: datetime, days: int) -> date:
 def compound(
     serum: Serum,
     doses: Decimal,
+    *,
     user: User,
     now: datetime,
     storage: Storage | str = Storage.ROOM,
@@ -109,7 +110,7 @@ def compound(
         raise Conflict(
             f"{serum.name} would be beyond use before it is made: check its beyond-use days."
         )
-    produced = doses_as_stock(doses, serum.dose_volume_ml, product.unit)
+    produced = doses_as_stock(doses, serum.dose_volume_ml, unit=product.unit)
     with db.session.begin_nested():
         lot = Lot(
             product_id=product.id,
@@ -138,12 +139,20 @@ def compound(
         reason = f"compounding batch {batch.id}"
         for draw in draws:
             post_movement(
-                draw.lot, MovementKind.CONSUME, -draw.quantity, reason, user.id, now, today
+                draw.lot,
+                MovementKind.CONSUME,
+                quantity=-draw.quantity,
+                reason=reason,
+                user_id=user.id,
+                now=now,
+                usable_on=today,
             )
             batch.consumptions.append(
                 BatchConsumption(lot_id=draw.lot.id, quantity=draw.quantity, unit=draw.unit)
             )
-        post_movement(lot, MovementKind.PRODUCE, produced, reason, user.id, now)
+        post_movement(
+            lot, MovementKind.PRODUCE, quantity=produced, reason=reason, user_id=user.id, now=now
+        )
         db.session.flush()
     return batch
 
@@ -174,7 +183,7 @@ def _serum_product(serum: Serum, product_id: int | None) -> Product:
         for product in products:
             if product.id == product_id:
                 return _locked(product)
-        raise Invalid({"product_id": [f"Product {product_id} does not stock {serum.name}."]})
+        raise Invalid({"product_id": [f"That product does not stock {serum.name}."]})
     if not products:
         raise Conflict(
             f"No product stocks {serum.name} (serum {serum.id}): create a serum product for it "

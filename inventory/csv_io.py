@@ -221,7 +221,7 @@ def _check_products_and_lot_numbers(rows: list[dict], lines_of: list[int], check
         else:
             first_line[key] = line
             row["effective_expiry"] = effective_expiry(
-                row["expiry_date"], None, days_after_opening[row["product_id"]]
+                row["expiry_date"], None, days_after_opening=days_after_opening[row["product_id"]]
             )
 
 
@@ -245,6 +245,7 @@ def _existing_lot_numbers(product_ids: list[int]) -> set[tuple[int, str]]:
 def insert_lots(
     rows: list[dict],
     user_id: int | None,
+    *,
     now: datetime,
     source: str,
     progress: Callable[[int], None] = lambda done: None,

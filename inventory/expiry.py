@@ -48,7 +48,7 @@ def parse_expiry(text: str) -> tuple[date, bool]:
 
 
 def effective_expiry(
-    expiry_date: date, opened_at: datetime | None, days_after_opening: int | None
+    expiry_date: date, opened_at: datetime | None, *, days_after_opening: int | None
 ) -> date:
     """The last day a lot may be used: its expiry date, or the last day of its opened life
     when that comes first. A vial opened on 1 January with 28 days lasts through 28 January:
@@ -62,7 +62,9 @@ def effective_expiry(
 def refresh_effective_expiry(lot: Lot, days_after_opening: int | None) -> None:
     """Recompute the stored effective expiry after its expiry date, its opening or its
     product's days after opening changed."""
-    lot.effective_expiry = effective_expiry(lot.expiry_date, lot.opened_at, days_after_opening)
+    lot.effective_expiry = effective_expiry(
+        lot.expiry_date, lot.opened_at, days_after_opening=days_after_opening
+    )
 
 
 # First expiring, first out; on a tie, the earliest received.

@@ -30,7 +30,7 @@ class Pick:
         return self.lot.lot_number
 
 
-def usable_lots(product_id: int, day: date, lock: bool = False) -> list[Lot]:
+def usable_lots(product_id: int, day: date, *, lock: bool = False) -> list[Lot]:
     """The product's lots usable on that day, in FEFO order. With `lock` their rows stay
     locked until the transaction ends (PostgreSQL), so that picks made from them hold."""
     stmt = (
@@ -46,7 +46,7 @@ def usable_lots(product_id: int, day: date, lock: bool = False) -> list[Lot]:
     return list(db.session.scalars(stmt))
 
 
-def fefo_picks(product_id: int, quantity: Decimal, day: date, lock: bool = False) -> list[Pick]:
+def fefo_picks(product_id: int, quantity: Decimal, *, day: date, lock: bool = False) -> list[Pick]:
     """Which lots give `quantity` on that day, and how much each; a 409 when the usable stock
     is short (nothing is picked then)."""
     picks = []
@@ -70,7 +70,7 @@ def fefo_picks(product_id: int, quantity: Decimal, day: date, lock: bool = False
 
 
 def dispense(
-    product_id: int, quantity: Decimal, reason: str | None, user_id: int | None, now: datetime
+    product_id: int, quantity: Decimal, *, reason: str | None, user_id: int | None, now: datetime
 ) -> list[Pick]:
     """Hand out `quantity` of a product FEFO, now: all of it from lots usable today, or
     nothing (409)."""
@@ -79,10 +79,16 @@ def dispense(
     product = get_product(product_id)
     today = clinic_today(now)
     with db.session.begin_nested():
-        picks = fefo_picks(product.id, quantity, today, lock=True)
+        picks = fefo_picks(product.id, quantity, day=today, lock=True)
         for pick in picks:
             post_movement(
-                pick.lot, MovementKind.DISPENSE, -pick.quantity, reason, user_id, now, today
+                pick.lot,
+                MovementKind.DISPENSE,
+                quantity=-pick.quantity,
+                reason=reason,
+                user_id=user_id,
+                now=now,
+                usable_on=today,
             )
     return picks
 

@@ -75,7 +75,7 @@ def forecast_window(weeks: int, as_of: date) -> tuple[date, date]:
 
 
 def forecast(
-    demand: list[Demand], weeks: int, as_of: date, planned_only: bool = False
+    demand: list[Demand], weeks: int, *, as_of: date, planned_only: bool = False
 ) -> list[ProductForecast]:
     """Every serum that is stocked or planned, week by week; with `planned_only`, only the
     serums planned sessions need (the stock of the others is not even read)."""
@@ -111,11 +111,11 @@ def forecast(
     return sorted(forecasts, key=lambda f: (f.product_id is None, f.product_id or 0, f.serum_id))
 
 
-def shortfalls(demand: list[Demand], weeks: int, as_of: date) -> list[tuple[int | None, date]]:
+def shortfalls(demand: list[Demand], weeks: int, *, as_of: date) -> list[tuple[int | None, date]]:
     """(product_id, first short week) of every serum that goes short."""
     return [
         (f.product_id, f.shortfall_week)
-        for f in forecast(demand, weeks, as_of, planned_only=True)
+        for f in forecast(demand, weeks, as_of=as_of, planned_only=True)
         if f.shortfall_week is not None
     ]
 
@@ -187,7 +187,7 @@ def _usable_stock(
     stock: dict[int, list] = defaultdict(list)
     for lot_id, product_id, last_day, received_at, on_hand, volume, unit in rows:
         try:
-            doses = stock_as_doses(on_hand, volume, unit)
+            doses = stock_as_doses(on_hand, volume, unit=unit)
         except Conflict:
             continue  # a serum product counted in mg holds no doses the clinic can use
         stock[product_id].append(((last_day, received_at, lot_id), last_day, doses))

@@ -25,6 +25,7 @@ _lots = Lot.__table__
 def post_movement(
     lot: Lot,
     kind: MovementKind,
+    *,
     quantity: Decimal,
     reason: str | None,
     user_id: int | None,

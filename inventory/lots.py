@@ -101,7 +101,9 @@ def receive(
         lot_number=lot_number,
         expiry_date=expiry.day,
         expiry_month_only=expiry.month_only,
-        effective_expiry=effective_expiry(expiry.day, None, product.days_after_opening),
+        effective_expiry=effective_expiry(
+            expiry.day, None, days_after_opening=product.days_after_opening
+        ),
         quantity_on_hand=Decimal(0),
         status=LotStatus.QUARANTINE if quarantine else LotStatus.AVAILABLE,
         received_at=received_at,
@@ -110,7 +112,9 @@ def receive(
     )
     db.session.add(lot)
     db.session.flush()
-    post_movement(lot, MovementKind.RECEIVE, quantity, "received", user_id, now)
+    post_movement(
+        lot, MovementKind.RECEIVE, quantity=quantity, reason="received", user_id=user_id, now=now
+    )
     return Receipt(lot, created=True)
 
 
@@ -187,7 +191,9 @@ def _receive_more(
             {expiry_field: ["Differs from the stored expiry of this lot."]},
         )
     _check_not_expired(lot.expiry_date, now, expiry_field)
-    post_movement(lot, MovementKind.RECEIVE, quantity, "received", user_id, now)
+    post_movement(
+        lot, MovementKind.RECEIVE, quantity=quantity, reason="received", user_id=user_id, now=now
+    )
 
 
 def release(lot_id: int) -> Lot:
@@ -202,7 +208,7 @@ def release(lot_id: int) -> Lot:
     return lot
 
 
-def open_lot(lot_id: int, now: datetime, opened_at: datetime | None = None) -> Lot:
+def open_lot(lot_id: int, now: datetime, *, opened_at: datetime | None = None) -> Lot:
     """Record when the vial was first opened; its opened life starts that day. Only the first
     opening counts: opening again changes nothing."""
     lot = get_lot(lot_id, lock=True)
@@ -223,7 +229,9 @@ def open_lot(lot_id: int, now: datetime, opened_at: datetime | None = None) -> L
     return lot
 
 
-def adjust(lot_id: int, quantity: Decimal, reason: str, user_id: int | None, now: datetime) -> Lot:
+def adjust(
+    lot_id: int, quantity: Decimal, *, reason: str, user_id: int | None, now: datetime
+) -> Lot:
     """A counted correction, up or down; never below zero."""
     if quantity == 0:
         raise Invalid({"quantity": ["An adjustment changes the quantity: it cannot be 0."]})
@@ -231,13 +239,16 @@ def adjust(lot_id: int, quantity: Decimal, reason: str, user_id: int | None, now
     lot = get_lot(lot_id, lock=True)
     if lot.status == LotStatus.DISPOSED:
         raise Conflict(f"Lot {lot.lot_number} is disposed of.")
-    post_movement(lot, MovementKind.ADJUST, quantity, reason, user_id, now)
+    post_movement(
+        lot, MovementKind.ADJUST, quantity=quantity, reason=reason, user_id=user_id, now=now
+    )
     return lot
 
 
 def dispose(
     lot_id: int,
     reason: str,
+    *,
     user_id: int | None,
     now: datetime,
     quantity: Decimal | None = None,
@@ -252,7 +263,9 @@ def dispose(
         raise Conflict(f"Lot {lot.lot_number} is already disposed of.")
     amount = lot.quantity_on_hand if quantity is None else quantity
     if amount > 0:
-        post_movement(lot, MovementKind.DISPOSE, -amount, reason, user_id, now)
+        post_movement(
+            lot, MovementKind.DISPOSE, quantity=-amount, reason=reason, user_id=user_id, now=now
+        )
     if lot.quantity_on_hand == 0 and lot.status != LotStatus.RECALLED:
         lot.status = LotStatus.DISPOSED
         lot.status_reason = reason
@@ -260,7 +273,7 @@ def dispose(
     return lot
 
 
-def recall(lot_id: int, reason: str, now: datetime | None = None) -> Lot:
+def recall(lot_id: int, reason: str, *, now: datetime | None = None) -> Lot:
     """A recalled lot is never usable again, whatever its stock or status. The recall alert is
     raised in the same transaction: the recall and its alert exist together or not at all."""
     _check_reason(reason)
@@ -270,7 +283,7 @@ def recall(lot_id: int, reason: str, now: datetime | None = None) -> Lot:
     lot.status = LotStatus.RECALLED
     lot.status_reason = reason
     db.session.flush()
-    raise_recall_alert(lot, reason, now or utcnow())
+    raise_recall_alert(lot, reason, now=now or utcnow())
     return lot
 
 

@@ -30,7 +30,7 @@ def product_for_gtin(gtin: str) -> Product | None:
 
 
 def product_query(
-    kind: ProductKind | str | None = None, gtin: str | None = None, q: str | None = None
+    kind: ProductKind | str | None = None, gtin: str | None = None, *, q: str | None = None
 ) -> Select:
     """Products by name, of a kind, of a GTIN (any length it is written in), or whose name
     contains `q` (any case)."""
@@ -47,6 +47,7 @@ def product_query(
 def create_product(
     kind: ProductKind | str,
     name: str,
+    *,
     unit: str,
     substance_id: int | None = None,
     serum_id: int | None = None,

@@ -32,7 +32,7 @@ def serum_products(serum_id: int) -> list[Product]:
     )
 
 
-def doses_as_stock(doses: Decimal, dose_volume_ml: Decimal, unit: str) -> Decimal:
+def doses_as_stock(doses: Decimal, dose_volume_ml: Decimal, *, unit: str) -> Decimal:
     """How much of a product counted in `unit` the doses are."""
     measured = _measured_unit(unit)
     if measured is None:
@@ -46,9 +46,9 @@ def doses_as_stock(doses: Decimal, dose_volume_ml: Decimal, unit: str) -> Decima
     return units.convert(volume, unit).value.quantize(_LEDGER_STEP, rounding=ROUND_CEILING)
 
 
-def stock_as_doses(quantity: Decimal, dose_volume_ml: Decimal, unit: str) -> Decimal:
+def stock_as_doses(quantity: Decimal, dose_volume_ml: Decimal, *, unit: str) -> Decimal:
     """How many doses a quantity of a product counted in `unit` holds."""
-    per_dose = doses_as_stock(Decimal(1), dose_volume_ml, unit)
+    per_dose = doses_as_stock(Decimal(1), dose_volume_ml, unit=unit)
     return Decimal(quantity) / per_dose
 
 
@@ -60,7 +60,7 @@ def _measured_unit(unit: str) -> str | None:
         return None
 
 
-def usable_serum_lots(product_ids: list[int], day: date, lock: bool = False) -> list[Lot]:
+def usable_serum_lots(product_ids: list[int], day: date, *, lock: bool = False) -> list[Lot]:
     """Lots of any of the products usable on that day, in FEFO order (earliest effective
     expiry, then earliest received). With `lock`, the rows stay locked until the transaction
     ends (PostgreSQL), so that a pick made from them holds."""

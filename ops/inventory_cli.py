@@ -32,7 +32,7 @@ def import_lots_command(file):
         with writing(), acting_as(None, "cli"), unit_of_work():
             rows = read_lot_rows(file, now)
             with click.progressbar(length=len(rows), label="Importing lots") as bar:
-                insert_lots(rows, None, now, source=file.name, progress=bar.update)
+                insert_lots(rows, None, now=now, source=file.name, progress=bar.update)
     except LotImportError as error:
         for message in error.errors:
             click.echo(message, err=True)

@@ -191,10 +191,10 @@ def make_course(
     course = plan_course(
         patient,
         serum.id,
-        start_date,
-        induction_sessions,
-        maintenance_months,
-        doctor or make_user(role=Role.DOCTOR),
+        start_date=start_date,
+        induction_sessions=induction_sessions,
+        maintenance_months=maintenance_months,
+        doctor=doctor or make_user(role=Role.DOCTOR),
         **fields,
     )
     db.session.commit()

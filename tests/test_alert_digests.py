@@ -88,7 +88,7 @@ def test_a_long_digest_names_how_many_more_wait_in_the_inbox(monkeypatch):
 def test_a_recall_queues_its_notice_at_once_for_the_next_delivery():
     admin = factories.make_user(role="admin")
     lot = factories.make_lot(lot_number="R-1")
-    lots.recall(lot.id, "sterility failure", datetime(2025, 6, 1, tzinfo=UTC))
+    lots.recall(lot.id, "sterility failure", now=datetime(2025, 6, 1, tzinfo=UTC))
     db.session.commit()
     (message,) = outbox()
     assert message.recipient == admin.email

@@ -97,13 +97,15 @@ def test_an_opened_vial_alerts_on_its_effective_expiry_not_the_printed_one():
 
 def test_lots_without_stock_disposed_or_recalled_raise_no_expiry_alert():
     empty = lot_expiring_in(5)
-    lots.adjust(empty.id, Decimal(-10), "counted: none left", None, datetime.now(UTC))
+    lots.adjust(
+        empty.id, Decimal(-10), reason="counted: none left", user_id=None, now=datetime.now(UTC)
+    )
     disposed = lot_expiring_in(5)
-    lots.dispose(disposed.id, "broken", None, datetime.now(UTC))
+    lots.dispose(disposed.id, "broken", user_id=None, now=datetime.now(UTC))
     recalled = lot_expiring_in(5)
-    lots.recall(recalled.id, "supplier recall", datetime.now(UTC))
+    lots.recall(recalled.id, "supplier recall", now=datetime.now(UTC))
     expired_and_recalled = lot_expiring_in(1)
-    lots.recall(expired_and_recalled.id, "supplier recall", datetime.now(UTC))
+    lots.recall(expired_and_recalled.id, "supplier recall", now=datetime.now(UTC))
     db.session.commit()
     scan_on(AS_OF + timedelta(days=2))
     assert alerts_of(empty) == [] and alerts_of(disposed) == []
@@ -129,7 +131,7 @@ def test_thresholds_come_from_expiry_alert_days(app, monkeypatch):
 def test_an_alert_keeps_what_was_seen_when_it_was_raised():
     lot = lot_expiring_in(20, quantity="12.5")
     scan_on(AS_OF)
-    lots.adjust(lot.id, Decimal("-2.5"), "count", None, datetime.now(UTC))
+    lots.adjust(lot.id, Decimal("-2.5"), reason="count", user_id=None, now=datetime.now(UTC))
     db.session.commit()
     (alert,) = alerts_of(lot)
     assert (alert.lot_number, alert.effective_expiry) == (lot.lot_number, lot.effective_expiry)
@@ -262,12 +264,12 @@ def test_low_stock_is_raised_again_only_after_the_product_recovered():
     scan_on(AS_OF)
     scan_on(AS_OF + timedelta(days=1))  # still short: nothing new
     assert len(alerts_of(product)) == 1
-    lots.adjust(lot.id, Decimal(10), "delivery counted", None, datetime.now(UTC))
+    lots.adjust(lot.id, Decimal(10), reason="delivery counted", user_id=None, now=datetime.now(UTC))
     db.session.commit()
     scan_on(AS_OF + timedelta(days=2))  # recovered: the key is released
     first = alerts_of(product)[0]
     assert first.dedup_key == f"low_stock:{product.id}:cleared:{first.id}"
-    lots.adjust(lot.id, Decimal(-8), "used", None, datetime.now(UTC))
+    lots.adjust(lot.id, Decimal(-8), reason="used", user_id=None, now=datetime.now(UTC))
     db.session.commit()
     scan_on(AS_OF + timedelta(days=3))
     scan_on(AS_OF + timedelta(days=4))
@@ -306,7 +308,7 @@ def test_a_refused_recall_raises_no_alert(client, login_as):
 
 def test_a_scan_never_raises_a_recall_alert_twice_nor_lists_it_as_its_own():
     lot = lot_expiring_in(200)
-    lots.recall(lot.id, "sterility", datetime.now(UTC))
+    lots.recall(lot.id, "sterility", now=datetime.now(UTC))
     db.session.commit()
     run = scan_on(AS_OF)
     assert run.counts["recall"] == 0
@@ -408,7 +410,9 @@ def test_a_scan_on_demand_without_a_body_scans_today(client, login_as):
 
 def test_the_inbox_takes_as_many_queries_for_60_alerts_as_for_3(client, login_as, count_queries):
     def queries_for(count):
-        user = create_user(factories.unique("acker-"), "pharmacist", "a long test password")
+        user = create_user(
+            factories.unique("acker-"), "pharmacist", password="a long test password"
+        )
         for _ in range(count):
             product = factories.make_product(kind="consumable")
             factories.make_alert(

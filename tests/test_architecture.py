@@ -1,6 +1,7 @@
 """The layout is the architecture: imports run app -> api, web -> ops -> the domain packages
 (clinic -> inventory -> formulary -> core), never back; the JSON API and the pages never import
-each other; every table is registered in one place."""
+each other; every table is registered in one place; a domain operation's parameters past the
+second are passed by keyword."""
 
 import ast
 from pathlib import Path
@@ -24,6 +25,8 @@ ALLOWED = {
     "web": {*DOMAIN, "ops", "web"},
 }
 OWN = {*DOMAIN, *BOUNDARIES, "config"}
+# A domain operation's parameters past the second are keyword-only: calls say what they pass.
+MAX_POSITIONAL = 2
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -66,3 +69,31 @@ def test_every_table_is_defined_in_a_registered_model_module():
     registered = {module.__name__ for module in MODEL_MODULES}
     defined_in = {mapper.class_.__module__ for mapper in db.Model.registry.mappers}
     assert defined_in - registered == set()
+
+
+def public_functions_with_many_positional_parameters(path: Path) -> list[str]:
+    """Module-level public functions taking more than two positional parameters."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+        and not node.name.startswith("_")
+        and len(node.args.posonlyargs) + len(node.args.args) > MAX_POSITIONAL
+    ]
+
+
+def test_a_domain_operation_takes_anything_past_two_parameters_by_keyword():
+    wide = {
+        str(path.relative_to(ROOT)): names
+        for package in DOMAIN
+        for path in modules_of(package)
+        if (names := public_functions_with_many_positional_parameters(path))
+    }
+    assert wide == {}
+
+
+def test_the_signature_rule_catches_a_wide_signature(tmp_path):
+    wide = tmp_path / "wide.py"
+    wide.write_text("def receive(a, b, c):\n    pass\n\ndef fine(a, b, *, c):\n    pass\n")
+    assert public_functions_with_many_positional_parameters(wide) == ["receive"]

@@ -58,7 +58,7 @@ def gs1(gtin: str, expiry, lot: str) -> str:
 def test_a_pharmacist_receives_a_lot_by_barcode_and_dispenses_it(live_app, page):
     with live_app.app_context():
         today = clinic_today()
-        pharmacist = create_user("pharmacist-browser", "pharmacist", PASSWORD)
+        pharmacist = create_user("pharmacist-browser", "pharmacist", password=PASSWORD)
         now = utcnow()
         vials = create_product(
             kind="consumable", name="Hyaluronic acid base 2 mL", unit="vial", gtin=GTIN,
@@ -136,11 +136,11 @@ def test_a_doctor_records_an_allergy_by_synonym_and_sees_the_serum_turn_contrain
         today = clinic_today()
         seed_catalogue()
         seed_condition_rules()
-        author = create_user("pharmacist-author", "pharmacist", PASSWORD)
-        approver = create_user("admin-approver", "admin", PASSWORD)
+        author = create_user("pharmacist-author", "pharmacist", password=PASSWORD)
+        approver = create_user("admin-approver", "admin", password=PASSWORD)
         seed_demo_serums(author, approver)
         seed_demo_stock(utcnow())
-        create_user("doctor-browser", "doctor", PASSWORD)
+        create_user("doctor-browser", "doctor", password=PASSWORD)
         create_patient({"mrn": "MRN-4410", "name": "Marta Sousa", "sex": "female",
                         "alopecia_scale": "ludwig", "alopecia_stage": 2})  # fmt: skip
         create_patient({"mrn": "MRN-4411", "name": "Jorge Almeida", "sex": "male"})
@@ -204,8 +204,8 @@ def test_an_administrator_scans_acknowledges_an_alert_manages_users_and_adds_a_r
     with live_app.app_context():
         today = clinic_today()
         seed_condition_rules()
-        admin = create_user("admin-browser", "admin", PASSWORD)
-        create_user("pharmacist-lena", "pharmacist", PASSWORD, email="lena@clinic.example")
+        admin = create_user("admin-browser", "admin", password=PASSWORD)
+        create_user("pharmacist-lena", "pharmacist", password=PASSWORD, email="lena@clinic.example")
         now = utcnow()
         base = create_product(
             kind="consumable", name="Hyaluronic acid base 2 mL", unit="vial",
@@ -236,7 +236,7 @@ def test_an_administrator_scans_acknowledges_an_alert_manages_users_and_adds_a_r
     expect(health).to_contain_text("degraded")
     page.get_by_role("button", name="Run the scan now").click()
     expect(page.locator(".flash-success")).to_have_text(
-        f"The scan of {today.isoformat()} created 3 alert(s): 2 expiring, 1 low stock."
+        f"The scan of {day_text(today)} created 3 alert(s): 2 expiring, 1 low stock."
     )
     expect(health.locator(".badge")).to_have_text("ok")
     history = page.locator("table.scans tbody tr")

@@ -44,25 +44,39 @@ def clinic_week(live_app):
         today = clinic_today()
         seed_catalogue()
         seed_condition_rules()
-        author = create_user("pharmacist-author", "pharmacist", PASSWORD)
-        approver = create_user("admin-approver", "admin", PASSWORD)
+        author = create_user("pharmacist-author", "pharmacist", password=PASSWORD)
+        approver = create_user("admin-approver", "admin", password=PASSWORD)
         seed_demo_serums(author, approver)
         seed_demo_stock(utcnow())
-        doctor = create_user("doctor-today", "doctor", PASSWORD)
+        doctor = create_user("doctor-today", "doctor", password=PASSWORD)
         marta = create_patient(
             {"mrn": "MRN-5510", "name": "Marta Sousa", "sex": "female",
              "alopecia_scale": "ludwig", "alopecia_stage": 2}
         )  # fmt: skip
-        record_allergy(marta, resolve_substance(name="B12"), {"criticality": "high"})
+        record_allergy(marta, resolve_substance(name="B12"), fields={"criticality": "high"})
         jorge = create_patient(
             {"mrn": "MRN-5511", "name": "Jorge Almeida", "sex": "male",
              "alopecia_scale": "norwood", "alopecia_stage": 3}
         )  # fmt: skip
         jorge.allergy_status = AllergyStatus.NO_KNOWN_ALLERGIES
         hair_pn = _serum("HAIR-PN")
-        course = plan_course(marta, hair_pn.id, today - timedelta(days=7), 4, 0, doctor)
+        course = plan_course(
+            marta,
+            hair_pn.id,
+            start_date=today - timedelta(days=7),
+            induction_sessions=4,
+            maintenance_months=0,
+            doctor=doctor,
+        )
         complete_session(course.sessions[0], doctor=doctor, fields=dict(PROCEDURE), now=utcnow())
-        plan_course(jorge, hair_pn.id, today + timedelta(days=2), 4, 0, doctor)
+        plan_course(
+            jorge,
+            hair_pn.id,
+            start_date=today + timedelta(days=2),
+            induction_sessions=4,
+            maintenance_months=0,
+            doctor=doctor,
+        )
         db.session.commit()
     return today
 

@@ -22,8 +22,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.server]
 def test_a_pharmacist_writes_a_draft_formula_and_an_administrator_approves_it(live_app, page):
     with live_app.app_context():
         seed_catalogue()
-        create_user("pharmacist-formulary", "pharmacist", PASSWORD)
-        create_user("admin-approver", "admin", PASSWORD)
+        create_user("pharmacist-formulary", "pharmacist", password=PASSWORD)
+        create_user("admin-approver", "admin", password=PASSWORD)
         db.session.commit()
 
     # The pharmacist, from the stock board, writes the draft.

@@ -60,7 +60,14 @@ def _plan_courses() -> None:
         for serum in serums:
             try:
                 with db.session.begin_nested():
-                    plan_course(patient, serum.id, clinic_today(utcnow()), 4, 2, doctor)
+                    plan_course(
+                        patient,
+                        serum.id,
+                        start_date=clinic_today(utcnow()),
+                        induction_sessions=4,
+                        maintenance_months=2,
+                        doctor=doctor,
+                    )
                 break
             except DomainError:
                 continue

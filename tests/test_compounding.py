@@ -48,7 +48,7 @@ def consumed(lot) -> Decimal:
 def test_compounding_converts_the_formulas_milligrams_to_a_product_counted_in_grams(formula):
     biotin = factories.make_lot(formula["biotin_g"], quantity="2")
     hyaluronic = factories.make_lot(formula["ha_ml"], quantity="100")
-    batch = compound(formula["serum"], Decimal(10), pharmacist(), NOW)
+    batch = compound(formula["serum"], Decimal(10), user=pharmacist(), now=NOW)
     assert consumed(biotin) == Decimal("0.5")  # 10 x 50 mg = 500 mg = 0.5 g
     assert consumed(hyaluronic) == 20
     assert biotin.quantity_on_hand == Decimal("1.5")
@@ -61,7 +61,7 @@ def test_compounding_converts_the_formulas_milligrams_to_a_product_counted_in_gr
 def test_compounding_produces_a_serum_lot_of_the_doses_through_a_produce_movement(formula):
     factories.make_lot(formula["biotin_g"], quantity="2")
     factories.make_lot(formula["ha_ml"], quantity="100")
-    batch = compound(formula["serum"], Decimal(10), pharmacist(), NOW)
+    batch = compound(formula["serum"], Decimal(10), user=pharmacist(), now=NOW)
     lot = batch.lot
     assert (lot.product_id, lot.quantity_on_hand, lot.status.value) == (
         formula["product"].id,
@@ -80,7 +80,7 @@ def test_compounding_takes_each_component_first_expiring_first_across_lots_and_p
     late_g = factories.make_lot(formula["biotin_g"], quantity="1", expiry_date=date(2026, 1, 1))
     early_mg = factories.make_lot(biotin_mg, quantity="300", expiry_date=date(2025, 6, 1))
     factories.make_lot(formula["ha_ml"], quantity="100")
-    compound(formula["serum"], Decimal(10), pharmacist(), NOW)
+    compound(formula["serum"], Decimal(10), user=pharmacist(), now=NOW)
     assert (consumed(early_mg), consumed(late_g)) == (300, Decimal("0.2"))
 
 
@@ -90,7 +90,7 @@ def test_compounding_never_takes_a_recalled_or_expired_component_lot(formula):
     lots.recall(recalled.id, "supplier notice")
     good = factories.make_lot(formula["biotin_g"], quantity="5", expiry_date=date(2025, 9, 1))
     factories.make_lot(formula["ha_ml"], quantity="100")
-    compound(formula["serum"], Decimal(2), pharmacist(), NOW)
+    compound(formula["serum"], Decimal(2), user=pharmacist(), now=NOW)
     assert (consumed(expired), consumed(recalled), consumed(good)) == (0, 0, Decimal("0.1"))
 
 
@@ -118,14 +118,16 @@ def test_a_compounding_short_of_one_component_is_a_409_naming_it_and_consumes_no
 def test_a_component_with_no_stock_at_all_is_named_as_short(formula):
     factories.make_lot(formula["ha_ml"], quantity="100")
     with pytest.raises(Conflict) as refused:
-        compound(formula["serum"], Decimal(1), pharmacist(), NOW)
+        compound(formula["serum"], Decimal(1), user=pharmacist(), now=NOW)
     assert refused.value.details["short_components"] == ["biotin-c"]
 
 
 def test_the_beyond_use_date_is_the_earliest_consumed_lots_effective_expiry(formula):
     factories.make_lot(formula["biotin_g"], quantity="2", expiry_date=date(2025, 3, 2))
     factories.make_lot(formula["ha_ml"], quantity="100", expiry_date=date(2025, 12, 31))
-    batch = compound(formula["serum"], Decimal(1), pharmacist(), NOW, storage="refrigerated")
+    batch = compound(
+        formula["serum"], Decimal(1), user=pharmacist(), now=NOW, storage="refrigerated"
+    )
     # Refrigerated: 4 days would reach 4 March; the biotin lot ends on 2 March.
     assert batch.lot.expiry_date == date(2025, 3, 2) == batch.beyond_use_date
     assert batch.lot.effective_expiry == date(2025, 3, 2)
@@ -135,7 +137,9 @@ def test_the_beyond_use_date_follows_an_opened_component_vials_effective_expiry(
     vial = factories.make_lot(formula["ha_ml"], quantity="100", expiry_date=date(2026, 1, 1))
     lots.open_lot(vial.id, now=NOW, opened_at=datetime(2025, 2, 2, 9, 0, tzinfo=UTC))
     factories.make_lot(formula["biotin_g"], quantity="2")
-    batch = compound(formula["serum"], Decimal(1), pharmacist(), NOW, storage="refrigerated")
+    batch = compound(
+        formula["serum"], Decimal(1), user=pharmacist(), now=NOW, storage="refrigerated"
+    )
     assert batch.beyond_use_date == date(2025, 3, 1)  # opened 2 Feb, 28 days: last day 1 March
 
 
@@ -146,7 +150,7 @@ def test_the_beyond_use_date_follows_an_opened_component_vials_effective_expiry(
 def test_the_beyond_use_date_is_preparation_time_plus_the_storage_days(formula, storage, last_day):
     factories.make_lot(formula["biotin_g"], quantity="2")
     factories.make_lot(formula["ha_ml"], quantity="100")
-    batch = compound(formula["serum"], Decimal(1), pharmacist(), NOW, storage=storage)
+    batch = compound(formula["serum"], Decimal(1), user=pharmacist(), now=NOW, storage=storage)
     assert batch.beyond_use_date == last_day
     assert batch.lot.storage.value == storage
 
@@ -163,7 +167,7 @@ def test_a_component_product_counted_in_vials_is_a_422_naming_the_component(form
     factories.make_product("component", substance_id=hyaluronic.id, unit="vial")
     factories.make_lot(formula["biotin_g"], quantity="2")
     with pytest.raises(Invalid) as refused:
-        compound(formula["serum"], Decimal(1), pharmacist(), NOW)
+        compound(formula["serum"], Decimal(1), user=pharmacist(), now=NOW)
     assert "hyaluronic acid-c" in refused.value.errors["components"][0]
 
 
@@ -183,16 +187,16 @@ def test_an_iu_component_cannot_be_taken_from_stock_counted_in_milligrams(client
 def test_only_an_approved_compounded_serum_is_compounded(formula):
     draft = factories.make_serum(components=[(factories.make_substance(), 1, "mg")])
     with pytest.raises(Conflict, match="approved"):
-        compound(draft, Decimal(1), pharmacist(), NOW)
+        compound(draft, Decimal(1), user=pharmacist(), now=NOW)
     bought = factories.make_approved_serum(source="manufactured", manufacturer="Serum Labs")
     with pytest.raises(Conflict, match="manufactured"):
-        compound(bought, Decimal(1), pharmacist(), NOW)
+        compound(bought, Decimal(1), user=pharmacist(), now=NOW)
 
 
 def test_a_serum_without_a_serum_product_cannot_be_compounded():
     serum = factories.make_approved_serum()
     with pytest.raises(Conflict, match="create a serum product"):
-        compound(serum, Decimal(1), pharmacist(), NOW)
+        compound(serum, Decimal(1), user=pharmacist(), now=NOW)
 
 
 def test_with_several_serum_products_the_pharmacist_names_one(formula):
@@ -200,9 +204,9 @@ def test_with_several_serum_products_the_pharmacist_names_one(formula):
     factories.make_lot(formula["biotin_g"], quantity="2")
     factories.make_lot(formula["ha_ml"], quantity="100")
     with pytest.raises(Invalid) as refused:
-        compound(formula["serum"], Decimal(1), pharmacist(), NOW)
+        compound(formula["serum"], Decimal(1), user=pharmacist(), now=NOW)
     assert "product_id" in refused.value.errors
-    batch = compound(formula["serum"], Decimal(2), pharmacist(), NOW, product_id=second.id)
+    batch = compound(formula["serum"], Decimal(2), user=pharmacist(), now=NOW, product_id=second.id)
     # Stocked in mL: two doses of 2 mL.
     assert (batch.lot.product_id, batch.lot.quantity_on_hand) == (second.id, 4)
 

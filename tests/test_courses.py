@@ -13,7 +13,7 @@ from tests import factories
 
 
 def test_induction_sessions_are_a_week_apart_from_the_start_date():
-    assert session_dates(date(2025, 3, 3), 4, 0) == [
+    assert session_dates(date(2025, 3, 3), 4, maintenance_months=0) == [
         date(2025, 3, 3),
         date(2025, 3, 10),
         date(2025, 3, 17),
@@ -23,13 +23,13 @@ def test_induction_sessions_are_a_week_apart_from_the_start_date():
 
 def test_maintenance_after_a_last_weekly_session_on_31_january_falls_on_month_ends():
     # Start 3 January: weekly 3, 10, 17, 24, 31 January.
-    dates = session_dates(date(2025, 1, 3), 5, 3)
+    dates = session_dates(date(2025, 1, 3), 5, maintenance_months=3)
     assert dates[4] == date(2025, 1, 31)
     assert dates[5:] == [date(2025, 2, 28), date(2025, 3, 31), date(2025, 4, 30)]
 
 
 def test_maintenance_in_a_leap_year_falls_on_29_february():
-    dates = session_dates(date(2028, 1, 10), 4, 2)
+    dates = session_dates(date(2028, 1, 10), 4, maintenance_months=2)
     assert dates[3] == date(2028, 1, 31)
     assert dates[4:] == [date(2028, 2, 29), date(2028, 3, 31)]
 

@@ -25,7 +25,7 @@ def test_a_lot_is_not_usable_the_day_after_its_expiry():
 
 def test_an_opened_vial_is_usable_through_the_last_of_its_28_days():
     opened = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)
-    assert effective_expiry(date(2026, 1, 1), opened, 28) == date(2025, 1, 28)
+    assert effective_expiry(date(2026, 1, 1), opened, days_after_opening=28) == date(2025, 1, 28)
 
 
 def test_an_opened_vial_is_not_usable_on_the_29th_day():
@@ -40,23 +40,23 @@ def test_an_opened_vial_is_not_usable_on_the_29th_day():
 
 def test_the_expiry_date_wins_when_it_comes_before_the_opened_life_ends():
     opened = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)
-    assert effective_expiry(date(2025, 1, 15), opened, 28) == date(2025, 1, 15)
+    assert effective_expiry(date(2025, 1, 15), opened, days_after_opening=28) == date(2025, 1, 15)
 
 
 def test_an_unopened_lot_lasts_until_its_expiry_date():
-    assert effective_expiry(date(2025, 6, 30), None, 28) == date(2025, 6, 30)
+    assert effective_expiry(date(2025, 6, 30), None, days_after_opening=28) == date(2025, 6, 30)
 
 
 def test_a_product_without_days_after_opening_keeps_its_expiry_once_opened():
     opened = datetime(2025, 1, 1, 10, 0, tzinfo=UTC)
-    assert effective_expiry(date(2025, 6, 30), opened, None) == date(2025, 6, 30)
+    assert effective_expiry(date(2025, 6, 30), opened, days_after_opening=None) == date(2025, 6, 30)
 
 
 def test_the_opening_day_is_the_clinics_day_not_the_servers(app, monkeypatch):
     # 20:00 UTC on 1 January is already 2 January in Auckland: day one of 28 is 2 January.
     monkeypatch.setitem(app.config, "CLINIC_TIMEZONE", "Pacific/Auckland")
     opened = datetime(2025, 1, 1, 20, 0, tzinfo=UTC)
-    assert effective_expiry(date(2026, 1, 1), opened, 28) == date(2025, 1, 29)
+    assert effective_expiry(date(2026, 1, 1), opened, days_after_opening=28) == date(2025, 1, 29)
 
 
 @pytest.mark.parametrize(
@@ -92,5 +92,5 @@ def test_only_an_available_lot_is_usable(status):
 
 def test_a_lot_without_stock_is_not_usable():
     lot = factories.make_lot(quantity="1")
-    lots.adjust(lot.id, Decimal(-1), "counted: empty", None, NOW)
+    lots.adjust(lot.id, Decimal(-1), reason="counted: empty", user_id=None, now=NOW)
     assert not usable_on(lot, date(2025, 1, 2))

@@ -26,7 +26,7 @@ def test_fefo_takes_the_earliest_effective_expiry_first():
     product = factories.make_product()
     late = factories.make_lot(product, expiry_date=date(2026, 1, 1))
     early = factories.make_lot(product, expiry_date=date(2025, 6, 1))
-    assert picked(fefo_picks(product.id, Decimal(3), TODAY)) == [(early.id, 3)]
+    assert picked(fefo_picks(product.id, Decimal(3), day=TODAY)) == [(early.id, 3)]
     assert late.quantity_on_hand == 10
 
 
@@ -34,7 +34,7 @@ def test_fefo_ties_go_to_the_earliest_received():
     product = factories.make_product()
     second = factories.make_lot(product, expiry_date=date(2025, 6, 1), now=NOW)
     first = factories.make_lot(product, expiry_date=date(2025, 6, 1), now=NOW - timedelta(days=3))
-    assert picked(fefo_picks(product.id, Decimal(1), TODAY)) == [(first.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), day=TODAY)) == [(first.id, 1)]
     assert second.id != first.id
 
 
@@ -42,7 +42,7 @@ def test_fefo_splits_a_dispense_across_lots():
     product = factories.make_product()
     early = factories.make_lot(product, quantity="4", expiry_date=date(2025, 6, 1))
     late = factories.make_lot(product, quantity="10", expiry_date=date(2025, 9, 1))
-    picks = dispense(product.id, Decimal(6), "session", None, NOW)
+    picks = dispense(product.id, Decimal(6), reason="session", user_id=None, now=NOW)
     assert picked(picks) == [(early.id, 4), (late.id, 2)]
     assert (early.quantity_on_hand, late.quantity_on_hand) == (0, 8)
 
@@ -52,8 +52,8 @@ def test_fefo_skips_an_opened_vial_past_its_28_days():
     opened = factories.make_lot(product, expiry_date=date(2025, 12, 31), now=NOW)
     lots.open_lot(opened.id, now=NOW)  # last day 28 March
     sealed = factories.make_lot(product, expiry_date=date(2026, 6, 30), now=NOW)
-    assert picked(fefo_picks(product.id, Decimal(1), date(2025, 3, 28))) == [(opened.id, 1)]
-    assert picked(fefo_picks(product.id, Decimal(1), date(2025, 3, 29))) == [(sealed.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 28))) == [(opened.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 29))) == [(sealed.id, 1)]
 
 
 def test_fefo_takes_an_opened_vial_before_a_sealed_lot_that_expires_earlier_on_paper():
@@ -61,7 +61,7 @@ def test_fefo_takes_an_opened_vial_before_a_sealed_lot_that_expires_earlier_on_p
     sealed = factories.make_lot(product, expiry_date=date(2025, 5, 31), now=NOW)
     opened = factories.make_lot(product, expiry_date=date(2026, 12, 31), now=NOW)
     lots.open_lot(opened.id, now=NOW)  # effective expiry 28 March, before 31 May
-    assert [pick.lot_id for pick in fefo_picks(product.id, Decimal(12), TODAY)] == [
+    assert [pick.lot_id for pick in fefo_picks(product.id, Decimal(12), day=TODAY)] == [
         opened.id,
         sealed.id,
     ]
@@ -70,9 +70,9 @@ def test_fefo_takes_an_opened_vial_before_a_sealed_lot_that_expires_earlier_on_p
 def test_fefo_uses_a_lot_on_its_expiry_day_and_not_the_day_after():
     product = factories.make_product()
     lot = factories.make_lot(product, expiry_date=date(2025, 3, 1))
-    assert picked(fefo_picks(product.id, Decimal(1), date(2025, 3, 1))) == [(lot.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 1))) == [(lot.id, 1)]
     with pytest.raises(Conflict):
-        fefo_picks(product.id, Decimal(1), date(2025, 3, 2))
+        fefo_picks(product.id, Decimal(1), day=date(2025, 3, 2))
 
 
 @pytest.mark.parametrize("status", [LotStatus.QUARANTINE, LotStatus.RECALLED])
@@ -82,7 +82,7 @@ def test_fefo_never_hands_out_a_quarantined_or_recalled_lot(status):
     if status == LotStatus.RECALLED:
         lots.recall(blocked.id, "recall")
     good = factories.make_lot(product, expiry_date=date(2025, 9, 1))
-    assert picked(fefo_picks(product.id, Decimal(2), TODAY)) == [(good.id, 2)]
+    assert picked(fefo_picks(product.id, Decimal(2), day=TODAY)) == [(good.id, 2)]
 
 
 def test_fefo_never_hands_out_an_expired_or_disposed_lot():
@@ -91,9 +91,9 @@ def test_fefo_never_hands_out_an_expired_or_disposed_lot():
         product, expiry_date=date(2025, 2, 28), now=NOW - timedelta(days=30)
     )
     disposed = factories.make_lot(product, expiry_date=date(2025, 4, 1))
-    lots.dispose(disposed.id, "broken", None, NOW)
+    lots.dispose(disposed.id, "broken", user_id=None, now=NOW)
     with pytest.raises(Conflict):
-        dispense(product.id, Decimal(1), None, None, NOW)
+        dispense(product.id, Decimal(1), reason=None, user_id=None, now=NOW)
     assert expired.quantity_on_hand == 10
 
 
@@ -103,7 +103,7 @@ def test_a_dispense_beyond_the_usable_stock_is_a_conflict_and_changes_nothing():
     second = factories.make_lot(product, quantity="3", expiry_date=date(2025, 7, 1))
     movements_before = db.session.scalar(select(func.count()).select_from(Movement))
     with pytest.raises(Conflict) as refused:
-        dispense(product.id, Decimal(7), None, None, NOW)
+        dispense(product.id, Decimal(7), reason=None, user_id=None, now=NOW)
     assert refused.value.message == (
         f"Only 6 vial of {product.name} usable on 1 Mar 2025; 7 asked for."
     )

@@ -88,7 +88,7 @@ def test_weeks_start_on_as_of():
 def test_cancelled_and_past_sessions_need_nothing():
     serum, product = stocked_serum((1, date(2026, 1, 1)))
     course = factories.make_course(serum=serum, start_date=date(2025, 2, 24))
-    cancel_session(course.sessions[2], "moved", utcnow())  # 10 March
+    cancel_session(course.sessions[2], "moved", now=utcnow())  # 10 March
     db.session.commit()
     # 24 February is before as_of; 3 and 17 March remain planned in range.
     _, weeks = weeks_of(forecast(3, MONDAY), product)
@@ -132,7 +132,7 @@ def test_a_product_counted_in_ml_is_forecast_in_doses():
 def test_the_stock_walk_is_a_function_of_the_demand_it_is_given():
     serum, product = stocked_serum((1, date(2026, 1, 1)))
     demand = [Demand(serum.id, date(2025, 3, 4), Decimal(2))]
-    row, weeks = weeks_of(stock_forecast(demand, 1, MONDAY), product)
+    row, weeks = weeks_of(stock_forecast(demand, 1, as_of=MONDAY), product)
     assert (weeks, row.shortfall_week) == ([(MONDAY, 2, 1)], MONDAY)
 
 

@@ -309,7 +309,7 @@ def test_disposing_without_a_quantity_disposes_of_everything(client, login_as):
 
 def test_disposing_of_part_of_a_lot_leaves_it_available():
     lot = factories.make_lot(quantity="4")
-    lots.dispose(lot.id, "one vial broke", None, NOW, Decimal(1))
+    lots.dispose(lot.id, "one vial broke", user_id=None, now=NOW, quantity=Decimal(1))
     assert (lot.status, lot.quantity_on_hand) == (LotStatus.AVAILABLE, 3)
 
 
@@ -322,7 +322,7 @@ def test_disposing_needs_a_reason(client, login_as):
 def test_disposing_of_more_than_the_lot_holds_is_a_conflict():
     lot = factories.make_lot(quantity="2")
     with pytest.raises(Conflict):
-        lots.dispose(lot.id, "x", None, NOW, Decimal(3))
+        lots.dispose(lot.id, "x", user_id=None, now=NOW, quantity=Decimal(3))
 
 
 def test_a_recall_sets_the_lot_recalled_with_its_reason_in_the_audit_log(client, login_as):
@@ -351,7 +351,7 @@ def test_a_recall_needs_a_reason(client, login_as):
 def test_a_recalled_lot_stays_recalled_when_its_stock_is_disposed_of():
     lot = factories.make_lot()
     lots.recall(lot.id, "recall")
-    lots.dispose(lot.id, "destroyed after recall", None, NOW)
+    lots.dispose(lot.id, "destroyed after recall", user_id=None, now=NOW)
     assert (lot.status, lot.quantity_on_hand) == (LotStatus.RECALLED, 0)
 
 

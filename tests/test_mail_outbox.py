@@ -12,8 +12,8 @@ from tests.servers import free_port
 
 
 def test_queued_messages_are_sent_over_smtp_and_never_twice(mail_config):
-    queue_message("admin@clinic.example", "Digest 1", "three lots expire")
-    queue_message("pharma@clinic.example", "Digest 2", "one recall")
+    queue_message("admin@clinic.example", "Digest 1", body="three lots expire")
+    queue_message("pharma@clinic.example", "Digest 2", body="one recall")
     db.session.commit()
     with smtp_server() as (port, mailbox):
         mail_config(port)
@@ -25,7 +25,7 @@ def test_queued_messages_are_sent_over_smtp_and_never_twice(mail_config):
 
 
 def test_a_message_stays_queued_while_the_server_is_down_and_arrives_once_after(mail_config):
-    message = queue_message("admin@clinic.example", "Digest", "body")
+    message = queue_message("admin@clinic.example", "Digest", body="body")
     db.session.commit()
     port = free_port()
     mail_config(port)
@@ -41,7 +41,7 @@ def test_a_message_stays_queued_while_the_server_is_down_and_arrives_once_after(
 
 
 def test_without_a_mail_server_messages_wait_in_the_outbox():
-    queue_message("admin@clinic.example", "Digest", "body")
+    queue_message("admin@clinic.example", "Digest", body="body")
     db.session.commit()
     assert deliver_job() == {"sent": 0, "failed": 0, "queued": 1}
     statuses = db.session.scalars(select(OutboxMessage.status)).all()
@@ -49,7 +49,7 @@ def test_without_a_mail_server_messages_wait_in_the_outbox():
 
 
 def test_a_message_claimed_by_another_deliverer_is_not_sent_again(mail_config):
-    message = queue_message("admin@clinic.example", "Digest", "body")
+    message = queue_message("admin@clinic.example", "Digest", body="body")
     message.status = OutboxStatus.SENDING  # another process is sending it right now
     message.claimed_at = db.func.now()
     db.session.commit()
@@ -60,7 +60,7 @@ def test_a_message_claimed_by_another_deliverer_is_not_sent_again(mail_config):
 
 
 def test_a_line_break_in_a_subject_never_makes_a_header_of_its_own(mail_config):
-    queue_message("admin@clinic.example", "Recall of Lido\r\nBcc: thief@evil.example", "body")
+    queue_message("admin@clinic.example", "Recall of Lido\r\nBcc: thief@evil.example", body="body")
     db.session.commit()
     with smtp_server() as (port, mailbox):
         mail_config(port)
@@ -71,7 +71,7 @@ def test_a_line_break_in_a_subject_never_makes_a_header_of_its_own(mail_config):
 
 
 def test_a_server_that_never_answers_leaves_the_message_queued_after_the_timeout(app, mail_config):
-    message = queue_message("admin@clinic.example", "Digest", "body")
+    message = queue_message("admin@clinic.example", "Digest", body="body")
     db.session.commit()
     with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never says a word
         mail_config(silent.getsockname()[1])

@@ -29,12 +29,12 @@ def compounded():
     component = factories.make_product("component", substance_id=biotin.id, unit="mg")
     biotin_lot = factories.make_lot(component, quantity="1000")
     pharmacist = factories.make_user(role="pharmacist")
-    batch = compound(serum, Decimal(5), pharmacist, NOW, storage="refrigerated")
+    batch = compound(serum, Decimal(5), user=pharmacist, now=NOW, storage="refrigerated")
     db.session.commit()
     patient = factories.make_safe_patient(mrn="MRN-TRACE-1")
     course = factories.make_course(patient, serum, start_date=date(2025, 3, 3))
     doctor = factories.make_user(role="doctor")
-    complete_session(course.sessions[0], doctor, dict(PROCEDURE), NOW)
+    complete_session(course.sessions[0], doctor, fields=dict(PROCEDURE), now=NOW)
     db.session.commit()
     return {
         "biotin_lot": biotin_lot,
@@ -91,8 +91,8 @@ def test_a_trace_follows_a_batch_made_from_another_batch():
         factories.make_product("component", substance_id=saline.id, unit="mL"), quantity="50"
     )
     pharmacist = factories.make_user(role="pharmacist")
-    first = compound(concentrate, Decimal(10), pharmacist, NOW, storage="refrigerated")
-    second = compound(diluted, Decimal(3), pharmacist, NOW, storage="refrigerated")
+    first = compound(concentrate, Decimal(10), user=pharmacist, now=NOW, storage="refrigerated")
+    second = compound(diluted, Decimal(3), user=pharmacist, now=NOW, storage="refrigerated")
     db.session.add(
         BatchConsumption(batch_id=second.id, lot_id=first.lot_id, quantity=Decimal(1), unit="dose")
     )
@@ -132,7 +132,7 @@ def test_a_trace_takes_the_same_queries_for_one_patient_or_many(
     doctor = factories.make_user(role="doctor")
     for _ in range(3):
         course = factories.make_course(serum=serum, start_date=date(2025, 3, 3), doctor=doctor)
-        complete_session(course.sessions[0], doctor, dict(PROCEDURE), NOW)
+        complete_session(course.sessions[0], doctor, fields=dict(PROCEDURE), now=NOW)
         db.session.commit()
     many, four = measured()
     assert (one, four) == (1, 4)

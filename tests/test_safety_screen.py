@@ -87,7 +87,7 @@ def profile(*allergies, conditions=(), sex="male", scale="norwood", stage=3, sta
 
 
 def screen(patient, *serum):
-    return screen_serum(patient, [component(name) for name in serum], [ESTERS_AND_PABA])
+    return screen_serum(patient, [component(name) for name in serum], groups=[ESTERS_AND_PABA])
 
 
 SCALP_INFECTION = ConditionFact(

@@ -134,7 +134,7 @@ def test_without_trusted_proxies_a_forwarded_address_is_ignored(client):
 @pytest.mark.server
 def test_sixteen_concurrent_wrong_passwords_are_counted_one_after_another(live_app, live_server):
     with live_app.app_context():
-        create_user("guessed-doctor", "doctor", "a long test password")
+        create_user("guessed-doctor", "doctor", password="a long test password")
         db.session.commit()
 
     def guess(number):

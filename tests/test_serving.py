@@ -18,7 +18,7 @@ def test_gunicorn_answers_health_and_serves_the_login_page(live_server):
 
 def test_a_token_from_one_worker_is_honoured_by_every_worker(live_app, live_server):
     with live_app.app_context():
-        create_user("served-admin", "admin", "a long test password")
+        create_user("served-admin", "admin", password="a long test password")
         db.session.commit()
     token = live_server.token("served-admin", "a long test password")
     statuses = {live_server.request("GET", "/api/users", token=token)[0] for _ in range(10)}

@@ -73,7 +73,7 @@ def test_completing_takes_the_doses_from_the_first_expiring_lot_in_the_same_requ
 def test_completing_defaults_to_the_scheduled_date(stocked):
     course, *_ = stocked
     session = first_session(course)
-    complete_session(session, factories.make_user(role="doctor"), dict(PROCEDURE), NOW)
+    complete_session(session, factories.make_user(role="doctor"), fields=dict(PROCEDURE), now=NOW)
     assert session.performed_on == date(2025, 3, 3)
 
 
@@ -81,7 +81,7 @@ def test_a_session_scheduled_after_today_needs_the_day_it_was_performed(stocked)
     course, *_ = stocked
     later = course.sessions[1]  # 10 March
     with pytest.raises(Invalid) as refused:
-        complete_session(later, factories.make_user(role="doctor"), dict(PROCEDURE), NOW)
+        complete_session(later, factories.make_user(role="doctor"), fields=dict(PROCEDURE), now=NOW)
     assert "performed_on" in refused.value.errors
 
 
@@ -101,7 +101,7 @@ def test_a_lot_usable_on_the_performed_day_but_expired_since_can_be_recorded():
     course = factories.make_course(serum=serum)
     later = datetime(2025, 3, 5, 9, 0, tzinfo=UTC)
     session = complete_session(
-        first_session(course), factories.make_user(role="doctor"), dict(PROCEDURE), later
+        first_session(course), factories.make_user(role="doctor"), fields=dict(PROCEDURE), now=later
     )
     assert session.lot_id == lot.id
 
@@ -113,7 +113,7 @@ def test_fefo_skips_a_lot_already_expired_on_the_sessions_date():
     good = factories.make_lot(product, expiry_date=date(2025, 9, 30))
     course = factories.make_course(serum=serum)
     session = complete_session(
-        first_session(course), factories.make_user(role="doctor"), dict(PROCEDURE), NOW
+        first_session(course), factories.make_user(role="doctor"), fields=dict(PROCEDURE), now=NOW
     )
     assert session.lot_id == good.id
 
@@ -192,7 +192,7 @@ def test_one_session_draws_from_one_lot_that_holds_all_its_doses():
     big = factories.make_lot(product, quantity="5", expiry_date=date(2025, 9, 30))
     course = factories.make_course(serum=serum, doses_per_session=2)
     session = complete_session(
-        first_session(course), factories.make_user(role="doctor"), dict(PROCEDURE), NOW
+        first_session(course), factories.make_user(role="doctor"), fields=dict(PROCEDURE), now=NOW
     )
     assert (session.lot_id, session.doses, consumed(big)) == (big.id, 2, 2)
 
@@ -203,7 +203,7 @@ def test_a_serum_product_counted_in_ml_gives_the_dose_volume_per_dose():
     lot = factories.make_lot(product, quantity="10")
     course = factories.make_course(serum=serum)
     complete_session(
-        first_session(course), factories.make_user(role="doctor"), dict(PROCEDURE), NOW
+        first_session(course), factories.make_user(role="doctor"), fields=dict(PROCEDURE), now=NOW
     )
     assert (consumed(lot), lot.quantity_on_hand) == (Decimal("2.5"), Decimal("7.5"))
 
@@ -237,7 +237,10 @@ def test_a_serum_nobody_stocks_cannot_be_completed():
     course = factories.make_course()
     with pytest.raises(Conflict, match="No product stocks"):
         complete_session(
-            first_session(course), factories.make_user(role="doctor"), dict(PROCEDURE), NOW
+            first_session(course),
+            factories.make_user(role="doctor"),
+            fields=dict(PROCEDURE),
+            now=NOW,
         )
 
 
@@ -257,7 +260,7 @@ def test_needles_of_4_and_13_mm_are_accepted(stocked, needle):
     course, *_ = stocked
     fields = {**PROCEDURE, "needle_mm": Decimal(needle), "technique": "gun"}
     session = complete_session(
-        first_session(course), factories.make_user(role="doctor"), fields, NOW
+        first_session(course), factories.make_user(role="doctor"), fields=fields, now=NOW
     )
     assert session.needle_mm == needle
 
@@ -386,7 +389,7 @@ def test_the_session_list_takes_the_same_queries_for_few_sessions_or_many(
     headers = login_as(doctor)
     patient = factories.make_safe_patient()
     first = factories.make_course(patient, serum, doctor=doctor)
-    complete_session(first.sessions[0], doctor, dict(PROCEDURE), NOW)
+    complete_session(first.sessions[0], doctor, fields=dict(PROCEDURE), now=NOW)
     db.session.commit()
 
     def measured():
@@ -400,7 +403,7 @@ def test_the_session_list_takes_the_same_queries_for_few_sessions_or_many(
             patient, serum, start_date=date(2024, month, 1), doctor=doctor
         )
         session = course.sessions[0]
-        complete_session(session, doctor, dict(PROCEDURE), NOW)
+        complete_session(session, doctor, fields=dict(PROCEDURE), now=NOW)
         db.session.commit()
         client.post(
             f"/api/sessions/{session.id}/side-effects",

@@ -32,7 +32,7 @@ def test_forty_parallel_one_unit_dispenses_against_a_lot_of_twenty_give_exactly_
     live_app, live_server
 ):
     with live_app.app_context():
-        pharmacist = create_user("racing-pharmacist", "pharmacist", "a long test password")
+        pharmacist = create_user("racing-pharmacist", "pharmacist", password="a long test password")
         product = create_product(kind="consumable", name="Syringe 1 mL", unit="piece")
         expiry = Expiry(clinic_today() + timedelta(days=365))
         lot = receive(
@@ -88,11 +88,11 @@ def test_a_posting_that_finds_the_stock_already_taken_changes_nothing():
         post_movement(
             lot,
             MovementKind.DISPENSE,
-            Decimal(-1),
-            None,
-            None,
-            factories.STOCK_NOW,
-            date(2025, 1, 1),
+            quantity=Decimal(-1),
+            reason=None,
+            user_id=None,
+            now=factories.STOCK_NOW,
+            usable_on=date(2025, 1, 1),
         )
     assert db.session.scalar(movements) == before
 
@@ -103,11 +103,11 @@ def test_a_posting_on_a_lot_past_its_effective_expiry_is_refused_by_the_update_i
         post_movement(
             lot,
             MovementKind.DISPENSE,
-            Decimal(-1),
-            None,
-            None,
-            factories.STOCK_NOW,
-            date(2025, 2, 1),
+            quantity=Decimal(-1),
+            reason=None,
+            user_id=None,
+            now=factories.STOCK_NOW,
+            usable_on=date(2025, 2, 1),
         )
     assert db.session.get(Lot, lot.id).quantity_on_hand == 5
 
@@ -117,9 +117,9 @@ def test_parallel_completions_of_one_session_complete_it_once_and_consume_its_do
     live_app, live_server
 ):
     with live_app.app_context():
-        doctor = create_user("racing-doctor", "doctor", "a long test password")
-        author = create_user("racing-author", "pharmacist", "a long test password")
-        approver = create_user("racing-approver", "admin", "a long test password")
+        doctor = create_user("racing-doctor", "doctor", password="a long test password")
+        author = create_user("racing-author", "pharmacist", password="a long test password")
+        approver = create_user("racing-approver", "admin", password="a long test password")
         biotin = create_substance("biotin", "vitamin")
         serum = create_serum(
             author,
@@ -148,7 +148,14 @@ def test_parallel_completions_of_one_session_complete_it_once_and_consume_its_do
              "alopecia_scale": "norwood", "alopecia_stage": 3}
         )  # fmt: skip
         patient.allergy_status = AllergyStatus.NO_KNOWN_ALLERGIES
-        course = plan_course(patient, serum.id, clinic_today(), 4, 0, doctor)
+        course = plan_course(
+            patient,
+            serum.id,
+            start_date=clinic_today(),
+            induction_sessions=4,
+            maintenance_months=0,
+            doctor=doctor,
+        )
         db.session.commit()
         session_id, lot_id = course.sessions[0].id, lot.id
     token = live_server.token("racing-doctor", "a long test password")

@@ -345,18 +345,18 @@ def test_run_the_scan_now_raises_the_alerts_due_today_and_flashes_the_counts(cli
     with time_machine.travel(NOW, tick=False):
         response = client.post("/admin/scan", follow_redirects=True)
     assert response.status_code == 200
-    assert "The scan of 2025-06-01 created 1 alert(s): 1 expiring." in html(response)
+    assert "The scan of 1 Jun 2025 created 1 alert(s): 1 expiring." in html(response)
     (run,) = scan_runs()
     assert (run.as_of, run.outcome, run.counts["expiring"]) == (TODAY, ScanOutcome.SUCCEEDED, 1)
     (alert,) = db.session.scalars(select(Alert)).all()
     assert (alert.lot_id, alert.threshold_days) == (soon.id, 7)
-    assert re.search(r"<td>2025-06-01</td>.*?succeeded.*?<td>1 expiring</td>", html(response), re.S)
+    assert re.search(r"<td>1 Jun 2025</td>.*?succeeded.*?<td>1 expiring</td>", html(response), re.S)
     audit = html(client.get("/admin/audit", query_string={"entity": "alerts"}))
     assert re.search(rf"Ran the alert scan.*?· {admin.username}</p>", audit, re.S)
 
     with time_machine.travel(NOW + timedelta(minutes=5), tick=False):
         again = client.post("/admin/scan", follow_redirects=True)
-    assert "The scan of 2025-06-01 found nothing new." in html(again)
+    assert "The scan of 1 Jun 2025 found nothing new." in html(again)
     assert db.session.scalar(select(func.count()).select_from(Alert)) == 1
 
 
@@ -415,8 +415,8 @@ def test_the_scan_history_lists_the_last_ten_runs_latest_first(client, sign_in_p
     sign_in_page("admin")
     page = html(client.get("/admin"))
     history = re.search(r'<table class="scans">.*?</table>', page, re.S).group(0)
-    days = re.findall(r"<tr><td>(2025-05-\d\d)</td>", history)
-    assert days == [f"2025-05-{day:02d}" for day in range(12, 2, -1)]
+    days = re.findall(r"<tr><td>(\d+ May 2025)</td>", history)
+    assert days == [f"{day} May 2025" for day in range(12, 2, -1)]
     assert "<td>1 expiring</td>" in history and "<td>none</td>" in history
 
 

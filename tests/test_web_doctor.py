@@ -438,7 +438,7 @@ def test_a_side_effect_is_recorded_on_a_completed_session_only(client, doctor, s
     serum, _ = stocked_serum
     patient = factories.make_safe_patient()
     planned, done = factories.make_course(patient, serum).sessions[:2]
-    complete_session(done, doctor, dict(DONE), LATER)
+    complete_session(done, doctor, fields=dict(DONE), now=LATER)
     db.session.commit()
 
     response = client.post(
@@ -483,8 +483,8 @@ def test_the_patient_page_sends_the_same_number_of_queries_for_few_and_many_sess
         course = factories.make_course(patient, serum, start_date=start,
                                        maintenance_months=maintenance)  # fmt: skip
         first = course.sessions[0]
-        complete_session(first, doctor, dict(DONE), LATER)
-        record_side_effect(first, "redness", "mild", None, doctor, LATER)
+        complete_session(first, doctor, fields=dict(DONE), now=LATER)
+        record_side_effect(first, "redness", severity="mild", note=None, doctor=doctor, now=LATER)
         db.session.commit()
 
     def measure():
@@ -515,7 +515,7 @@ def test_course_and_session_forms_carry_their_csrf_tokens_and_are_refused_withou
     username = factories.make_user(role="doctor").username
     patient = factories.make_safe_patient()
     planned, done = factories.make_course(patient, serum).sessions[:2]
-    complete_session(done, factories.make_user(role="doctor"), dict(DONE), LATER)
+    complete_session(done, factories.make_user(role="doctor"), fields=dict(DONE), now=LATER)
     db.session.commit()
     # The other app's requests end the test's session: keep the ids, not the objects.
     patient_id, planned_id, done_id, lot_id = patient.id, planned.id, done.id, lot.id

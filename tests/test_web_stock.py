@@ -338,7 +338,9 @@ def test_a_dispense_beyond_usable_stock_is_a_409_and_takes_nothing(client, pharm
 
 def test_the_lot_page_shows_its_ledger(client, pharmacist):
     lot = factories.make_lot(factories.make_product(kind="consumable"), quantity="10")
-    lots.adjust(lot.id, Decimal(-2), "broken vial", pharmacist.id, factories.STOCK_NOW)
+    lots.adjust(
+        lot.id, Decimal(-2), reason="broken vial", user_id=pharmacist.id, now=factories.STOCK_NOW
+    )
     db.session.commit()
     page = html(client.get(f"/stock/lots/{lot.id}"))
     rows = re.findall(r"<td>(receive|adjust)</td>\s*<td class=\"num\">([^<]+)</td>", page)
@@ -414,7 +416,9 @@ def treat_with(serum, mrn: str, name: str, start: date) -> None:
     """A patient whose first session of a course of the serum is completed."""
     patient = factories.make_safe_patient(mrn=mrn, name=name)
     course = factories.make_course(patient, serum, start_date=start)
-    complete_session(course.sessions[0], factories.make_user(role="doctor"), dict(DONE), AFTER)
+    complete_session(
+        course.sessions[0], factories.make_user(role="doctor"), fields=dict(DONE), now=AFTER
+    )
     db.session.commit()
 
 
@@ -422,7 +426,7 @@ def test_after_a_recall_the_lot_page_traces_it_through_a_batch_to_the_patients(
     client, pharmacist, biotin_serum
 ):
     serum, biotin_lot = biotin_serum
-    batch = compound(serum, Decimal(5), pharmacist, PREPARED, storage="refrigerated")
+    batch = compound(serum, Decimal(5), user=pharmacist, now=PREPARED, storage="refrigerated")
     db.session.commit()
     treat_with(serum, "MRN-CALL-1", "Rita Gomes", date(2025, 3, 3))
     treat_with(serum, "MRN-CALL-2", "Paulo Reis", date(2025, 3, 4))
@@ -460,7 +464,7 @@ def test_the_lot_page_sends_the_same_number_of_queries_for_few_and_many_treated_
     client, pharmacist, biotin_serum, queries_of_get
 ):
     serum, biotin_lot = biotin_serum
-    compound(serum, Decimal(20), pharmacist, PREPARED, storage="refrigerated")
+    compound(serum, Decimal(20), user=pharmacist, now=PREPARED, storage="refrigerated")
     db.session.commit()
     treat_with(serum, "MRN-Q-0", "First", date(2025, 3, 3))
     lots.recall(biotin_lot.id, "supplier")

@@ -24,7 +24,7 @@ from clinic.conditions import CONDITION_CODE_HINT, create_condition_rule
 from clinic.models import ConditionRule
 from core.accounts import PASSWORD_MIN_LENGTH, Role, User, create_user, get_user, update_user
 from core.audit import audit_writes, entries_of_writes
-from core.clock import clinic_today, utcnow
+from core.clock import clinic_today, day_text, utcnow
 from core.database import db
 from core.errors import DomainError, Invalid
 from formulary.screen import Verdict
@@ -138,7 +138,7 @@ def scan_now():
         run = scan_in_request(as_of, now=now)
     except Exception as error:  # noqa: BLE001 - the job logged it and keeps the failed run
         flash(
-            f"The scan of {as_of.isoformat()} failed ({type(error).__name__}): "
+            f"The scan of {day_text(as_of)} failed ({type(error).__name__}): "
             "see the scan history below. No alert of it was kept.",
             "error",
         )
@@ -147,7 +147,7 @@ def scan_now():
     found = f"created {created} alert(s): {counts_text(run.counts)}"
     if not created:
         found = "found nothing new"
-    flash(f"The scan of {run.as_of.isoformat()} {found}.", "success")
+    flash(f"The scan of {day_text(run.as_of)} {found}.", "success")
     return redirect(url_for("admin.home"))
 
 

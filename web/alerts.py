@@ -115,7 +115,7 @@ def _inbox_page(bulk_error: str | None = None, status: int = 200):
 def acknowledge(alert_id):
     user = db.session.get(User, current_user.id)
     now = utcnow()
-    alert = alerts.acknowledge(alert_id, user, now)
+    alert = alerts.acknowledge(alert_id, user, now=now)
     # Acknowledging again keeps the first acknowledgement: its time tells which one this was.
     if alert.acknowledged_at == now:
         flash(f"Acknowledged: {alert.message}", "success")
@@ -137,7 +137,7 @@ def acknowledge_many():
     user = db.session.get(User, current_user.id)
     try:
         ids = [optional_record_id(value) for value in request.form.getlist(field)]
-        acknowledged = alerts.acknowledge_many([i for i in ids if i], user, utcnow())
+        acknowledged = alerts.acknowledge_many([i for i in ids if i], user, now=utcnow())
     except ValueError:
         return _inbox_page("Those alerts are not in the inbox.", 422)
     except Invalid as error:

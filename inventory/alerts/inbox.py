@@ -42,7 +42,7 @@ def open_counts() -> dict[str, int]:
     return counts
 
 
-def acknowledge(alert_id: int, user: User, now: datetime) -> Alert:
+def acknowledge(alert_id: int, user: User, *, now: datetime) -> Alert:
     """Mark the alert seen by this user. Acknowledging again keeps the first acknowledgement:
     the inbox says who saw it first and when."""
     alert = db.session.scalar(
@@ -65,7 +65,7 @@ def acknowledge(alert_id: int, user: User, now: datetime) -> Alert:
 MOST_ACKNOWLEDGED_AT_ONCE = 500
 
 
-def acknowledge_many(alert_ids: list[int], user: User, now: datetime) -> list[Alert]:
+def acknowledge_many(alert_ids: list[int], user: User, *, now: datetime) -> list[Alert]:
     """Acknowledge the alerts a person selected (or every one they were shown), in one
     transaction; the ones already acknowledged keep their first acknowledgement. Answers the
     alerts this call acknowledged. Only named alerts: one raised meanwhile is not seen."""

@@ -121,7 +121,7 @@ class Alert(db.Model):
 
     @property
     def message(self) -> str:
-        return alert_message(self.kind, self.product, self)
+        return alert_message(self.kind, self.product, alert=self)
 
 
 def _amount(quantity: Decimal | None, unit: str) -> str:
@@ -134,7 +134,7 @@ def _day(value: date | None) -> str:
     return value.isoformat() if value is not None else "unknown date"
 
 
-def alert_message(kind: AlertKind, product: Product, alert) -> str:
+def alert_message(kind: AlertKind, product: Product, *, alert) -> str:
     """A sentence naming the product, the lot and the date that matter."""
     name, lot = product.name, alert.lot_number
     quantity = _amount(alert.quantity, product.unit)
@@ -166,7 +166,7 @@ def alert_message(kind: AlertKind, product: Product, alert) -> str:
     )
 
 
-def digest_line(kind: AlertKind, product: Product, alert) -> str:
+def digest_line(kind: AlertKind, product: Product, *, alert) -> str:
     """One alert as a digest line: kind, product, lot number, effective expiry, quantity."""
     return (
         f"- {kind.value}: {product.name}; lot {alert.lot_number or '-'}; effective expiry "

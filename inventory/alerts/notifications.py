@@ -53,7 +53,7 @@ def queue_scan_digest(run: ScanRun) -> int:
         .order_by(_DIGEST_ORDER, Alert.effective_expiry, Product.name, Alert.id)
         .limit(DIGEST_MAX_LINES)
     ).all()
-    lines = [digest_line(alert.kind, product, alert) for alert, product in rows]
+    lines = [digest_line(alert.kind, product, alert=alert) for alert, product in rows]
     if total > len(lines):
         lines.append(f"... and {total - len(lines)} more in the alert inbox.")
     summary = ", ".join(f"{count} {kind}" for kind, count in run.counts.items() if count)
@@ -64,5 +64,5 @@ def queue_scan_digest(run: ScanRun) -> int:
         + "\n"
     )
     for recipient in recipients:
-        queue_message(recipient, subject[:200], body)
+        queue_message(recipient, subject[:200], body=body)
     return len(recipients)

@@ -56,6 +56,7 @@ WATCHED_STATUSES = (LotStatus.AVAILABLE.value, LotStatus.QUARANTINE.value)
 def scan(
     as_of: date,
     run: ScanRun | None = None,
+    *,
     now: datetime | None = None,
     shortfalls: Iterable[tuple[int | None, date]] = (),
 ) -> ScanRun:
@@ -73,12 +74,17 @@ def scan(
     _raise_expiry_alerts(run, as_of, now)
     _clear_recovered_low_stock(as_of)
     _raise_low_stock(run, as_of, now)
-    raise_shortfall_alerts(run, as_of, now, shortfalls)
+    raise_shortfall_alerts(run, as_of, now=now, shortfalls=shortfalls)
     run.counts = created_counts(run.id)
     run.outcome = ScanOutcome.SUCCEEDED
     run.finished_at = utcnow()
     queue_scan_digest(run)
-    record("scan", "alerts", run.id, {"as_of": as_of.isoformat(), "created": run.counts})
+    record(
+        "scan",
+        "alerts",
+        entity_id=run.id,
+        changes={"as_of": as_of.isoformat(), "created": run.counts},
+    )
     db.session.flush()
     return run
 
@@ -244,7 +250,7 @@ def _raise_low_stock(run: ScanRun, as_of: date, now: datetime) -> None:
 
 
 def raise_shortfall_alerts(
-    run: ScanRun, as_of: date, now: datetime, shortfalls: Iterable[tuple[int | None, date]]
+    run: ScanRun, as_of: date, *, now: datetime, shortfalls: Iterable[tuple[int | None, date]]
 ) -> None:
     """One alert per product while the forecast shows it short, whichever week that is (the
     forecast's weeks start on `as_of` and move with it every day); once the forecast no longer
@@ -295,7 +301,7 @@ def created_by(run_id: int) -> list[Alert]:
     ).all()
 
 
-def raise_recall_alert(lot: Lot, reason: str, now: datetime) -> Alert | None:
+def raise_recall_alert(lot: Lot, reason: str, *, now: datetime) -> Alert | None:
     """The recall alert, raised by the recall itself in its transaction, and its e-mail queued
     at once: a recall does not wait for the next daily scan (the scheduler's outbox delivery
     sends it within minutes). None if the lot's recall alert exists already."""
@@ -317,8 +323,8 @@ def raise_recall_alert(lot: Lot, reason: str, now: datetime) -> Alert | None:
     )
     db.session.add(alert)
     db.session.flush()
-    line = digest_line(alert.kind, lot.product, alert)
+    line = digest_line(alert.kind, lot.product, alert=alert)
     subject = f"Recall: lot {lot.lot_number} of {lot.product.name}"
     for recipient in alert_recipients():
-        queue_message(recipient, subject, f"A lot was recalled.\n\n{line}\n")
+        queue_message(recipient, subject, body=f"A lot was recalled.\n\n{line}\n")
     return alert

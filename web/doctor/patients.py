@@ -385,11 +385,11 @@ def plan_course(patient_id):
         course = course_rules.plan_course(
             patient,
             form.serum_id.data,
-            form.start_date.data,
-            form.induction_sessions.data,
-            form.maintenance_months.data,
-            _doctor(),
-            form.doses_per_session.data,
+            start_date=form.start_date.data,
+            induction_sessions=form.induction_sessions.data,
+            maintenance_months=form.maintenance_months.data,
+            doctor=_doctor(),
+            doses_per_session=form.doses_per_session.data,
         )
     except DomainError as error:
         status = show_domain_error(form, error)
@@ -414,7 +414,9 @@ def complete_session(session_id):
     if not form.validate():
         return _session_refused(patient_id, submitted, 422)
     try:
-        session_rules.complete_session(session, _doctor(), form.fields_for_the_clinic(), utcnow())
+        session_rules.complete_session(
+            session, _doctor(), fields=form.fields_for_the_clinic(), now=utcnow()
+        )
     except DomainError as error:
         status = show_domain_error(form, error)
         # A caution without a reason: the reasons go next to the override field; a
@@ -454,7 +456,7 @@ def cancel_session(session_id):
             ),
         )
     try:
-        session_rules.cancel_session(session, form.reason.data, utcnow())
+        session_rules.cancel_session(session, form.reason.data, now=utcnow())
     except DomainError as error:
         return _session_refused(patient_id, submitted, show_domain_error(form, error))
     flash(f"Session of {day_text(session.scheduled_date)} cancelled.", "success")
@@ -472,8 +474,8 @@ def record_side_effect(session_id):
         return _session_refused(patient_id, submitted, 422)
     try:
         effect = session_rules.record_side_effect(
-            session, form.kind.data, form.severity.data, form.note.data or None, _doctor(),
-            utcnow(),
+            session, form.kind.data, severity=form.severity.data,
+            note=form.note.data or None, doctor=_doctor(), now=utcnow(),
         )  # fmt: skip
     except DomainError as error:
         return _session_refused(patient_id, submitted, show_domain_error(form, error))

@@ -86,7 +86,7 @@ def compound_batch():
     try:
         serum = get_serum(form.serum_id.data, field="serum_id")
         batch = compound(
-            serum, form.doses.data, current_user._get_current_object(), utcnow(),
+            serum, form.doses.data, user=current_user._get_current_object(), now=utcnow(),
             storage=form.storage.data, product_id=form.product_id.data,
             lot_number=form.lot_number.data or None,
         )  # fmt: skip

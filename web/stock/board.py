@@ -183,8 +183,8 @@ def dispense():
         return _board(dispense_form=form, status=422)
     try:
         picks = fefo.dispense(
-            form.product_id.data, form.quantity.data, form.reason.data or None,
-            current_user.id, utcnow(),
+            form.product_id.data, form.quantity.data, reason=form.reason.data or None,
+            user_id=current_user.id, now=utcnow(),
         )  # fmt: skip
     except DomainError as error:
         return _board(dispense_form=form, status=show_domain_error(form, error))
