@@ -219,11 +219,12 @@ def open_lot(lot_id: int, now: datetime, *, opened_at: datetime | None = None) -
     opened_at = opened_at or now
     if opened_at > now:
         raise Invalid({"opened_at": ["A vial cannot be opened in the future."]})
-    if opened_at < lot.received_at:
+    # People type a moment to the minute: the minute the lot was received is not "before" it.
+    if opened_at < lot.received_at.replace(second=0, microsecond=0):
         raise Invalid(
             {"opened_at": [f"Before the lot was received ({moment_text(lot.received_at)})."]}
         )
-    lot.opened_at = opened_at
+    lot.opened_at = max(opened_at, lot.received_at)
     refresh_effective_expiry(lot, lot.product.days_after_opening)
     db.session.flush()
     return lot

@@ -232,6 +232,14 @@ def test_opening_before_the_lot_was_received_is_refused():
     assert "opened_at" in refused.value.errors
 
 
+def test_an_opening_typed_to_the_minute_of_the_receipt_counts_from_the_receipt():
+    received = NOW.replace(second=40)
+    lot = factories.make_lot(now=received)
+    typed = received.replace(second=0)  # the page offers the current minute
+    opened = lots.open_lot(lot.id, now=received + timedelta(seconds=5), opened_at=typed)
+    assert opened.opened_at == received
+
+
 def test_only_the_first_opening_counts():
     lot = factories.make_lot(expiry_date=date(2026, 1, 1), now=NOW)
     first = NOW + timedelta(days=1)
