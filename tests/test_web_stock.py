@@ -553,3 +553,12 @@ def test_compounding_is_for_pharmacists(client, sign_in_page):
     sign_in_page("doctor")
     assert client.get("/stock/batches").status_code == 403
     assert client.post("/stock/batches", data={}).status_code == 403
+
+
+def test_a_refused_form_shows_every_error_at_once_and_focuses_the_first(client, pharmacist):
+    response = client.post("/stock/receive", data={"quantity": "", "storage": "room"})
+    assert response.status_code == 422
+    page = html(response)
+    invalid = re.findall(r"<(?:input|select)[^>]*aria-invalid=\"true\"[^>]*>", page)
+    assert len(invalid) >= 2
+    assert sum("autofocus" in tag for tag in invalid) == 1 and "autofocus" in invalid[0]

@@ -14,7 +14,7 @@ from core.errors import DomainError
 from core.signin import sign_in
 from formulary.codes import system_name
 from web.login import sign_in_browser, sign_out_browser
-from web.pages import ROLE_HOMES, quantity_text
+from web.pages import ROLE_HOMES, first_error_on_page, quantity_text
 
 bp = Blueprint("web", __name__)
 # The texts every page writes the same way: quantities, days and moments (clinic timezone).
@@ -22,6 +22,7 @@ bp.add_app_template_filter(quantity_text, "quantity")
 bp.add_app_template_filter(day_text, "day")
 bp.add_app_template_filter(moment_text, "moment")
 bp.add_app_template_filter(system_name, "code_system")
+bp.add_app_template_global(first_error_on_page)
 
 
 class LoginForm(FlaskForm):

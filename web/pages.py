@@ -10,7 +10,7 @@ import functools
 from datetime import date
 from decimal import Decimal
 
-from flask import abort, render_template, request
+from flask import abort, g, render_template, request
 from flask_login import current_user
 from sqlalchemy import Select, func, select
 from wtforms.validators import ValidationError
@@ -146,6 +146,16 @@ def page_of(stmt: Select, size: int = PAGE_SIZE, *, scalars: bool = True) -> Pag
     window = stmt.limit(size).offset((number - 1) * size)
     items = (db.session.scalars(window) if scalars else db.session.execute(window)).all()
     return Page(list(items), number, total, size)
+
+
+def first_error_on_page() -> bool:
+    """True for the first field with an error that a page renders, once per request: the
+    field macro gives it `autofocus`, so the cursor lands where the first fix is needed, with
+    or without script."""
+    if g.get("error_focused"):
+        return False
+    g.error_focused = True
+    return True
 
 
 CONFIRMED = "confirmed"

@@ -87,7 +87,11 @@ def board():
 @role_page(Role.PHARMACIST)
 def receive():
     form, _ = _forms(ReceiveForm())
-    if not form.validate():
+    valid = form.validate()
+    missing = _missing_without_barcode(form)
+    if not valid or missing:
+        for name in missing:
+            getattr(form, name).errors = [*getattr(form, name).errors, missing[name]]
         return _board(receive_form=form, status=422)
     try:
         receipt = _receive(form)
@@ -122,14 +126,19 @@ def _receive(form: ReceiveForm) -> lots.Receipt:
     barcode = (form.barcode.data or "").strip()
     if barcode:
         return lots.receive_scanned(barcode, **fields)
-    missing = {
-        name: ["Required (or scan the barcode)."]
-        for name in ("product_id", "lot_number", "expiry_date")
-        if not getattr(form, name).data
-    }
-    if missing:
-        raise Invalid(missing)
     return lots.receive(**fields)
+
+
+def _missing_without_barcode(form: ReceiveForm) -> dict[str, str]:
+    """Without a scanned barcode the product, lot number and expiry must be typed: said with
+    the form's other errors, all at once."""
+    if (form.barcode.data or "").strip():
+        return {}
+    return {
+        name: "Required (or scan the barcode)."
+        for name in ("product_id", "lot_number", "expiry_date")
+        if not getattr(form, name).data and not getattr(form, name).errors
+    }
 
 
 def _typed_expiry(text: str | None) -> lots.Expiry | None:
