@@ -5,10 +5,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from clinic.conditions import seed_condition_rules
-from clinic.demo import seed_demo_patients
+from clinic.demo import seed_demo_courses, seed_demo_patients
 from core.accounts import Role, User, create_user
 from core.audit import acting_as
-from core.clock import utcnow
+from core.clock import clinic_today, utcnow
 from core.database import db, unit_of_work
 from core.errors import DomainError
 from formulary.seed import seed_catalogue, seed_demo_serums
@@ -68,6 +68,7 @@ def seed_command(demo):
                 # Four eyes hold for the demo too: the pharmacist writes, the admin approves.
                 seed_demo_serums(_user_named("pharmacist"), _user_named("admin"), report=report)
                 patients_added = seed_demo_patients()
+                courses_added = seed_demo_courses(_user_named("doctor"), today=clinic_today())
                 lots_added = seed_demo_stock(utcnow())
     except DomainError as error:
         raise click.ClickException(f"Seeding refused: {error.message}") from None
@@ -75,7 +76,10 @@ def seed_command(demo):
     for skipped in report.skipped:
         click.echo(f"  left as it is: {skipped}")
     if demo:
-        click.echo(f"Demo data: {patients_added} patients and {lots_added} lots added.")
+        click.echo(
+            f"Demo data: {patients_added} patients, {courses_added} courses "
+            f"and {lots_added} lots added."
+        )
         click.echo("Demo users (username / password):")
         for username, role, password, _ in DEMO_USERS:
             click.echo(f"  {role.value:<11} {username} / {password}")

@@ -75,15 +75,25 @@ def test_seed_demo_prints_the_demo_logins_and_is_idempotent(runner):
     assert db.session.scalar(select(func.count()).select_from(User)) == count
 
 
-def test_seed_demo_adds_patients_and_stock_once(runner):
+def test_seed_demo_adds_patients_courses_and_stock_once(runner):
     first = runner.invoke(args=["seed", "--demo"])
     assert first.exit_code == 0, first.output
+    assert "3 courses" in first.output
     patients = db.session.scalar(select(func.count()).select_from(Patient))
     lots = db.session.scalar(select(func.count()).select_from(Lot))
     assert patients >= 4 and lots >= 20
     second = runner.invoke(args=["seed", "--demo"])
-    assert "0 patients and 0 lots added" in second.output
+    assert "0 patients, 0 courses and 0 lots added" in second.output
     assert db.session.scalar(select(func.count()).select_from(Lot)) == lots
+
+
+def test_the_demo_doctors_today_lists_sessions_from_the_first_start(runner, client):
+    assert runner.invoke(args=["seed", "--demo"]).exit_code == 0
+    db.session.commit()
+    client.post("/login", data={"username": "doctor", "password": "doctor-demo-pass"})
+    page = client.get("/today").get_data(as_text=True)
+    assert "Carlos Mendes" in page and "HAIR-PN" in page
+    assert "Ana Souza" in page and "Maria Costa" in page
 
 
 def test_production_refuses_demo_data(app, runner):
