@@ -98,9 +98,22 @@ def create_serum(
     return serum
 
 
+def lock_versions(serum: Serum) -> Serum:
+    """Lock every version of the serum's code for the rest of the transaction (PostgreSQL),
+    then read the serum and its components again under the lock. An edit, an approval, a
+    retirement and a new version of one formula run one after the other: the second sees what
+    the first did (an approved draft can no longer be edited, nor approved twice)."""
+    db.session.execute(
+        select(Serum.id).where(Serum.code == serum.code).order_by(Serum.id).with_for_update()
+    )
+    db.session.expire(serum)
+    return serum
+
+
 def update_draft(serum: Serum, changes: Mapping, *, editor: User | None = None) -> Serum:
     """Apply a PATCH to a draft; `components`, when given, replaces them all. An `editor`
     other than the author is remembered: having changed the draft, they cannot approve it."""
+    lock_versions(serum)
     _refuse_unless_draft(serum, "edited")
     if editor is not None and editor.id != serum.author_id and editor not in serum.editors:
         serum.editors.append(editor)
@@ -123,6 +136,7 @@ def update_draft(serum: Serum, changes: Mapping, *, editor: User | None = None) 
 def approve(serum: Serum, approver: User) -> Serum:
     """Four eyes: the approver neither wrote nor changed the draft. Approving a version
     retires the approved one it replaces."""
+    lock_versions(serum)
     refuse_own_approval(serum, approver)
     _refuse_unsafe_formula(serum)
     for previous in db.session.scalars(
@@ -167,6 +181,7 @@ def may_approve(serum: Serum, user: User) -> bool:
 
 def retire(serum: Serum) -> Serum:
     """Withdraw an approved version (or abandon a draft); a retired version stays retired."""
+    lock_versions(serum)
     if serum.status is SerumStatus.RETIRED:
         raise Conflict(f"{serum.code} version {serum.version} is retired already.")
     serum.status = SerumStatus.RETIRED
@@ -177,6 +192,7 @@ def retire(serum: Serum) -> Serum:
 def new_version(serum: Serum, author: User | None) -> Serum:
     """The next version of the serum's code, a draft copy of this version, written by
     `author`. One draft per code at a time: a second would fork the history."""
+    lock_versions(serum)
     draft = db.session.scalar(
         select(Serum).where(Serum.code == serum.code, Serum.status == SerumStatus.DRAFT)
     )
