@@ -3,15 +3,21 @@ product form, and compounding that measures a formula's amount out through it (i
 
 import html as markup
 import re
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.database import db
-from core.errors import Invalid
-from inventory.models import Product
+from core.errors import Conflict, Invalid
+from inventory.compounding import compound
+from inventory.ledger import ledger_mismatches
+from inventory.models import Batch, Lot, Movement, MovementKind, Product
 from inventory.products import create_product, update_product
 from tests import factories
+
+NOW = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 
 
 def html(response) -> str:
@@ -26,6 +32,37 @@ def field_error(page: str, field_id: str) -> str:
 @pytest.fixture
 def pharmacist_page(sign_in_page):
     return sign_in_page("pharmacist")
+
+
+def pharmacist():
+    return factories.make_user(role="pharmacist")
+
+
+def consumed(lot) -> Decimal:
+    total = db.session.scalar(
+        select(func.sum(Movement.quantity)).where(
+            Movement.lot_id == lot.id, Movement.kind == MovementKind.CONSUME
+        )
+    )
+    return -(total or 0)
+
+
+def serum_of(*components, code="STR"):
+    """An approved compounded serum of (substance, value, unit) components, stocked per dose."""
+    serum = factories.make_approved_serum(components=list(components), code=code)
+    factories.make_serum_product(serum)
+    return serum
+
+
+def solution(substance, strength: str, *, unit="mL", name=None):
+    value, strength_unit = strength.split()
+    return factories.make_product(
+        "component",
+        substance_id=substance.id,
+        unit=unit,
+        name=name or f"{substance.name} {strength}",
+        strength={"value": value, "unit": strength_unit},
+    )
 
 
 # --- Strength on products -------------------------------------------------------------------
@@ -145,3 +182,133 @@ def test_a_bad_strength_on_the_product_form_is_shown_beside_it(
     assert response.status_code == 422
     assert field_error(html(response), "strength") == error
     assert not db.session.scalar(select(Product.id).where(Product.name == "Dexpanthenol solution"))
+
+
+# --- Compounding through strength -----------------------------------------------------------
+
+
+def test_milligrams_of_a_formula_are_measured_out_of_a_mg_per_ml_solution():
+    dexpanthenol = factories.make_substance("dexpanthenol-c")
+    serum = serum_of((dexpanthenol, 40, "mg"))
+    product = solution(dexpanthenol, "250 mg/mL", name="Dexpanthenol solution 250 mg/mL")
+    lot = factories.make_lot(product, quantity="10")
+    batch = compound(serum, Decimal(1), user=pharmacist(), now=NOW)
+    assert consumed(lot) == Decimal("0.16")  # 40 mg / 250 mg/mL
+    assert [(c.lot_id, c.quantity, c.unit) for c in batch.consumptions] == [
+        (lot.id, Decimal("0.16"), "mL")
+    ]
+    assert ledger_mismatches() == []
+
+
+def test_international_units_are_measured_out_of_an_iu_per_ml_solution():
+    enzyme = factories.make_substance("hyaluronidase-s", "enzyme")
+    serum = serum_of((enzyme, 150, "IU"))
+    lot = factories.make_lot(solution(enzyme, "1500 IU/mL"), quantity="1")
+    compound(serum, Decimal(4), user=pharmacist(), now=NOW)
+    assert consumed(lot) == Decimal("0.4")
+
+
+def test_a_strength_per_vial_measures_out_a_part_of_a_vial():
+    glutathione = factories.make_substance("glutathione-s")
+    serum = serum_of((glutathione, 40, "mg"))
+    lot = factories.make_lot(solution(glutathione, "600 mg/vial", unit="vial"), quantity="3")
+    compound(serum, Decimal(15), user=pharmacist(), now=NOW)
+    assert consumed(lot) == 1  # 600 mg
+
+
+def test_a_strength_in_another_amount_unit_converts_through_pint():
+    cyanocobalamin = factories.make_substance("cyanocobalamin-s")
+    serum = serum_of((cyanocobalamin, 100, "ug"))
+    lot = factories.make_lot(solution(cyanocobalamin, "1 mg/mL"), quantity="5")
+    compound(serum, Decimal(3), user=pharmacist(), now=NOW)
+    assert consumed(lot) == Decimal("0.3")
+
+
+def test_two_strengths_of_one_substance_are_drawn_first_expiring_first_in_one_batch():
+    dexpanthenol = factories.make_substance("dexpanthenol-f")
+    serum = serum_of((dexpanthenol, 40, "mg"))
+    strong = solution(dexpanthenol, "250 mg/mL")
+    weak = solution(dexpanthenol, "100 mg/mL")
+    strong_early = factories.make_lot(strong, quantity="0.1", expiry_date=date(2025, 6, 1))
+    weak_middle = factories.make_lot(weak, quantity="10", expiry_date=date(2025, 9, 1))
+    strong_late = factories.make_lot(strong, quantity="10", expiry_date=date(2026, 1, 1))
+    compound(serum, Decimal(1), user=pharmacist(), now=NOW)
+    # 25 mg from the 0.1 mL at 250 mg/mL, the other 15 mg as 0.15 mL at 100 mg/mL.
+    assert (consumed(strong_early), consumed(weak_middle), consumed(strong_late)) == (
+        Decimal("0.1"),
+        Decimal("0.15"),
+        0,
+    )
+
+
+def test_a_solution_and_a_powder_of_one_substance_are_drawn_in_each_ones_unit():
+    biotin = factories.make_substance("biotin-s")
+    serum = serum_of((biotin, 50, "mg"))
+    liquid = factories.make_lot(
+        solution(biotin, "10 mg/mL"), quantity="2", expiry_date=date(2025, 5, 1)
+    )
+    powder = factories.make_product("component", substance_id=biotin.id, unit="g")
+    powder_lot = factories.make_lot(powder, quantity="1", expiry_date=date(2025, 8, 1))
+    compound(serum, Decimal(1), user=pharmacist(), now=NOW)
+    assert (consumed(liquid), consumed(powder_lot)) == (2, Decimal("0.03"))
+
+
+def test_a_short_batch_says_what_is_missing_in_the_pharmacists_words_and_consumes_nothing(
+    client, login_as
+):
+    dexpanthenol = factories.make_substance("dexpanthenol")
+    glutathione = factories.make_substance("glutathione")
+    serum = serum_of((dexpanthenol, 40, "mg"), (glutathione, 40, "mg"), code="SHORT")
+    lot = factories.make_lot(
+        solution(dexpanthenol, "250 mg/mL", name="Dexpanthenol solution 250 mg/mL"),
+        quantity="0.04",
+    )
+    factories.make_product(
+        "component", substance_id=glutathione.id, unit="g", name="Glutathione powder"
+    )
+    lots_before = db.session.scalar(select(func.count()).select_from(Lot))
+    response = client.post(
+        "/api/batches", json={"serum_id": serum.id, "doses": 1}, headers=login_as("pharmacist")
+    )
+    assert response.status_code == 409
+    body = response.get_json()
+    assert body["errors"]["components"] == [
+        "0.12 mL short of Dexpanthenol solution 250 mg/mL.",
+        "No glutathione in stock.",
+    ]
+    assert body["message"] == (
+        f"1 dose of {serum.name} cannot be compounded: 0.12 mL short of Dexpanthenol "
+        "solution 250 mg/mL. No glutathione in stock."
+    )
+    assert body["short_components"] == ["dexpanthenol", "glutathione"]
+    db.session.expire_all()
+    assert (consumed(lot), db.session.get(Lot, lot.id).quantity_on_hand) == (0, Decimal("0.04"))
+    assert db.session.scalar(select(func.count()).select_from(Lot)) == lots_before
+    assert db.session.scalar(select(func.count()).select_from(Batch)) == 0
+
+
+def test_a_product_with_neither_a_compatible_unit_nor_a_strength_is_a_409_naming_it():
+    dexpanthenol = factories.make_substance("dexpanthenol-n")
+    serum = serum_of((dexpanthenol, 40, "mg"))
+    good = factories.make_lot(solution(dexpanthenol, "250 mg/mL"), quantity="10")
+    factories.make_product(
+        "component", substance_id=dexpanthenol.id, unit="ampoule", name="Dexpanthenol ampoule"
+    )
+    with pytest.raises(Conflict) as refused:
+        compound(serum, Decimal(1), user=pharmacist(), now=NOW)
+    assert refused.value.status == 409
+    assert refused.value.details["product"] == "Dexpanthenol ampoule"
+    assert refused.value.message == (
+        "Dexpanthenol ampoule is counted in ampoule, which does not say how much dexpanthenol-n "
+        "in mg it holds: give it a strength in mg/ampoule."
+    )
+    assert consumed(good) == 0
+
+
+def test_a_strength_of_another_kind_of_amount_does_not_measure_the_formula():
+    enzyme = factories.make_substance("hyaluronidase-k", "enzyme")
+    serum = serum_of((enzyme, 150, "IU"))
+    solution(enzyme, "2 mg/mL", name="Hyaluronidase 2 mg/mL")
+    with pytest.raises(Conflict) as refused:
+        compound(serum, Decimal(1), user=pharmacist(), now=NOW)
+    assert refused.value.message.startswith("Hyaluronidase 2 mg/mL is counted in mL at 2 mg/mL,")
