@@ -11,7 +11,10 @@ from sqlalchemy import func, select
 
 from core.database import db
 from core.errors import Conflict, Invalid
+from formulary.models import Serum, SerumStatus
+from formulary.seed import load_catalogue, seed_catalogue, seed_demo_serums
 from inventory.compounding import compound
+from inventory.demo import seed_demo_stock
 from inventory.ledger import ledger_mismatches
 from inventory.models import Batch, Lot, Movement, MovementKind, Product
 from inventory.products import create_product, update_product
@@ -312,3 +315,61 @@ def test_a_strength_of_another_kind_of_amount_does_not_measure_the_formula():
     with pytest.raises(Conflict) as refused:
         compound(serum, Decimal(1), user=pharmacist(), now=NOW)
     assert refused.value.message.startswith("Hyaluronidase 2 mg/mL is counted in mL at 2 mg/mL,")
+
+
+# --- The demo compounds ---------------------------------------------------------------------
+
+COMPOUNDED_DEMO_SERUMS = [
+    entry["code"] for entry in load_catalogue()["demo_serums"] if entry["source"] == "compounded"
+]
+
+
+@pytest.fixture
+def demo():
+    """What `make run` seeds: the catalogue, the demo serums (written by one pharmacist,
+    approved by another person) and the demo stock, received at NOW."""
+    seed_catalogue()
+    author = factories.make_user(role="pharmacist")
+    seed_demo_serums(author, factories.make_user(role="admin"))
+    seed_demo_stock(NOW)
+    db.session.commit()
+
+
+def test_every_compounded_demo_serum_is_approved():
+    assert {"HAIR-VIT-AA", "HAIR-LIDO", "HAIR-AOX"} <= set(COMPOUNDED_DEMO_SERUMS)
+
+
+@pytest.mark.parametrize("code", COMPOUNDED_DEMO_SERUMS)
+def test_each_compounded_demo_serum_compounds_from_the_demo_stock_several_times(demo, code):
+    serum = db.session.scalar(
+        select(Serum).where(Serum.code == code, Serum.status == SerumStatus.APPROVED)
+    )
+    user = pharmacist()
+    for batch_number in range(1, 4):
+        batch = compound(serum, Decimal(5), user=user, now=NOW)
+        assert batch.lot.quantity_on_hand == 5
+        assert batch.lot.lot_number == f"{code}-20250301-{batch_number}"
+        drawn = {c.lot.product.substance_id for c in batch.consumptions}
+        assert drawn == {c.substance_id for c in serum.components}
+        kinds = db.session.scalars(
+            select(Movement.kind).where(Movement.reason == f"compounding batch {batch.id}")
+        ).all()
+        assert kinds.count(MovementKind.PRODUCE) == 1
+        assert kinds.count(MovementKind.CONSUME) == len(batch.consumptions)
+    assert ledger_mismatches() == []
+
+
+def test_the_demo_dexpanthenol_solution_is_250_mg_per_ml(demo):
+    product = db.session.scalar(
+        select(Product).where(Product.name == "Dexpanthenol solution 250 mg/mL")
+    )
+    assert product.strength == {"value": 250, "unit": "mg/mL"}
+
+
+def test_a_demo_seeded_before_strengths_gets_them_and_compounds(demo):
+    product = db.session.scalar(
+        select(Product).where(Product.name == "Dexpanthenol solution 250 mg/mL")
+    )
+    update_product(product, {"strength": None})
+    assert seed_demo_stock(NOW) == 0
+    assert product.strength == {"value": 250, "unit": "mg/mL"}
