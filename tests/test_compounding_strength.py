@@ -163,6 +163,14 @@ def test_the_product_form_takes_a_strength_as_typed_and_shows_it(client, pharmac
     assert 'value="250 mg/mL"' in form
 
 
+def test_a_lot_page_shows_its_products_strength(client, pharmacist_page):
+    product = factories.make_product(
+        "component", unit="vial", strength={"value": 600, "unit": "mg/vial"}
+    )
+    page = html(client.get(f"/stock/lots/{factories.make_lot(product).id}"))
+    assert "<dt>Strength</dt><dd>600 mg/vial</dd>" in page
+
+
 @pytest.mark.parametrize(
     ("typed", "error"),
     [
