@@ -24,13 +24,13 @@ def upgrade():
         batch_op.add_column(sa.Column('strength_value', sa.Numeric(precision=18, scale=6), nullable=True))
         batch_op.add_column(sa.Column('strength_unit', sa.String(length=30), nullable=True))
         batch_op.create_check_constraint(
-            'strength_value_and_unit', '(strength_value IS NULL) = (strength_unit IS NULL)'
+            op.f('ck_products_strength_value_and_unit'), '(strength_value IS NULL) = (strength_unit IS NULL)'
         )
         batch_op.create_check_constraint(
-            'strength_positive', 'strength_value IS NULL OR strength_value > 0'
+            op.f('ck_products_strength_positive'), 'strength_value IS NULL OR strength_value > 0'
         )
         batch_op.create_check_constraint(
-            'strength_of_component', "strength_value IS NULL OR kind = 'component'"
+            op.f('ck_products_strength_of_component'), "strength_value IS NULL OR kind = 'component'"
         )
 
 
