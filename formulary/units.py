@@ -1,4 +1,4 @@
-"""Amounts of substances, through pint.
+"""Amounts of substances, through pint, and the strength of a product that holds one.
 
 A formula states amounts in the few units a pharmacist writes (`mg`, `ug`, `g`, `mL`, `IU`).
 International units measure biological activity, not mass: pint is told they are a dimension
@@ -6,6 +6,7 @@ of their own, so an IU amount never silently converts to milligrams.
 """
 
 import functools
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -75,3 +76,72 @@ def convert(quantity: Amount, unit: str) -> Amount:
 def concentration_per_ml(amount_per_dose: Amount, dose_volume_ml: Decimal) -> Amount:
     """How much of the amount one mL of the dose holds, in the amount's own unit."""
     return Amount(Decimal(amount_per_dose.value) / Decimal(dose_volume_ml), amount_per_dose.unit)
+
+
+@dataclass(frozen=True)
+class Strength:
+    """How much of its substance one unit of a product holds: 250 mg per mL, 5 mg per vial.
+    `per_unit` is the product's own unit (a count unit such as `vial` included) or a unit
+    pint converts to it."""
+
+    value: Decimal
+    amount_unit: str
+    per_unit: str
+
+    @property
+    def unit(self) -> str:
+        return f"{self.amount_unit}/{self.per_unit}"
+
+    def text(self) -> str:
+        return f"{format(self.value.normalize(), 'f')} {self.unit}"
+
+
+_STRENGTH_TEXT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?|[.,][0-9]+)\s*(\S.*?)\s*")
+
+
+def parse_strength_text(text: str) -> tuple[Decimal, str]:
+    """`250 mg/mL` as a pharmacist writes it: the value and the unit, or UnitError."""
+    match = _STRENGTH_TEXT.fullmatch(str(text))
+    if match is None:
+        raise UnitError("Write an amount per unit of the product, such as 250 mg/mL.")
+    return Decimal(match.group(1).replace(",", ".")), match.group(2)
+
+
+def strength(value, unit: str, *, product_unit: str) -> Strength:
+    """The strength `value unit` (`unit` as `mg/mL`) of a product counted in `product_unit`,
+    or UnitError: the amount is one of UNITS, and it is per the product's unit or per a unit
+    pint converts to it."""
+    amount_part, slash, per_part = str(unit).partition("/")
+    if not slash or not per_part.strip() or "/" in per_part:
+        raise UnitError(
+            f"Write the unit as an amount per {product_unit}, such as mg/{product_unit}."
+        )
+    amount_unit = canonical_unit(amount_part)
+    per_unit = _per_unit(per_part.strip(), product_unit)
+    value = Decimal(value)
+    if not value.is_finite() or value <= 0:
+        raise UnitError("A strength is more than 0.")
+    return Strength(value, amount_unit, per_unit)
+
+
+def _per_unit(spelling: str, product_unit: str) -> str:
+    if spelling.lower() == product_unit.strip().lower():
+        return product_unit
+    try:
+        per_unit, counted_in = canonical_unit(spelling), canonical_unit(product_unit)
+        convert(Amount(Decimal(1), counted_in), per_unit)
+    except UnitError:
+        raise UnitError(
+            f"The product is counted in {product_unit}: give the amount per {product_unit}."
+        ) from None
+    return per_unit
+
+
+def per_product_unit(strength: Strength, amount_unit: str, *, product_unit: str) -> Decimal:
+    """How much, in `amount_unit`, one `product_unit` of a product of that strength holds;
+    UnitError when the strength measures another kind of amount (IU against mg)."""
+    held = convert(Amount(strength.value, strength.amount_unit), amount_unit).value
+    if strength.per_unit == product_unit:
+        return held
+    one = convert(Amount(Decimal(1), canonical_unit(product_unit)), strength.per_unit)
+    return held * one.value

@@ -1,12 +1,14 @@
 """In-house compounding (SPEC 3.5): N doses of an approved compounded serum made from the
 component lots on the shelf, as one transaction.
 
-For each component, N x its amount per dose is converted (pint) to the unit of the component
-products and taken first-expiring-first from every usable lot of the products of that
-substance. Every component is picked before anything moves, so a short component refuses the
-whole batch (409 naming it) and nothing is consumed. The new serum lot's beyond-use date is the
-earliest of every consumed lot's effective expiry and the preparation time plus the serum's
-beyond-use days for its storage.
+For each component, N x its amount per dose is measured out of the component products (pint):
+through a product's strength (40 mg of a 250 mg/mL solution is 0.16 mL), else by converting
+to its unit (40 mg of a powder counted in g is 0.04 g), and taken first-expiring-first from
+every usable lot of every product of that substance, whatever its strength. A product that
+says neither is a 409 naming it. Every component is picked before anything moves, so a short
+component refuses the whole batch (409 naming it) and nothing is consumed. The new serum
+lot's beyond-use date is the earliest of every consumed lot's effective expiry and the
+preparation time plus the serum's beyond-use days for its storage.
 """
 
 import dataclasses
@@ -36,6 +38,7 @@ from inventory.models import (
     ProductKind,
     Storage,
 )
+from inventory.products import product_strength
 from inventory.serum_stock import doses_as_stock, serum_products
 
 _LEDGER_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
@@ -220,81 +223,110 @@ def _next_lot_number(product: Product, serum: Serum, today: date) -> str:
 
 def _draw_components(serum: Serum, doses: Decimal, day: date) -> list[Draw]:
     """The draws for every component, FEFO across the usable lots of all products of its
-    substance, or a 409 naming every component that is short (nothing is drawn then)."""
+    substance whatever their strength, or a 409 naming every component that is short
+    (nothing is drawn then)."""
     components = sorted(serum.components, key=lambda c: (c.position, c.id))
-    _check_product_units(components)
+    measures = _measures(components)
     lots_by_substance = _usable_component_lots({c.substance_id for c in components}, day)
     draws: list[Draw] = []
-    shortages: dict[str, list[str]] = {}
+    shortages: dict[str, str] = {}
     for component in components:
         need = units.amount(Decimal(doses) * component.amount_value, component.amount_unit)
         lots = lots_by_substance.get(component.substance_id, [])
-        component_draws, missing = _draw(component, need, lots)
+        per_unit = measures[component.id]
+        component_draws, missing = _draw(component, need, lots, per_unit)
         if missing > 0:
-            shortages[component.substance.name] = [
-                f"Short by {_plain(missing)} {need.unit} of the {_plain(need.value)} {need.unit}"
-                f" needed (usable on {day.isoformat()})."
-            ]
+            shortages[component.substance.name] = _shortage(component, missing, lots, per_unit)
         draws += component_draws
     if shortages:
-        first = next(iter(shortages))
         raise Conflict(
-            f"Not enough usable {first} to compound {doses} doses of {serum.name}: "
-            + " ".join(shortages[first]),
-            {"components": [f"{name}: {msgs[0]}" for name, msgs in shortages.items()]},
+            f"{_plain(doses)} dose{'' if doses == 1 else 's'} of {serum.name} cannot be "
+            "compounded: " + " ".join(shortages.values()),
+            {"components": list(shortages.values())},
             short_components=list(shortages),
         )
     return draws
 
 
-def _draw(component: SerumComponent, need: units.Amount, lots: list[Lot]):
-    """FEFO over the lots, working in the formula's unit and drawing in each lot's unit. A
-    product unit the formula's unit cannot be converted to is a 422 naming the component."""
+def _draw(
+    component: SerumComponent, need: units.Amount, lots: list[Lot], per_unit: dict[int, Decimal]
+):
+    """FEFO over the lots, working in the formula's unit and drawing in each lot's product's
+    unit (`per_unit`: how much of the formula's unit one unit of each product holds)."""
     name = component.substance.name
     missing = need.value
     draws = []
     for lot in lots:
         if missing <= 0:
             break
-        on_hand = _in_unit(units.amount(lot.quantity_on_hand, lot.product.unit), need.unit, name)
-        if on_hand.value <= missing:
+        held = per_unit[lot.product_id]
+        if lot.quantity_on_hand * held <= missing:
             draws.append(Draw(name, lot, lot.quantity_on_hand, lot.product.unit))
-            missing -= on_hand.value
+            missing -= lot.quantity_on_hand * held
             continue
-        taken = _in_unit(units.Amount(missing, need.unit), lot.product.unit, name).value
-        taken = min(taken.quantize(_LEDGER_STEP, rounding=ROUND_CEILING), lot.quantity_on_hand)
-        draws.append(Draw(name, lot, taken, lot.product.unit))
+        taken = (missing / held).quantize(_LEDGER_STEP, rounding=ROUND_CEILING)
+        draws.append(Draw(name, lot, min(taken, lot.quantity_on_hand), lot.product.unit))
         missing = Decimal(0)
     return draws, missing
 
 
-def _in_unit(amount: units.Amount, unit: str, component: str) -> units.Amount:
-    try:
-        return units.convert(amount, unit)
-    except units.UnitError as error:
-        raise Invalid(
-            {"components": [f"{component}: {error}"]},
-            f"{component} cannot be measured out in {unit}: {error}",
-            component=component,
-        ) from None
+def _shortage(
+    component: SerumComponent, missing: Decimal, lots: list[Lot], per_unit: dict[int, Decimal]
+) -> str:
+    """In the pharmacist's words: none at all, or how much more of the product the last lot
+    drawn is of, in its own unit (and of which substance, unless its name says)."""
+    name = component.substance.name
+    if not lots:
+        return f"No {name} in stock."
+    product = lots[-1].product
+    short = (missing / per_unit[product.id]).quantize(_LEDGER_STEP, rounding=ROUND_CEILING)
+    which = "" if name.casefold() in product.name.casefold() else f" ({name})"
+    return f"{_plain(short)} {product.unit} short of {product.name}{which}."
 
 
-def _check_product_units(components: list[SerumComponent]) -> None:
-    """Every stocked product of a component must be measurable in the formula's unit (a
-    count unit such as `vial` says nothing of how many mg it holds): a 422 naming the
-    component, whatever stock there is."""
-    units_by_substance: dict[int, set[str]] = defaultdict(set)
-    rows = db.session.execute(
-        select(Product.substance_id, Product.unit).where(
+def _measures(components: list[SerumComponent]) -> dict[int, dict[int, Decimal]]:
+    """For each component, how much of the formula's unit one unit of every stocked product
+    of its substance holds: through the product's strength, else by converting its unit. A
+    product that says neither (counted in vials without a strength, in mg for an IU amount)
+    is a 409 naming it, whatever stock there is. One query."""
+    products: dict[int, list[Product]] = defaultdict(list)
+    rows = db.session.scalars(
+        select(Product)
+        .where(
             Product.kind == ProductKind.COMPONENT,
             Product.substance_id.in_(sorted({c.substance_id for c in components})),
         )
+        .order_by(Product.name, Product.id)
     )
-    for substance_id, unit in rows:
-        units_by_substance[substance_id].add(unit)
-    for component in components:
-        for unit in sorted(units_by_substance[component.substance_id]):
-            _in_unit(component.amount_per_dose, unit, component.substance.name)
+    for product in rows:
+        products[product.substance_id].append(product)
+    return {
+        component.id: {
+            product.id: _measure(product, component) for product in products[component.substance_id]
+        }
+        for component in components
+    }
+
+
+def _measure(product: Product, component: SerumComponent) -> Decimal:
+    unit = component.amount_unit
+    strength = product_strength(product)
+    if strength is not None:
+        try:
+            return units.per_product_unit(strength, unit, product_unit=product.unit)
+        except units.UnitError:
+            pass
+    try:
+        return units.convert(units.amount(1, product.unit), unit).value
+    except units.UnitError:
+        pass
+    message = (
+        f"{product.name} is counted in {product.unit}"
+        + (f" at {strength.text()}" if strength else "")
+        + f", which does not say how much {component.substance.name} in {unit} it holds:"
+        f" give it a strength in {unit}/{product.unit}."
+    )
+    raise Conflict(message, {"components": [message]}, product=product.name)
 
 
 def _usable_component_lots(substance_ids: set[int], day: date) -> dict[int, list[Lot]]:

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Numeric,
     String,
     Text,
     TypeDecorator,
@@ -38,6 +39,7 @@ _SCALE = 10**QUANTITY_PLACES
 LOT_NUMBER_LENGTH = 60
 SUPPLIER_LENGTH = 160
 PRODUCT_NAME_LENGTH = 160
+STRENGTH_UNIT_LENGTH = 30
 
 
 class Quantity(TypeDecorator):
@@ -108,6 +110,13 @@ class Product(db.Model):
             "days_after_opening IS NULL OR days_after_opening > 0",
             name="days_after_opening_positive",
         ),
+        CheckConstraint(
+            "(strength_value IS NULL) = (strength_unit IS NULL)", name="strength_value_and_unit"
+        ),
+        CheckConstraint("strength_value IS NULL OR strength_value > 0", name="strength_positive"),
+        CheckConstraint(
+            "strength_value IS NULL OR kind = 'component'", name="strength_of_component"
+        ),
         Index("ix_products_kind_name", "kind", "name"),
         Index("ix_products_substance_id", "substance_id"),
         Index("ix_products_serum_id", "serum_id"),
@@ -130,10 +139,26 @@ class Product(db.Model):
     storage: Mapped[Storage] = mapped_column(
         value_enum(Storage), default=Storage.ROOM, server_default=Storage.ROOM.value
     )
+    # A component's strength, how much of its substance one unit holds: 250 mg per mL.
+    strength_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    strength_unit: Mapped[str | None] = mapped_column(String(STRENGTH_UNIT_LENGTH))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     substance: Mapped[Substance | None] = relationship()
     serum: Mapped[Serum | None] = relationship()
+
+    @property
+    def strength(self) -> dict | None:
+        if self.strength_value is None:
+            return None
+        return {"value": self.strength_value, "unit": self.strength_unit}
+
+    @property
+    def strength_text(self) -> str:
+        """`250 mg/mL`, or blank without a strength."""
+        if self.strength_value is None:
+            return ""
+        return f"{format(Decimal(self.strength_value).normalize(), 'f')} {self.strength_unit}"
 
 
 class Lot(db.Model):

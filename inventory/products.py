@@ -1,11 +1,13 @@
 """Products: what the clinic stocks, and what each kind must refer to (SPEC 3.4)."""
 
-from decimal import Decimal
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import Select, select
 
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
+from formulary import units
 from formulary.models import Serum, Substance
 from inventory.barcodes import normalize_gtin
 from inventory.expiry import refresh_effective_expiry
@@ -55,7 +57,10 @@ def create_product(
     reorder_point: Decimal = Decimal(0),
     days_after_opening=_NOT_GIVEN,
     storage: Storage | str = Storage.ROOM,
+    strength: Mapping | None = None,
 ) -> Product:
+    """`strength`, for a component only, is `{"value": 250, "unit": "mg/mL"}`: how much of
+    its substance one unit of the product holds."""
     kind = ProductKind(kind)
     if days_after_opening is _NOT_GIVEN:
         days_after_opening = None if kind == ProductKind.CONSUMABLE else DEFAULT_DAYS_AFTER_OPENING
@@ -70,6 +75,7 @@ def create_product(
         storage=Storage(storage),
     )
     _check_reference(product)
+    _set_strength(product, strength)
     product.gtin = _unused_gtin(gtin, product)
     db.session.add(product)
     db.session.flush()
@@ -78,7 +84,8 @@ def create_product(
 
 def update_product(product: Product, changes: dict) -> Product:
     """Apply the changed fields. A new days-after-opening moves the effective expiry of the
-    product's opened lots with it; the unit cannot change under stock already counted in it."""
+    product's opened lots with it; the unit cannot change under stock already counted in it.
+    A strength is checked against the kind and unit the product ends with."""
     if "unit" in changes and changes["unit"] != product.unit and _has_lots(product):
         raise Conflict(
             "The unit of a product with lots cannot change: its quantities are counted in it.",
@@ -86,10 +93,12 @@ def update_product(product: Product, changes: dict) -> Product:
         )
     if "gtin" in changes:
         changes["gtin"] = _unused_gtin(changes["gtin"], product)
+    strength = changes.pop("strength", product.strength)
     enums = {"kind": ProductKind, "storage": Storage}
     for field, value in changes.items():
         setattr(product, field, enums[field](value) if field in enums else value)
     _check_reference(product)
+    _set_strength(product, strength)
     if "days_after_opening" in changes:
         _refresh_opened_lots(product)
     db.session.flush()
@@ -109,6 +118,36 @@ def _check_reference(product: Product) -> None:
         raise Invalid({"substance_id": [f"No substance with id {product.substance_id}."]})
     if needed == "serum_id" and db.session.get(Serum, product.serum_id) is None:
         raise Invalid({"serum_id": [f"No serum with id {product.serum_id}."]})
+
+
+def _set_strength(product: Product, strength: Mapping | None) -> None:
+    """Only a component has a strength: an amount (mg, ug, g, mL, IU) per unit of the
+    product, more than 0."""
+    if strength is None:
+        product.strength_value = product.strength_unit = None
+        return
+    if product.kind != ProductKind.COMPONENT:
+        raise Invalid(
+            {"strength": [f"Only a component has a strength, not a {product.kind.value}."]}
+        )
+    try:
+        value = strength["value"]
+        value = Decimal(str(value) if isinstance(value, float) else value)
+        checked = units.strength(value, strength["unit"], product_unit=product.unit)
+    except (KeyError, TypeError, InvalidOperation):
+        raise Invalid({"strength": ["Give a value and a unit, such as 250 mg/mL."]}) from None
+    except units.UnitError as error:
+        raise Invalid({"strength": [str(error)]}) from None
+    if value.as_tuple().exponent < -6 or value >= 10**12:
+        raise Invalid({"strength": ["At most 6 decimal places, below a trillion."]})
+    product.strength_value, product.strength_unit = checked.value, checked.unit
+
+
+def product_strength(product: Product) -> units.Strength | None:
+    """The product's strength as units measure it, or None."""
+    if product.strength_value is None:
+        return None
+    return units.strength(product.strength_value, product.strength_unit, product_unit=product.unit)
 
 
 def _unused_gtin(gtin: str | None, product: Product) -> str | None:

@@ -162,26 +162,34 @@ def test_a_beyond_use_day_never_outlasts_the_beyond_use_time():
     assert beyond_use_date(midnight, 1) == date(2025, 3, 1)
 
 
-def test_a_component_product_counted_in_vials_is_a_422_naming_the_component(formula):
+def test_a_component_product_counted_in_vials_without_a_strength_is_a_409_naming_it(formula):
     hyaluronic = formula["serum"].components[1].substance
-    factories.make_product("component", substance_id=hyaluronic.id, unit="vial")
+    factories.make_product(
+        "component", substance_id=hyaluronic.id, unit="vial", name="Hyaluronic acid vial"
+    )
     factories.make_lot(formula["biotin_g"], quantity="2")
-    with pytest.raises(Invalid) as refused:
+    with pytest.raises(Conflict) as refused:
         compound(formula["serum"], Decimal(1), user=pharmacist(), now=NOW)
-    assert "hyaluronic acid-c" in refused.value.errors["components"][0]
+    assert refused.value.details["product"] == "Hyaluronic acid vial"
+    assert "Hyaluronic acid vial" in refused.value.errors["components"][0]
 
 
 def test_an_iu_component_cannot_be_taken_from_stock_counted_in_milligrams(client, login_as):
     enzyme = factories.make_substance("hyaluronidase-c", "enzyme")
     serum = factories.make_approved_serum(components=[(enzyme, 150, "IU")])
     factories.make_serum_product(serum)
-    product = factories.make_product("component", substance_id=enzyme.id, unit="mg")
+    product = factories.make_product(
+        "component", substance_id=enzyme.id, unit="mg", name="Hyaluronidase powder"
+    )
     factories.make_lot(product, quantity="100")
     response = client.post(
         "/api/batches", json={"serum_id": serum.id, "doses": 1}, headers=login_as("pharmacist")
     )
-    assert response.status_code == 422
-    assert "hyaluronidase-c" in response.json["errors"]["components"][0]
+    assert response.status_code == 409
+    assert response.json["message"] == (
+        "Hyaluronidase powder is counted in mg, which does not say how much hyaluronidase-c in "
+        "IU it holds: give it a strength in IU/mg."
+    )
 
 
 def test_only_an_approved_compounded_serum_is_compounded(formula):

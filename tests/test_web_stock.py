@@ -513,7 +513,7 @@ def test_a_short_component_is_a_409_named_next_to_the_doses_and_nothing_is_consu
     )
     assert response.status_code == 409
     error = re.search(r'id="doses-error">([^<]*)<', html(response)).group(1)
-    assert error.startswith("biotin-web: Short by 10 mg of the 1010 mg needed")
+    assert error == "10 mg short of Biotin powder (biotin-web)."
     db.session.expire_all()
     assert db.session.get(Lot, biotin_lot.id).quantity_on_hand == 1000
     assert db.session.scalar(select(func.count()).select_from(Batch)) == 0

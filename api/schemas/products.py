@@ -4,10 +4,32 @@ import marshmallow as ma
 
 from api.pagination import AsOfSchema
 from api.schemas.fields import QuantityField
-from inventory.models import PRODUCT_NAME_LENGTH, ProductKind, Storage
+from api.schemas.substances import FlatErrorsSchema, Number
+from inventory.models import PRODUCT_NAME_LENGTH, STRENGTH_UNIT_LENGTH, ProductKind, Storage
 
 
-class ProductSchema(ma.Schema):
+class StrengthSchema(ma.Schema):
+    value = Number(
+        required=True,
+        places=6,
+        validate=ma.validate.Range(min=0, min_inclusive=False, max=10**12, max_inclusive=False),
+    )
+    unit = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=STRENGTH_UNIT_LENGTH),
+        metadata={"description": "An amount unit (mg, ug, g, mL, IU) per the product's unit: "
+                  "mg/mL, IU/mL, mg/vial."},
+    )  # fmt: skip
+
+
+STRENGTH = {
+    "description": "For kind `component`: how much of its substance one unit of the product "
+    'holds, e.g. `{"value": 250, "unit": "mg/mL"}`. Compounding measures a formula\'s '
+    "amount out through it."
+}
+
+
+class ProductSchema(FlatErrorsSchema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.Enum(ProductKind, by_value=True, required=True)
     name = ma.fields.String(
@@ -43,9 +65,12 @@ class ProductSchema(ma.Schema):
         metadata={"description": "Where its lots are usually kept; a lot received without a "
                   "storage is put there."},
     )  # fmt: skip
+    strength = ma.fields.Nested(
+        StrengthSchema, allow_none=True, load_default=None, metadata=STRENGTH
+    )
 
 
-class ProductUpdateSchema(ma.Schema):
+class ProductUpdateSchema(FlatErrorsSchema):
     kind = ma.fields.Enum(ProductKind, by_value=True)
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=PRODUCT_NAME_LENGTH))
     unit = ma.fields.String(validate=ma.validate.Length(min=1, max=20))
@@ -55,6 +80,7 @@ class ProductUpdateSchema(ma.Schema):
     reorder_point = QuantityField(validate=ma.validate.Range(min=0))
     days_after_opening = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1))
     storage = ma.fields.Enum(Storage, by_value=True)
+    strength = ma.fields.Nested(StrengthSchema, allow_none=True, metadata=STRENGTH)
 
 
 class ProductQuerySchema(AsOfSchema):

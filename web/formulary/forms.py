@@ -175,6 +175,12 @@ class ProductForm(FlaskForm):
         choices=STORAGE_CHOICES,
         description="A lot received without another storage is put here.",
     )
+    strength = StringField(
+        "Strength (optional)",
+        validators=[Optional(), Length(max=60)],
+        description="For a component: how much of its substance one unit holds, such as "
+        "250 mg/mL, 1000 IU/mL or 5 mg/vial.",
+    )
 
 
 class ComponentRow(Form):

@@ -1,6 +1,7 @@
 """The formulary's catalogue of products: what the clinic stocks, with its kind, stock unit,
-GTIN, the substance or serum it is, and where its lots are usually stored; the forms that add
-and change products. How much of each is on the shelf is the stock's list, linked from here."""
+GTIN, the substance or serum it is (a component with its strength), and where its lots are
+usually stored; the forms that add and change products. How much of each is on the shelf is
+the stock's list, linked from here."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from core.accounts import PHARMACY_ROLES
 from core.database import db
 from core.errors import DomainError
 from formulary import substances as catalogue
+from formulary import units
 from formulary.models import Serum, SerumStatus
 from inventory import products as product_rules
 from inventory.models import Product, ProductKind
@@ -78,6 +80,7 @@ def edit_product(product_id):
             reorder_point=product.reorder_point.normalize(),
             days_after_opening=product.days_after_opening,
             storage=product.storage.value,
+            strength=product.strength_text,
         )
         return _form_page(_with_serums(form, product), product)
     form = _with_serums(ProductForm(), product)
@@ -122,6 +125,14 @@ def _fields(form: ProductForm) -> dict | None:
         except DomainError as error:
             show_domain_error(form, error, FIELDS)
             valid = False
+    strength = None
+    if form.strength.data and form.strength.data.strip():
+        try:
+            value, unit = units.parse_strength_text(form.strength.data)
+            strength = {"value": value, "unit": unit}
+        except units.UnitError as error:
+            form.strength.errors = [*form.strength.errors, str(error)]
+            valid = False
     if not valid:
         return None
     return {
@@ -134,6 +145,7 @@ def _fields(form: ProductForm) -> dict | None:
         "reorder_point": form.reorder_point.data,
         "days_after_opening": form.days_after_opening.data,
         "storage": form.storage.data,
+        "strength": strength,
     }
 
 
