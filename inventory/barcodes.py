@@ -4,19 +4,27 @@
 Accepted: the raw element string a scanner types (`0109501101530003172707001012345`), the
 same with a symbology identifier (`]d2...`, `]C1...`) and with the GS character (0x1D) after a
 variable-length field, and the human-readable form printed under the symbol
-(`(01)09501101530003(17)270700(10)12345`).
+(`(01)09501101530003(17)270700(10)12345`), and a GS1 Digital Link URI, what a phone camera
+or a 2D scanner reads off a modern pack: any domain, the AIs in the path or the query string
+(`https://id.gs1.org/01/09501101530003/10/LOT42?17=300331`).
 """
 
 import dataclasses
+import re
 from datetime import date
 
 import biip
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 
 from core.errors import Invalid
 
 GTIN_LENGTHS = (8, 12, 13, 14)
+# A web address, maybe after the symbology identifier a scanner puts before it (`]Q1`, `]d1`).
+_DIGITAL_LINK = re.compile(r"^(?:\][A-Za-z][0-9])?(https?://.*)$", re.IGNORECASE | re.DOTALL)
+# What a receipt reads; each at most once (a Digital Link may repeat one in its query string).
+_RECEIVED_AIS = {"01": "GTIN", "10": "lot number", "17": "expiry date"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +53,9 @@ def read_barcode(text: str) -> BoxLabel:
     """The GTIN, lot and expiry of a scanned or typed GS1 barcode; a 422 on `barcode` that says
     which part is wrong otherwise."""
     elements = _element_strings(text)
+    for ai, name in _RECEIVED_AIS.items():
+        if len({element.value for element in elements.filter(ai=ai)}) > 1:
+            _refuse(f"The barcode gives two different {name}s (AI {ai}).")
     gtin_element = elements.get(ai="01")
     if gtin_element is None:
         _refuse("The barcode has no GTIN (AI 01).")
@@ -67,11 +78,16 @@ def _element_strings(text: str):
     text = (text or "").strip()
     if not text:
         _refuse("The barcode is empty.")
+    link = _DIGITAL_LINK.match(text)
     try:
+        if link:
+            return GS1DigitalLinkURI.parse(link.group(1)).element_strings
         if text.startswith("("):
             return GS1Message.parse_hri(text).element_strings
         result = biip.parse(text)
     except biip.ParseError as error:
+        if link:
+            _refuse(f"Not a GS1 Digital Link: {error}")
         _refuse(f"Not a GS1 barcode: {error}")
     if result.gs1_message is None:
         _refuse(f"Not a GS1 barcode: {result.gs1_message_error}")

@@ -35,7 +35,8 @@ class LotReceiveSchema(ma.Schema):
 
     barcode = ma.fields.String(
         metadata={"description": "GS1 element string (AIs 01, 10, 17), raw, `]d2`-prefixed, "
-                  "with GS separators, or human-readable `(01)...(17)...(10)...`."}
+                  "with GS separators, or human-readable `(01)...(17)...(10)...`; or a GS1 "
+                  "Digital Link URI (`https://id.gs1.org/01/.../10/...?17=...`, any domain)."}
     )  # fmt: skip
     product_id = ma.fields.Integer()
     lot_number = ma.fields.String(validate=ma.validate.Length(min=1, max=LOT_NUMBER_LENGTH))
