@@ -15,6 +15,7 @@ from datetime import date
 
 import biip
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from biip.gs1_element_strings import GS1ElementString, GS1ElementStrings
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 
@@ -35,6 +36,17 @@ class BoxLabel:
     lot_number: str
     expiry_date: date | None
     expiry_month_only: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class LotSymbol:
+    """What a lot's label symbol carries: the GS1 element string as a scanner types it (no
+    symbology identifier), the same in human-readable form for under the symbol, or, when the
+    lot number is no GS1 lot number, why there is no symbol."""
+
+    element_string: str | None
+    human_readable: str | None
+    problem: str | None = None
 
 
 def normalize_gtin(text: str) -> str:
@@ -72,6 +84,37 @@ def read_barcode(text: str) -> BoxLabel:
         # GS1: day 00 means the month only; biip already made it the month's last day.
         expiry_month_only=bool(expiry_element) and expiry_element.value.endswith("00"),
     )
+
+
+def lot_symbol(lot) -> LotSymbol:
+    """The GS1 element string of a lot: (01) its product's GTIN when it has one, (17) its
+    expiry (YYMMDD; day 00 for a month-only expiry), (10) its lot number. The fixed-length
+    fields come first and the lot number last, so that no GS separator is needed; biip builds
+    the message and adds one where an AI needs it. Receiving the element string
+    (`read_barcode`) finds the same lot again when the product has a GTIN."""
+    day = lot.expiry_date
+    expiry = f"{day:%y%m}" + ("00" if lot.expiry_month_only else f"{day:%d}")
+    fields = [f"01{lot.product.gtin}"] if lot.product.gtin else []
+    fields += [f"17{expiry}", f"10{lot.lot_number}"]
+    try:
+        elements = GS1ElementStrings(GS1ElementString.parse(field) for field in fields)
+    except biip.ParseError:
+        return LotSymbol(
+            element_string=None,
+            human_readable=None,
+            problem=(
+                f"Lot number {lot.lot_number} cannot be carried by a GS1 symbol: it has at "
+                "most 20 characters, letters, digits and !\"%&'()*+,-./:;<=>?_ only."
+            ),
+        )
+    message = GS1Message.from_element_strings(elements)
+    return LotSymbol(element_string=message.value, human_readable=message.as_hri())
+
+
+def element_string(lot) -> str | None:
+    """The lot's GS1 element string (`lot_symbol`), or None when its lot number has no GS1
+    form."""
+    return lot_symbol(lot).element_string
 
 
 def _element_strings(text: str):
