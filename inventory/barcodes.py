@@ -103,8 +103,9 @@ def lot_symbol(lot) -> LotSymbol:
             element_string=None,
             human_readable=None,
             problem=(
-                f"Lot number {lot.lot_number} cannot be carried by a GS1 symbol: it has at "
-                "most 20 characters, letters, digits and !\"%&'()*+,-./:;<=>?_ only."
+                f"Lot number {lot.lot_number} cannot be carried by a GS1 symbol: a GS1 lot "
+                "number has at most 20 characters, letters, digits and !\"%&'()*+,-./:;<=>?_ "
+                "only."
             ),
         )
     message = GS1Message.from_element_strings(elements)
