@@ -1,5 +1,7 @@
-"""Lots: receipt (fields or GS1 barcode), lists with expiry filters, transitions, the
-ledger of one lot and its recall trace."""
+"""Lots: receipt (fields, GS1 barcode or Digital Link), lists with expiry filters,
+transitions, the ledger of one lot, its recall trace and its printable label."""
+
+from flask import current_app, render_template
 
 from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
@@ -19,6 +21,7 @@ from clinic.recall import trace_to_patients
 from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import utcnow
 from inventory import lots
+from inventory.labels import lot_label
 from inventory.ledger import lot_ledger
 
 blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and their ledger.")
@@ -56,6 +59,24 @@ def receive_lot(fields):
 @blp.response(200, LotSchema)
 def get_lot(lot_id):
     return lots.get_lot(lot_id)
+
+
+@blp.route("/lots/<id:lot_id>/label", methods=["GET"])
+@roles_required(*PHARMACY_ROLES)
+@blp.response(
+    200,
+    {"type": "string"},
+    content_type="text/html",
+    description="The label as an HTML page made to print (the page /stock/lots/{id}/label).",
+)
+def lot_label_page(lot_id):
+    """The lot's printable label.
+
+    Product, lot, expiry (a compounded batch's beyond-use date), storage, who compounded it
+    when, and a GS1 DataMatrix carrying the lot's `gs1_element_string`."""
+    return current_app.response_class(
+        render_template("stock/label.html", label=lot_label(lot_id)), mimetype="text/html"
+    )
 
 
 @blp.route("/lots/<id:lot_id>/release", methods=["POST"])

@@ -4,19 +4,28 @@
 Accepted: the raw element string a scanner types (`0109501101530003172707001012345`), the
 same with a symbology identifier (`]d2...`, `]C1...`) and with the GS character (0x1D) after a
 variable-length field, and the human-readable form printed under the symbol
-(`(01)09501101530003(17)270700(10)12345`).
+(`(01)09501101530003(17)270700(10)12345`), and a GS1 Digital Link URI, what a phone camera
+or a 2D scanner reads off a modern pack: any domain, the AIs in the path or the query string
+(`https://id.gs1.org/01/09501101530003/10/LOT42?17=300331`).
 """
 
 import dataclasses
+import re
 from datetime import date
 
 import biip
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from biip.gs1_element_strings import GS1ElementString, GS1ElementStrings
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 
 from core.errors import Invalid
 
 GTIN_LENGTHS = (8, 12, 13, 14)
+# A web address, maybe after the symbology identifier a scanner puts before it (`]Q1`, `]d1`).
+_DIGITAL_LINK = re.compile(r"^(?:\][A-Za-z][0-9])?(https?://.*)$", re.IGNORECASE | re.DOTALL)
+# What a receipt reads; each at most once (a Digital Link may repeat one in its query string).
+_RECEIVED_AIS = {"01": "GTIN", "10": "lot number", "17": "expiry date"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +36,17 @@ class BoxLabel:
     lot_number: str
     expiry_date: date | None
     expiry_month_only: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class LotSymbol:
+    """What a lot's label symbol carries: the GS1 element string as a scanner types it (no
+    symbology identifier), the same in human-readable form for under the symbol, or, when the
+    lot number is no GS1 lot number, why there is no symbol."""
+
+    element_string: str | None
+    human_readable: str | None
+    problem: str | None = None
 
 
 def normalize_gtin(text: str) -> str:
@@ -45,6 +65,9 @@ def read_barcode(text: str) -> BoxLabel:
     """The GTIN, lot and expiry of a scanned or typed GS1 barcode; a 422 on `barcode` that says
     which part is wrong otherwise."""
     elements = _element_strings(text)
+    for ai, name in _RECEIVED_AIS.items():
+        if len({element.value for element in elements.filter(ai=ai)}) > 1:
+            _refuse(f"The barcode gives two different {name}s (AI {ai}).")
     gtin_element = elements.get(ai="01")
     if gtin_element is None:
         _refuse("The barcode has no GTIN (AI 01).")
@@ -63,15 +86,52 @@ def read_barcode(text: str) -> BoxLabel:
     )
 
 
+def lot_symbol(lot) -> LotSymbol:
+    """The GS1 element string of a lot: (01) its product's GTIN when it has one, (17) its
+    expiry (YYMMDD; day 00 for a month-only expiry), (10) its lot number. The fixed-length
+    fields come first and the lot number last, so that no GS separator is needed; biip builds
+    the message and adds one where an AI needs it. Receiving the element string
+    (`read_barcode`) finds the same lot again when the product has a GTIN."""
+    day = lot.expiry_date
+    expiry = f"{day:%y%m}" + ("00" if lot.expiry_month_only else f"{day:%d}")
+    fields = [f"01{lot.product.gtin}"] if lot.product.gtin else []
+    fields += [f"17{expiry}", f"10{lot.lot_number}"]
+    try:
+        elements = GS1ElementStrings(GS1ElementString.parse(field) for field in fields)
+    except biip.ParseError:
+        return LotSymbol(
+            element_string=None,
+            human_readable=None,
+            problem=(
+                f"Lot number {lot.lot_number} cannot be carried by a GS1 symbol: a GS1 lot "
+                "number has at most 20 characters, letters, digits and !\"%&'()*+,-./:;<=>?_ "
+                "only."
+            ),
+        )
+    message = GS1Message.from_element_strings(elements)
+    return LotSymbol(element_string=message.value, human_readable=message.as_hri())
+
+
+def element_string(lot) -> str | None:
+    """The lot's GS1 element string (`lot_symbol`), or None when its lot number has no GS1
+    form."""
+    return lot_symbol(lot).element_string
+
+
 def _element_strings(text: str):
     text = (text or "").strip()
     if not text:
         _refuse("The barcode is empty.")
+    link = _DIGITAL_LINK.match(text)
     try:
+        if link:
+            return GS1DigitalLinkURI.parse(link.group(1)).element_strings
         if text.startswith("("):
             return GS1Message.parse_hri(text).element_strings
         result = biip.parse(text)
     except biip.ParseError as error:
+        if link:
+            _refuse(f"Not a GS1 Digital Link: {error}")
         _refuse(f"Not a GS1 barcode: {error}")
     if result.gs1_message is None:
         _refuse(f"Not a GS1 barcode: {result.gs1_message_error}")

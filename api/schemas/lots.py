@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.pagination import AsOfSchema, id_field
 from api.schemas.fields import ClinicDateTime, ExpiryField, QuantityField
+from inventory.barcodes import element_string
 from inventory.lots import LotSort, LotState
 from inventory.models import LOT_NUMBER_LENGTH, SUPPLIER_LENGTH, LotStatus, MovementKind, Storage
 
@@ -26,6 +27,16 @@ class LotSchema(ma.Schema):
     received_at = ma.fields.AwareDateTime()
     supplier = ma.fields.String(allow_none=True)
     storage = ma.fields.Enum(Storage, by_value=True)
+    gs1_element_string = ma.fields.Function(
+        element_string,
+        allow_none=True,
+        metadata={"type": "string",
+                  "description": "What the lot's label symbol (GS1 DataMatrix) carries: (01) "
+                  "the product's GTIN when it has one, (17) the expiry, (10) the lot number, as "
+                  "a scanner types it. `POST /api/lots {barcode, quantity}` takes it (it needs "
+                  "the GTIN). Null when the lot number has no GS1 form (at most 20 characters, "
+                  "letters, digits and !\"%&'()*+,-./:;<=>?_)."},
+    )  # fmt: skip
 
 
 class LotReceiveSchema(ma.Schema):
@@ -35,7 +46,8 @@ class LotReceiveSchema(ma.Schema):
 
     barcode = ma.fields.String(
         metadata={"description": "GS1 element string (AIs 01, 10, 17), raw, `]d2`-prefixed, "
-                  "with GS separators, or human-readable `(01)...(17)...(10)...`."}
+                  "with GS separators, or human-readable `(01)...(17)...(10)...`; or a GS1 "
+                  "Digital Link URI (`https://id.gs1.org/01/.../10/...?17=...`, any domain)."}
     )  # fmt: skip
     product_id = ma.fields.Integer()
     lot_number = ma.fields.String(validate=ma.validate.Length(min=1, max=LOT_NUMBER_LENGTH))

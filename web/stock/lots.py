@@ -1,6 +1,7 @@
 """A lot's page: what it is and holds, its ledger, everything that can still happen to it
 (release from quarantine, open, adjust the count, dispose of, recall) and, once recalled, its
-trace (the batches made from it and the patients treated with it or with them).
+trace (the batches made from it and the patients treated with it or with them); and its
+printable label.
 
 Disposing and recalling cannot be undone: the page asks first (a dialog, or without script a
 confirm page). After each step the page says what the lot now has on hand. Administrators read
@@ -17,6 +18,7 @@ from core.clock import clinic_timezone, clinic_today, day_text, moment_text, utc
 from core.errors import DomainError
 from inventory import lots
 from inventory.expiry import usable_on
+from inventory.labels import lot_label
 from inventory.ledger import lot_ledger
 from inventory.lots import LotState, Transition
 from inventory.models import Lot
@@ -64,6 +66,14 @@ def _submitted(transition: Transition):
 @role_page(*PHARMACY_ROLES)
 def lot_page(lot_id):
     return _lot_page(lot_id)
+
+
+@bp.route("/lots/<id:lot_id>/label")
+@role_page(*PHARMACY_ROLES)
+def label(lot_id):
+    """The lot's label to print: product, lot, expiry or beyond-use date, storage, who
+    compounded it, and a GS1 DataMatrix that receiving reads back to this lot."""
+    return render_template("stock/label.html", label=lot_label(lot_id))
 
 
 def _lot_page(lot_id: int, submitted: tuple | None = None, status: int = 200):
