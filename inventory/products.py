@@ -1,5 +1,6 @@
 """Products: what the clinic stocks, and what each kind must refer to (SPEC 3.4)."""
 
+import enum
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
@@ -86,11 +87,7 @@ def update_product(product: Product, changes: dict) -> Product:
     """Apply the changed fields. A new days-after-opening moves the effective expiry of the
     product's opened lots with it; the unit cannot change under stock already counted in it.
     A strength is checked against the kind and unit the product ends with."""
-    if "unit" in changes and changes["unit"] != product.unit and _has_lots(product):
-        raise Conflict(
-            "The unit of a product with lots cannot change: its quantities are counted in it.",
-            {"unit": ["Lots exist in the current unit."]},
-        )
+    _refuse_changing_what_its_lots_are(product, changes)
     if "gtin" in changes:
         changes["gtin"] = _unused_gtin(changes["gtin"], product)
     strength = changes.pop("strength", product.strength)
@@ -103,6 +100,53 @@ def update_product(product: Product, changes: dict) -> Product:
         _refresh_opened_lots(product)
     db.session.flush()
     return product
+
+
+# What a product's lots are: changed under stock, the lots would stand for another thing.
+_IDENTITY = {
+    "unit": "its quantities are counted in it",
+    "kind": "its lots are stock of this kind",
+    "substance_id": "its lots hold this substance",
+    "serum_id": "its lots hold this serum",
+}
+
+
+def _refuse_changing_what_its_lots_are(product: Product, changes: dict) -> None:
+    """Once a product has lots, its unit, kind, substance, serum and strength stay: a new
+    product is the way to stock something else. Giving a strength to a product that had
+    none is allowed (it only makes its lots measurable)."""
+    changed = {
+        field: because
+        for field, because in _IDENTITY.items()
+        if field in changes and _value(changes[field]) != _value(getattr(product, field))
+    }
+    if (
+        "strength" in changes
+        and product.strength is not None
+        and changes["strength"] != (product.strength)
+    ):
+        changed["strength"] = "its lots were received at this strength"
+    if not changed or not _has_lots(product):
+        return
+    raise Conflict(
+        f"{product.name} has lots: its "
+        + ", ".join(_FIELD_WORDS[field] for field in changed)
+        + " cannot change. Add a new product for the new stock.",
+        {field: [f"Lots exist: {because}."] for field, because in changed.items()},
+    )
+
+
+_FIELD_WORDS = {
+    "unit": "unit",
+    "kind": "kind",
+    "substance_id": "substance",
+    "serum_id": "serum",
+    "strength": "strength",
+}
+
+
+def _value(value):
+    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _check_reference(product: Product) -> None:

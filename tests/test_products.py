@@ -2,7 +2,9 @@
 
 import pytest
 
+from core.database import db
 from formulary.models import Category, Substance
+from inventory.models import Product
 from tests import factories
 
 
@@ -93,6 +95,42 @@ def test_the_unit_of_a_product_with_lots_cannot_change(client, login_as):
         f"/api/products/{product.id}", headers=login_as("pharmacist"), json={"unit": "mL"}
     )
     assert response.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kind": "consumable", "substance_id": None}, "kind"),
+        ("other substance", "substance_id"),
+        ({"strength": {"value": 500, "unit": "mg/mL"}}, "strength"),
+    ],
+)
+def test_what_a_product_with_lots_holds_cannot_change(client, login_as, change, field):
+    product = factories.make_product(
+        kind="component", unit="mL", strength={"value": 250, "unit": "mg/mL"}
+    )
+    factories.make_lot(product)
+    if change == "other substance":
+        change = {"substance_id": factories.make_substance("lidocaine-h2").id}
+    response = client.patch(
+        f"/api/products/{product.id}", headers=login_as("pharmacist"), json=change
+    )
+    assert response.status_code == 409
+    assert field in response.get_json()["errors"]
+    db.session.expire_all()
+    unchanged = db.session.get(Product, product.id)
+    assert (unchanged.kind.value, unchanged.strength_value) == ("component", 250)
+
+
+def test_a_product_without_lots_can_be_pointed_at_another_substance(client, login_as):
+    product = factories.make_product(kind="component", unit="mg")
+    other = factories.make_substance("lidocaine-h2b")
+    response = client.patch(
+        f"/api/products/{product.id}",
+        headers=login_as("pharmacist"),
+        json={"substance_id": other.id},
+    )
+    assert response.status_code == 200
 
 
 @pytest.mark.parametrize(("role", "status"), [("doctor", 403), ("admin", 201)])
