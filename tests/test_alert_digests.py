@@ -28,6 +28,19 @@ def two_expiring_lots():
     return soon, later
 
 
+def test_a_scan_dated_ahead_says_so_in_its_digest_and_in_the_scan_history(client):
+    admin = factories.make_user(role="admin")
+    two_expiring_lots()
+    scan(AS_OF, now=datetime(2025, 5, 20, 6, tzinfo=UTC))  # a look at what 1 June raises
+    db.session.commit()
+    (message,) = outbox()
+    dated = "1 Jun 2025 (a look ahead, run on 20 May 2025)"
+    assert message.subject == f"Alerts of {dated}: 2 expiring"
+    assert f"The alert scan of {dated} found 2 new alert(s)" in message.body
+    client.post("/login", data={"username": admin.username, "password": factories.DEFAULT_PASSWORD})
+    assert f"<td>{dated}</td>" in client.get("/admin").get_data(as_text=True)
+
+
 def test_a_scan_queues_one_digest_per_recipient_admins_and_those_who_opted_in():
     admin = factories.make_user(role="admin", email="boss@clinic.example")
     factories.make_user(role="admin", email=None)
@@ -45,10 +58,10 @@ def test_a_scan_queues_one_digest_per_recipient_admins_and_those_who_opted_in():
 def test_a_digest_lists_kind_product_lot_number_effective_expiry_and_quantity():
     factories.make_user(role="admin")
     two_expiring_lots()
-    scan(AS_OF)
+    scan(AS_OF, now=datetime(2025, 6, 1, 6, tzinfo=UTC))
     db.session.commit()
     (message,) = outbox()
-    assert message.subject == "Alerts of 2025-06-01: 2 expiring"
+    assert message.subject == "Alerts of 1 Jun 2025: 2 expiring"
     lines = [line for line in message.body.splitlines() if line.startswith("- ")]
     assert lines == [
         "- expiring: Mesoneedle 4 mm; lot N-7; effective expiry 2025-06-05; quantity 3 box; "

@@ -147,7 +147,7 @@ def scan_now():
     found = f"created {created} alert(s): {counts_text(run.counts)}"
     if not created:
         found = "found nothing new"
-    flash(f"The scan of {day_text(run.as_of)} {found}.", "success")
+    flash(f"The scan of {run.day_text} {found}.", "success")
     return redirect(url_for("admin.home"))
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.accounts import User
-from core.clock import utcnow
+from core.clock import clinic_date, day_text, utcnow
 from core.database import UTCDateTime, db, value_enum
 from inventory.models import Product, Quantity
 
@@ -68,6 +68,16 @@ class ScanRun(db.Model):
     )
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def day_text(self) -> str:
+        """The day the run scanned for, and, when that is not the clinic's day it ran on (a
+        look ahead at what the coming weeks will raise, or a catch-up), that day too."""
+        ran_on = clinic_date(self.started_at)
+        if self.as_of == ran_on:
+            return day_text(self.as_of)
+        kind = "a look ahead" if self.as_of > ran_on else "a catch-up"
+        return f"{day_text(self.as_of)} ({kind}, run on {day_text(ran_on)})"
 
 
 class Alert(db.Model):

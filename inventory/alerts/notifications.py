@@ -57,9 +57,9 @@ def queue_scan_digest(run: ScanRun) -> int:
     if total > len(lines):
         lines.append(f"... and {total - len(lines)} more in the alert inbox.")
     summary = ", ".join(f"{count} {kind}" for kind, count in run.counts.items() if count)
-    subject = f"Alerts of {run.as_of.isoformat()}: {summary}"
+    subject = f"Alerts of {run.day_text}: {summary}"
     body = (
-        f"The alert scan of {run.as_of.isoformat()} found {total} new alert(s):\n\n"
+        f"The alert scan of {run.day_text} found {total} new alert(s):\n\n"
         + "\n".join(lines)
         + "\n"
     )
