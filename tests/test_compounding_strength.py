@@ -378,6 +378,7 @@ def test_a_demo_seeded_before_strengths_gets_them_and_compounds(demo):
     product = db.session.scalar(
         select(Product).where(Product.name == "Dexpanthenol solution 250 mg/mL")
     )
-    update_product(product, {"strength": None})
+    product.strength_value = product.strength_unit = None  # as a database of before strengths
+    db.session.flush()
     assert seed_demo_stock(NOW) == 0
     assert product.strength == {"value": 250, "unit": "mg/mL"}

@@ -359,7 +359,7 @@ def test_the_unit_of_a_product_with_lots_cannot_change_and_nothing_is_saved(clie
               "reorder_point": "0", "storage": "room"},
     )  # fmt: skip
     assert response.status_code == 409
-    assert field_error(html(response), "unit") == "Lots exist in the current unit."
+    assert field_error(html(response), "unit") == "Lots exist: its quantities are counted in it."
     db.session.expire_all()
     assert (product.name, product.unit) == ("Syringe", "piece")
 
