@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Select, and_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from core.clock import clinic_today, day_text, moment_text, utcnow
@@ -110,8 +111,18 @@ def receive(
         supplier=supplier,
         storage=Storage(storage) if storage else product.storage,
     )
-    db.session.add(lot)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(lot)
+            db.session.flush()
+    except IntegrityError:
+        # The first box of the same lot was received at the same moment (PostgreSQL: the
+        # insert waited for the other one's commit): this stock joins that lot.
+        lot = find_lot(product.id, lot_number)
+        if lot is None:
+            raise
+        _receive_more(lot, expiry, quantity, user_id, now, expiry_field)
+        return Receipt(lot, created=False)
     post_movement(
         lot, MovementKind.RECEIVE, quantity=quantity, reason="received", user_id=user_id, now=now
     )

@@ -177,3 +177,27 @@ def test_parallel_completions_of_one_session_complete_it_once_and_consume_its_do
             Movement.lot_id == lot_id, Movement.kind == MovementKind.CONSUME
         )
         assert db.session.scalar(consumed) == 1
+
+
+@pytest.mark.server
+def test_ten_simultaneous_first_receipts_of_a_new_lot_all_land_in_one_lot(live_app, live_server):
+    with live_app.app_context():
+        create_user("receiving-pharmacist", "pharmacist", password="a long test password")
+        product = create_product(kind="consumable", name="Gauze swab", unit="piece")
+        db.session.commit()
+        product_id = product.id
+        expiry = (clinic_today() + timedelta(days=365)).isoformat()
+    token = live_server.token("receiving-pharmacist", "a long test password")
+    body = {"product_id": product_id, "lot_number": "FIRST-BOX", "expiry_date": expiry,
+            "quantity": 1}  # fmt: skip
+
+    def receive_one(_):
+        return live_server.request("POST", "/api/lots", body, token=token)[0]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = sorted(pool.map(receive_one, range(10)))
+
+    assert statuses == [200] * 9 + [201], statuses
+    with live_app.app_context():
+        lot = db.session.scalar(select(Lot).where(Lot.product_id == product_id))
+        assert lot.quantity_on_hand == 10
