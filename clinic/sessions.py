@@ -22,7 +22,7 @@ from clinic.models import (
 )
 from clinic.safety import screen_patient_serum
 from core.accounts import User
-from core.clock import clinic_today, day_text
+from core.clock import clinic_date, clinic_today, day_text
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from formulary.models import Serum
@@ -256,13 +256,13 @@ def _performed_on(session: TreatmentSession, performed_on: date | None, now: dat
     today = clinic_today(now)
     if performed_on is not None:
         if performed_on > today:
-            raise Invalid({"performed_on": [f"Cannot be after today ({today.isoformat()})."]})
+            raise Invalid({"performed_on": [f"Cannot be after today ({day_text(today)})."]})
         return performed_on
     if session.scheduled_date > today:
         raise Invalid(
             {
                 "performed_on": [
-                    f"The session is scheduled for {session.scheduled_date.isoformat()}, after "
+                    f"The session is scheduled for {day_text(session.scheduled_date)}, after "
                     "today: give the day it was performed."
                 ]
             }
@@ -311,17 +311,24 @@ def _pick_lot(serum: Serum, doses: Decimal, day: date, lot_id: int | None) -> tu
     names it)."""
     products = serum_products(serum.id)
     if not products:
-        raise Conflict(f"No product stocks {serum.name} (serum {serum.id}): receive it first.")
+        raise Conflict(f"No product stocks {serum.name}: receive it first.")
     if lot_id is not None:
         return _given_lot(serum, products, doses, day, lot_id)
     for lot in usable_serum_lots([p.id for p in products], day, lock=True):
+        if _received_after(lot, day):
+            continue
         quantity = doses_as_stock(doses, serum.dose_volume_ml, unit=lot.product.unit)
         if lot.quantity_on_hand >= quantity:
             return lot, quantity
     raise Conflict(
-        f"No lot of {serum.name} usable on {day.isoformat()} holds {doses} doses.",
+        f"No lot of {serum.name} usable on {day_text(day)} holds {doses} doses.",
         {"lot_id": ["No usable lot holds the session's doses."]},
     )
+
+
+def _received_after(lot: Lot, day: date) -> bool:
+    """A session back-dated before the lot reached the clinic cannot have used it."""
+    return clinic_date(lot.received_at) > day
 
 
 def _given_lot(serum, products, doses, day, lot_id) -> tuple[Lot, Decimal]:
@@ -337,9 +344,15 @@ def _given_lot(serum, products, doses, day, lot_id) -> tuple[Lot, Decimal]:
         raise Invalid({"lot_id": [f"Lot {lot.lot_number} is not a lot of {serum.name}."]})
     if not usable_on(lot, day):
         raise Conflict(
-            f"Lot {lot.lot_number} is not usable on {day.isoformat()} "
-            f"({lot.status.value}, last day {lot.effective_expiry.isoformat()}).",
+            f"Lot {lot.lot_number} is not usable on {day_text(day)} "
+            f"({lot.status.value}, last day {day_text(lot.effective_expiry)}).",
             {"lot_id": ["Not usable on the session's date."]},
+        )
+    if _received_after(lot, day):
+        raise Conflict(
+            f"Lot {lot.lot_number} was received on {day_text(clinic_date(lot.received_at))}, "
+            f"after the session of {day_text(day)}: it cannot have been used then.",
+            {"lot_id": ["Received after the session's day."]},
         )
     quantity = doses_as_stock(doses, serum.dose_volume_ml, unit=lot.product.unit)
     if lot.quantity_on_hand < quantity:

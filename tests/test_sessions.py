@@ -215,6 +215,20 @@ def test_a_given_lot_is_used_when_it_is_usable(client, login_as, stocked):
     assert (consumed(early), consumed(late)) == (0, 1)
 
 
+def test_a_session_back_dated_before_a_lot_was_received_cannot_use_it(client, login_as):
+    serum = factories.make_approved_serum()
+    product = factories.make_serum_product(serum)
+    arrived_later = factories.make_lot(product, now=datetime(2025, 3, 10, 9, tzinfo=UTC))
+    course = factories.make_course(serum=serum)  # first session 3 March 2025
+    headers = login_as("doctor")
+    given = complete(client, headers, first_session(course), lot_id=arrived_later.id)
+    assert given.status_code == 409
+    assert given.get_json()["errors"] == {"lot_id": ["Received after the session's day."]}
+    picked = complete(client, headers, first_session(course))
+    assert picked.status_code == 409  # FEFO finds no lot that was on the shelf that day
+    assert consumed(arrived_later) == 0
+
+
 def test_a_given_recalled_lot_is_refused_and_nothing_is_consumed(client, login_as, stocked):
     course, _, early, late = stocked
     lots.recall(late.id, "supplier notice")
@@ -384,7 +398,7 @@ def test_the_session_list_takes_the_same_queries_for_few_sessions_or_many(
 ):
     serum = factories.make_approved_serum()
     product = factories.make_serum_product(serum)
-    factories.make_lot(product, quantity="100")
+    factories.make_lot(product, quantity="100", now=datetime(2024, 1, 1, tzinfo=UTC))
     doctor = factories.make_user(role="doctor")
     headers = login_as(doctor)
     patient = factories.make_safe_patient()
