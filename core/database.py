@@ -146,3 +146,9 @@ class UTCDateTime(TypeDecorator):
         if value is None or value.tzinfo is not None:
             return value
         return value.replace(tzinfo=UTC)
+
+
+# The longest free text a person may write, checked at every boundary (the columns are Text):
+# a reason for a stock movement, a recall, an override or a cancellation, and a note.
+REASON_LENGTH = 500
+NOTE_LENGTH = 2000

@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from clinic.conditions import CONDITION_CODE_HINT
+from core.database import NOTE_LENGTH
 from formulary.screen import Verdict
 
 
@@ -11,4 +12,4 @@ class ConditionRuleSchema(ma.Schema):
     code = ma.fields.String(required=True, metadata={"description": CONDITION_CODE_HINT})
     label = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
     verdict = ma.fields.Enum(Verdict, by_value=True, required=True)
-    message = ma.fields.String(required=True, validate=ma.validate.Length(min=1))
+    message = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=NOTE_LENGTH))

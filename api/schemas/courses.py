@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.pagination import id_field
-from api.schemas.fields import QuantityField
+from api.schemas.fields import NOTE, REASON, QuantityField
 from clinic import courses
 from clinic.models import SessionStatus, Severity, SideEffectKind, Technique
 from formulary.screen import Verdict
@@ -19,7 +19,7 @@ class SideEffectSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     kind = ma.fields.Enum(SideEffectKind, by_value=True, required=True)
     severity = ma.fields.Enum(Severity, by_value=True, required=True)
-    note = ma.fields.String(allow_none=True, load_default=None)
+    note = ma.fields.String(allow_none=True, load_default=None, validate=NOTE)
     recorded_at = ma.fields.AwareDateTime(dump_only=True)
 
 
@@ -85,12 +85,13 @@ class CompleteSchema(ma.Schema):
     injection_points = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
     override_reason = ma.fields.String(
         allow_none=True,
+        validate=REASON,
         metadata={"description": "Required when the safety screen says caution."},
     )
 
 
 class CancelSchema(ma.Schema):
-    reason = ma.fields.String(allow_none=True, load_default=None)
+    reason = ma.fields.String(allow_none=True, load_default=None, validate=REASON)
 
 
 class SessionQuerySchema(ma.Schema):

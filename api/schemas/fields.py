@@ -7,6 +7,7 @@ from decimal import Decimal
 import marshmallow as ma
 
 from core.clock import clinic_timezone
+from core.database import NOTE_LENGTH, REASON_LENGTH
 from inventory.expiry import ExpiryFormatError, parse_expiry
 from inventory.lots import Expiry
 from inventory.models import QUANTITY_PLACES
@@ -65,3 +66,9 @@ class ClinicDateTime(ma.fields.DateTime):
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=clinic_timezone())
         return moment
+
+
+# Free text a person writes: documented maxima, the same as the pages' (core.database).
+REASON = ma.validate.Length(max=REASON_LENGTH)
+REASON_REQUIRED = ma.validate.Length(min=1, max=REASON_LENGTH)
+NOTE = ma.validate.Length(max=NOTE_LENGTH)

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.pagination import AsOfSchema, id_field
-from api.schemas.fields import ClinicDateTime, ExpiryField, QuantityField
+from api.schemas.fields import REASON, REASON_REQUIRED, ClinicDateTime, ExpiryField, QuantityField
 from inventory.barcodes import element_string
 from inventory.lots import LotSort, LotState
 from inventory.models import LOT_NUMBER_LENGTH, SUPPLIER_LENGTH, LotStatus, MovementKind, Storage
@@ -99,11 +99,11 @@ class OpenSchema(ma.Schema):
 
 class AdjustSchema(ma.Schema):
     quantity = QuantityField(required=True, metadata={"description": "Signed correction."})
-    reason = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, validate=REASON_REQUIRED)
 
 
 class DisposeSchema(ma.Schema):
-    reason = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, validate=REASON_REQUIRED)
     quantity = QuantityField(
         validate=ma.validate.Range(min=0, min_inclusive=False),
         metadata={"description": "Default: everything on hand."},
@@ -111,7 +111,7 @@ class DisposeSchema(ma.Schema):
 
 
 class RecallSchema(ma.Schema):
-    reason = ma.fields.String(required=True)
+    reason = ma.fields.String(required=True, validate=REASON_REQUIRED)
 
 
 class MovementSchema(ma.Schema):
@@ -119,7 +119,7 @@ class MovementSchema(ma.Schema):
     lot_id = ma.fields.Integer()
     kind = ma.fields.Enum(MovementKind, by_value=True)
     quantity = QuantityField(metadata={"description": "Signed: receipts add, the rest take."})
-    reason = ma.fields.String(allow_none=True)
+    reason = ma.fields.String(allow_none=True, validate=REASON)
     user = ma.fields.String(attribute="username", allow_none=True)
     created_at = ma.fields.AwareDateTime()
 

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.pagination import AsOfSchema
-from api.schemas.fields import QuantityField
+from api.schemas.fields import REASON, QuantityField
 from api.schemas.substances import FlatErrorsSchema, Number
 from inventory.models import PRODUCT_NAME_LENGTH, STRENGTH_UNIT_LENGTH, ProductKind, Storage
 
@@ -99,7 +99,7 @@ class ProductQuerySchema(AsOfSchema):
 
 class DispenseSchema(ma.Schema):
     quantity = QuantityField(required=True, validate=ma.validate.Range(min=0, min_inclusive=False))
-    reason = ma.fields.String(allow_none=True, load_default=None)
+    reason = ma.fields.String(allow_none=True, load_default=None, validate=REASON)
 
 
 class PickSchema(ma.Schema):

@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from api.schemas.fields import NOTE
 from formulary.codes import CODE_SYSTEMS
 from formulary.models import Category
 
@@ -84,7 +85,7 @@ class SubstanceSchema(ma.Schema):
         metadata={"description": "Ids of allergens carried inside."},
     )
     max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True)
-    note = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True, validate=NOTE)
 
 
 class SubstanceUpdateSchema(FlatErrorsSchema):
@@ -96,7 +97,7 @@ class SubstanceUpdateSchema(FlatErrorsSchema):
     parents = ma.fields.List(ma.fields.Integer(strict=True))
     contains = ma.fields.List(ma.fields.Integer(strict=True))
     max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True)
-    note = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True, validate=NOTE)
 
 
 class SubstanceCreateSchema(SubstanceUpdateSchema):
@@ -108,7 +109,7 @@ class SubstanceCreateSchema(SubstanceUpdateSchema):
     parents = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
     contains = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
     max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True, load_default=None)
-    note = ma.fields.String(allow_none=True, load_default=None)
+    note = ma.fields.String(allow_none=True, load_default=None, validate=NOTE)
 
 
 class SubstanceQuerySchema(ma.Schema):

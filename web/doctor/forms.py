@@ -25,6 +25,7 @@ from wtforms.validators import (
 )
 
 from clinic import patients as patient_rules
+from clinic.allergies import REACTION_LENGTH
 from clinic.courses import INDUCTION_SESSIONS, MAX_MAINTENANCE_MONTHS
 from clinic.models import (
     AlopeciaScale,
@@ -37,6 +38,7 @@ from clinic.models import (
     VerificationStatus,
 )
 from clinic.sessions import NEEDLE_MM
+from core.database import NOTE_LENGTH, REASON_LENGTH
 from web.pages import exact_quantity, optional_record_id
 
 SCALE_CHOICES = [
@@ -75,7 +77,9 @@ class AllergyForm(FlaskForm):
         "Verification", choices=_choices(VerificationStatus), default="confirmed"
     )
     clinical_status = SelectField("Clinical status", choices=_choices(ClinicalStatus))
-    reaction = StringField("Reaction (optional)", validators=[Optional(), Length(max=200)])
+    reaction = StringField(
+        "Reaction (optional)", validators=[Optional(), Length(max=REACTION_LENGTH)]
+    )
     outside_catalogue = BooleanField(
         "Not in the catalogue: record it as named",
         description="A food, an antibiotic, anything no serum is made of. Every serum is then a "
@@ -120,7 +124,9 @@ class AllergyCorrectionForm(FlaskForm):
     severity = SelectField(
         "Severity", choices=_choices(Severity, blank="not stated"), coerce=_blank_is_none
     )
-    reaction = StringField("Reaction (optional)", validators=[Optional(), Length(max=200)])
+    reaction = StringField(
+        "Reaction (optional)", validators=[Optional(), Length(max=REACTION_LENGTH)]
+    )
 
     def changes(self) -> dict:
         """The form as update_allergy reads it."""
@@ -257,7 +263,7 @@ class CompleteForm(FlaskForm):
 
 
 class CancelForm(FlaskForm):
-    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=REASON_LENGTH)])
 
 
 class SideEffectForm(FlaskForm):
@@ -278,7 +284,7 @@ class SideEffectForm(FlaskForm):
         ],
         validators=[DataRequired(message="Choose how severe it was.")],
     )
-    note = StringField("Note (optional)", validators=[Optional(), Length(max=500)])
+    note = StringField("Note (optional)", validators=[Optional(), Length(max=NOTE_LENGTH)])
 
 
 # Each session's forms are prefixed with its id: many share the page, and each label and error

@@ -27,6 +27,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from core.database import NOTE_LENGTH
 from formulary import units
 from formulary.models import Category, SerumSource
 from inventory.models import ProductKind, Storage
@@ -111,7 +112,7 @@ class SubstanceForm(FlaskForm):
     max_unit = SelectField(
         "Unit of the maximum", choices=[SelectChoice("", "—"), *UNIT_CHOICES], default=""
     )
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_LENGTH)])
 
     def validate_max_unit(self, field) -> None:
         if self.max_value.data is not None and not field.data:
@@ -127,7 +128,7 @@ class GroupForm(FlaskForm):
         validators=[DataRequired(message="Name at least two substances.")],
         description="Substances or classes that cross-react, one per line (at least two).",
     )
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=2000)])
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_LENGTH)])
 
 
 class ProductForm(FlaskForm):

@@ -15,6 +15,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from core.database import REASON_LENGTH
 from inventory.lots import LotSort, LotState
 from inventory.models import (
     LOT_NUMBER_LENGTH,
@@ -56,7 +57,7 @@ class DispenseForm(FlaskForm):
     PREFIX = "dispense"  # it shares the board with the receive form
     product_id = SelectField("Product", coerce=optional_record_id, validators=[DataRequired()])
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
-    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=200)])
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=REASON_LENGTH)])
 
 
 # --- a lot's transitions (each form has its prefix: they share the lot page) ------------------
@@ -98,7 +99,9 @@ class AdjustForm(FlaskForm):
                     signed_exact_quantity],
         description="What the count differs by: +2 when you found 2 more, -2 when 2 are missing.",
     )  # fmt: skip
-    reason = StringField("Reason", validators=[DataRequired(REASON_REQUIRED), Length(max=200)])
+    reason = StringField(
+        "Reason", validators=[DataRequired(REASON_REQUIRED), Length(max=REASON_LENGTH)]
+    )
 
 
 class DisposeForm(FlaskForm):
@@ -108,7 +111,9 @@ class DisposeForm(FlaskForm):
         validators=[Optional(), exact_quantity],
         description="Leave empty to dispose of everything on hand.",
     )
-    reason = StringField("Reason", validators=[DataRequired(REASON_REQUIRED), Length(max=200)])
+    reason = StringField(
+        "Reason", validators=[DataRequired(REASON_REQUIRED), Length(max=REASON_LENGTH)]
+    )
 
 
 class RecallForm(FlaskForm):
