@@ -2,6 +2,8 @@
 effective expiry first (ties: earliest received), splitting across lots when needed."""
 
 import dataclasses
+import itertools
+from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -30,9 +32,15 @@ class Pick:
         return self.lot.lot_number
 
 
-def usable_lots(product_id: int, day: date, *, lock: bool = False) -> list[Lot]:
-    """The product's lots usable on that day, in FEFO order. With `lock` their rows stay
-    locked until the transaction ends (PostgreSQL), so that picks made from them hold."""
+# Lots read at a time: a dispense of one unit from a product with a million usable lots reads
+# the first window only.
+LOT_WINDOW = 100
+
+
+def usable_lots(product_id: int, day: date, *, lock: bool = False) -> Iterator[Lot]:
+    """The product's lots usable on that day, in FEFO order, read a window at a time as the
+    caller goes on. With `lock` their rows stay locked until the transaction ends
+    (PostgreSQL), so that picks made from them hold."""
     stmt = (
         select(Lot)
         .where(
@@ -43,7 +51,11 @@ def usable_lots(product_id: int, day: date, *, lock: bool = False) -> list[Lot]:
     )
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    return list(db.session.scalars(stmt))
+    for start in itertools.count(0, LOT_WINDOW):
+        window = list(db.session.scalars(stmt.limit(LOT_WINDOW).offset(start)))
+        yield from window
+        if len(window) < LOT_WINDOW:
+            return
 
 
 def fefo_picks(product_id: int, quantity: Decimal, *, day: date, lock: bool = False) -> list[Pick]:

@@ -4,12 +4,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from core.clock import clinic_today
 from core.database import db
 from core.errors import Conflict
-from inventory import lots
+from inventory import fefo, lots
 from inventory.fefo import dispense, fefo_picks
 from inventory.models import Lot, LotStatus, Movement
 from tests import factories
@@ -111,6 +111,29 @@ def test_a_dispense_beyond_the_usable_stock_is_a_conflict_and_changes_nothing():
     assert db.session.get(Lot, first.id).quantity_on_hand == 3
     assert db.session.get(Lot, second.id).quantity_on_hand == 3
     assert db.session.scalar(select(func.count()).select_from(Movement)) == movements_before
+
+
+def test_a_dispense_reads_only_the_lots_it_needs_a_window_at_a_time(monkeypatch):
+    monkeypatch.setattr(fefo, "LOT_WINDOW", 3)
+    product = factories.make_product()
+    lots_by_expiry = [
+        factories.make_lot(product, quantity="1", expiry_date=date(2025, 6, day)).lot_number
+        for day in range(1, 8)
+    ]
+    product_id = product.id
+    loaded = []
+    listen = ("load", lambda lot, _context: loaded.append(lot.lot_number))
+    event.listen(Lot, *listen)
+    try:
+        db.session.expunge_all()
+        one = dispense(product_id, Decimal(1), reason=None, user_id=None, now=NOW)
+        assert len(loaded) == 3  # one window, not the seven lots
+        db.session.expunge_all()
+        five = dispense(product_id, Decimal(5), reason=None, user_id=None, now=NOW)
+    finally:
+        event.remove(Lot, *listen)
+    assert [p.lot_number for p in one] == lots_by_expiry[:1]
+    assert [p.lot_number for p in five] == lots_by_expiry[1:6]
 
 
 def test_dispense_answers_the_picks_and_records_dispense_movements(client, login_as):
