@@ -144,7 +144,7 @@ def release(lot_id):
     if not form.validate():
         return _lot_page(lot_id, (Transition.RELEASE, form), status=422)
     try:
-        lot = lots.release(lot_id)
+        lot = lots.release(lot_id, user=current_user._get_current_object(), now=utcnow())
     except DomainError as error:
         return _refused(lot_id, Transition.RELEASE, form, error)
     return _done(lot, f"Released {_lot_name(lot)} from quarantine.")
