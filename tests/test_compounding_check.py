@@ -346,3 +346,20 @@ def test_a_rejection_without_a_reason_is_refused_next_to_the_field(client, sign_
     response = client.post(f"/stock/batches/{made['batch'].id}/reject", data={"reject-reason": ""})
     assert response.status_code == 422
     assert "Say what the check found wrong." in page_text(response)
+
+
+def test_the_lot_page_offers_the_release_to_the_second_pharmacist_only(client, sign_in_page, made):
+    batch = made["batch"]
+    sign_in_page(made["preparer"])
+    page = page_text(client.get(f"/stock/lots/{batch.lot_id}"))
+    assert "a second pharmacist must check it" in page
+    assert f'action="/stock/lots/{batch.lot_id}/release"' not in page
+    assert f'href="/stock/batches/{batch.id}">Batch record</a>' in page
+    client.post("/logout")
+    sign_in_page(made["checker"])
+    page = page_text(client.get(f"/stock/lots/{batch.lot_id}"))
+    assert f'action="/stock/lots/{batch.lot_id}/release"' in page
+    page = page_text(client.post(f"/stock/lots/{batch.lot_id}/release", follow_redirects=True))
+    assert f"Verified batch {batch.lot.lot_number} and released it from quarantine." in page
+    db.session.expire_all()
+    assert batch.verified_by_id == made["checker"].id
