@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from clinic.sessions import complete_session
 from core.audit import AuditEntry
@@ -363,3 +364,12 @@ def test_the_lot_page_offers_the_release_to_the_second_pharmacist_only(client, s
     assert f"Verified batch {batch.lot.lot_number} and released it from quarantine." in page
     db.session.expire_all()
     assert batch.verified_by_id == made["checker"].id
+
+
+def test_the_database_refuses_a_batch_checked_by_its_preparer(made):
+    batch = made["batch"]
+    batch.verified_by_id = made["preparer"].id
+    batch.verified_at = CHECKED
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
