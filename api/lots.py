@@ -83,8 +83,12 @@ def lot_label_page(lot_id):
 @roles_required(Role.PHARMACIST)
 @blp.response(200, LotSchema)
 def release_lot(lot_id):
-    """A quarantined lot becomes available."""
-    return lots.release(lot_id)
+    """A quarantined lot becomes available.
+
+    A compounded batch's lot is released by its second check: by a pharmacist other than the
+    one who prepared it (by the preparer it is a 409), who is recorded as having verified the
+    batch (`verified_by`, `verified_at` on `GET /api/batches/{id}`)."""
+    return lots.release(lot_id, user=current_api_user(), now=utcnow())
 
 
 @blp.route("/lots/<id:lot_id>/open", methods=["POST"])

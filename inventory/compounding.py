@@ -9,6 +9,12 @@ says neither is a 409 naming it. Every component is picked before anything moves
 component refuses the whole batch (409 naming it) and nothing is consumed. The new serum
 lot's beyond-use date is the earliest of every consumed lot's effective expiry and the
 preparation time plus the serum's beyond-use days for its storage.
+
+The batch is its compounding record (USP 795/797 practice): the formula version, every
+ingredient lot and quantity, who prepared it when, the beyond-use date and storage. Its lot
+starts in quarantine: a second pharmacist, never the preparer, verifies the batch (the lot is
+released, `verify_batch` or `inventory.lots.release`) or rejects it with a reason (the whole lot
+is disposed of, `reject_batch`); `inventory.second_check` holds that rule.
 """
 
 import dataclasses
@@ -16,7 +22,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from core.accounts import User
@@ -27,6 +33,7 @@ from formulary import units
 from formulary.models import Serum, SerumComponent, SerumSource, SerumStatus
 from inventory.expiry import FEFO_ORDER, usable_lot_conditions
 from inventory.ledger import post_movement
+from inventory.lots import dispose, get_lot, release
 from inventory.models import (
     QUANTITY_PLACES,
     Batch,
@@ -39,10 +46,13 @@ from inventory.models import (
     Storage,
 )
 from inventory.products import product_strength
+from inventory.second_check import check_second_pharmacist, record_rejection
 from inventory.serum_stock import doses_as_stock, serum_products
 
 _LEDGER_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
 MADE_IN_HOUSE = "compounded in-house"
+# A GS1 lot number (AI 10) holds at most 20 characters: a generated one fits.
+GS1_LOT_LENGTH = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +76,9 @@ def get_batch(batch_id: int) -> Batch:
             .joinedload(BatchConsumption.lot, innerjoin=True)
             .joinedload(Lot.product, innerjoin=True),
             joinedload(Batch.serum, innerjoin=True),
+            joinedload(Batch.made_by),
+            joinedload(Batch.verified_by),
+            joinedload(Batch.rejected_by),
         )
     )
     if batch is None:
@@ -117,11 +130,12 @@ def compound(
     with db.session.begin_nested():
         lot = Lot(
             product_id=product.id,
-            lot_number=lot_number or _next_lot_number(product, serum, today),
+            lot_number=lot_number or _next_lot_number(serum, today),
             expiry_date=expiry,
             effective_expiry=expiry,
             quantity_on_hand=Decimal(0),
-            status=LotStatus.AVAILABLE,
+            # Until a second pharmacist checks it (`verify_batch`).
+            status=LotStatus.QUARANTINE,
             received_at=now,
             supplier=MADE_IN_HOUSE,
             storage=storage,
@@ -211,14 +225,50 @@ def _locked(product: Product) -> Product:
     )
 
 
-def _next_lot_number(product: Product, serum: Serum, today: date) -> str:
-    prefix = f"{serum.code}-{today:%Y%m%d}-"
-    made_today = db.session.scalar(
-        select(func.count())
-        .select_from(Lot)
-        .where(Lot.product_id == product.id, Lot.lot_number.startswith(prefix, autoescape=True))
+def _next_lot_number(serum: Serum, today: date) -> str:
+    """`{CODE}-{YYMMDD}-{n}`: the serum's code, the clinic day and the batch's number that day
+    (1, 2, ...), the first not yet taken by any lot. A GS1 lot number holds at most 20
+    characters, so a code too long for the rest is cut to what fits (and of a trailing dash):
+    HAIR-VITAMIN-COCKTAIL on 3 Dec 2026 is HAIR-VITAMI-261203-1. Two codes that cut to the same
+    letters still get different numbers, since every lot of that day counts."""
+    day = f"{today:%y%m%d}"
+    taken = set(
+        db.session.scalars(
+            select(Lot.lot_number).where(Lot.lot_number.contains(f"-{day}-", autoescape=True))
+        )
     )
-    return f"{prefix}{made_today + 1}"
+    number = 1
+    while True:
+        suffix = f"-{day}-{number}"
+        code = serum.code[: GS1_LOT_LENGTH - len(suffix)].rstrip("-")
+        if f"{code}{suffix}" not in taken:
+            return f"{code}{suffix}"
+        number += 1
+
+
+def verify_batch(batch_id: int, *, pharmacist: User, now: datetime) -> Batch:
+    """The second pharmacist has checked the compounding record and the preparation: the
+    batch's lot leaves quarantine and the batch records who verified it when. By the preparer
+    it is a 409."""
+    batch = get_batch(batch_id)
+    release(batch.lot_id, user=pharmacist, now=now)
+    return batch
+
+
+def reject_batch(batch_id: int, *, pharmacist: User, reason: str, now: datetime) -> Batch:
+    """The second pharmacist found the batch wrong: its whole lot is disposed of with the
+    reason, and the batch records who rejected it when and why. By the preparer it is a 409 (a
+    preparer who spots their own mistake disposes of the lot from its page)."""
+    if not reason or not reason.strip():
+        raise Invalid({"reason": ["Say why the batch is rejected."]})
+    reason = reason.strip()
+    batch = get_batch(batch_id)
+    lot = get_lot(batch.lot_id, lock=True)
+    check_second_pharmacist(batch, lot, pharmacist=pharmacist)
+    dispose(lot.id, f"batch rejected at its check: {reason}", user_id=pharmacist.id, now=now)
+    record_rejection(batch, pharmacist=pharmacist, reason=reason, now=now)
+    db.session.flush()
+    return batch
 
 
 def _draw_components(serum: Serum, doses: Decimal, day: date) -> list[Draw]:

@@ -1,8 +1,8 @@
 """A lot's printable label: what it is, its lot and expiry (a compounded batch's beyond-use
-date), how to store it, who compounded it when, and a GS1 DataMatrix carrying its element
-string (`inventory.barcodes.lot_symbol`), drawn by zxing-cpp as SVG. The pages print it; a
-scanner reading the symbol types the element string that receiving takes back to the same
-lot."""
+date), how to store it, who compounded it when and who checked it, and a GS1 DataMatrix
+carrying its element string (`inventory.barcodes.lot_symbol`), drawn by zxing-cpp as SVG. The
+pages print it; a scanner reading the symbol types the element string that receiving takes
+back to the same lot."""
 
 import dataclasses
 from xml.etree import ElementTree
@@ -15,7 +15,7 @@ from core.clock import day_text, moment_text
 from core.database import db
 from inventory.barcodes import LotSymbol, lot_symbol
 from inventory.lots import get_lot
-from inventory.models import Batch, Storage
+from inventory.models import Batch, LotStatus, Storage
 
 # How a storage reads on a label.
 STORAGE_TEXT = {
@@ -43,6 +43,9 @@ class Label:
     storage: str
     # "Compounded on 3 Dec 2026, 09:00 by pharmacist", for a batch.
     compounded: str | None
+    # "Checked by pharmacist2 on 3 Dec 2026, 09:30", once a second pharmacist verified it;
+    # "Not yet checked: do not use" while it waits in quarantine.
+    checked: str | None
     symbol: LotSymbol
     # The GS1 DataMatrix as an `<svg>` element to put in a page (it scales to the size the
     # page gives it), or None when the lot number has no GS1 form.
@@ -83,7 +86,9 @@ def lot_label(lot_id: int) -> Label:
     """The label of a lot, and of the batch that made it if it was compounded here."""
     lot = get_lot(lot_id)
     batch = db.session.scalar(
-        select(Batch).where(Batch.lot_id == lot.id).options(joinedload(Batch.made_by))
+        select(Batch)
+        .where(Batch.lot_id == lot.id)
+        .options(joinedload(Batch.made_by), joinedload(Batch.verified_by))
     )
     symbol = lot_symbol(lot)
     barcode = datamatrix(symbol)
@@ -91,10 +96,15 @@ def lot_label(lot_id: int) -> Label:
         expiry = lot.expiry_date.strftime("%b %Y")
     else:
         expiry = day_text(lot.expiry_date)
-    compounded = None
+    compounded = checked = None
     if batch is not None:
-        maker = batch.made_by.username if batch.made_by is not None else "a former user"
+        maker = batch.prepared_by or "a former user"
         compounded = f"Compounded on {moment_text(batch.prepared_at)} by {maker}"
+        if batch.verified_at is not None:
+            checker = batch.verified_by_name or "a former user"
+            checked = f"Checked by {checker} on {moment_text(batch.verified_at)}"
+        elif lot.status == LotStatus.QUARANTINE:
+            checked = "Not yet checked: do not use"
     return Label(
         lot_id=lot.id,
         batch_id=batch.id if batch is not None else None,
@@ -105,6 +115,7 @@ def lot_label(lot_id: int) -> Label:
         date_text=day_text(batch.beyond_use_date) if batch is not None else expiry,
         storage=STORAGE_TEXT[batch.storage if batch is not None else lot.storage],
         compounded=compounded,
+        checked=checked,
         symbol=symbol,
         datamatrix_svg=(
             inline_svg(barcode, f"GS1 DataMatrix: {symbol.human_readable}")

@@ -15,6 +15,7 @@ from sqlalchemy import Select, and_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
+from core.accounts import User
 from core.clock import clinic_today, day_text, moment_text, utcnow
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
@@ -24,6 +25,7 @@ from inventory.expiry import effective_expiry, refresh_effective_expiry
 from inventory.ledger import post_movement
 from inventory.models import Lot, LotStatus, MovementKind, Product, Storage
 from inventory.products import product_for_gtin
+from inventory.second_check import batch_of_lot, check_second_pharmacist, record_verification
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,13 +209,19 @@ def _receive_more(
     )
 
 
-def release(lot_id: int) -> Lot:
-    """A quarantined lot becomes available."""
+def release(lot_id: int, *, user: User | None, now: datetime) -> Lot:
+    """A quarantined lot becomes available. A compounded batch's lot is released by its second
+    check (`inventory.second_check`): by a pharmacist other than the one who prepared it, who
+    is recorded on the batch as having verified it."""
     lot = get_lot(lot_id, lock=True)
     if lot.status != LotStatus.QUARANTINE:
         raise Conflict(
             f"Lot {lot.lot_number} is {lot.status.value}: only a quarantined lot can be released."
         )
+    batch = batch_of_lot(lot.id)
+    if batch is not None:
+        check_second_pharmacist(batch, lot, pharmacist=user)
+        record_verification(batch, pharmacist=user, now=now)
     lot.status = LotStatus.AVAILABLE
     db.session.flush()
     return lot

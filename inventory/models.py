@@ -234,11 +234,23 @@ def _refuse_rewriting_the_ledger(mapper, connection, movement):
 
 
 class Batch(db.Model):
-    """An in-house compounding (SPEC 3.5): the serum lot it produced and who made it when."""
+    """An in-house compounding (SPEC 3.5), its compounding record: the serum lot it produced,
+    who prepared it when, and the second pharmacist's check (`inventory.second_check`) that
+    released its lot from quarantine or rejected it."""
 
     __tablename__ = "batches"
     __table_args__ = (
         CheckConstraint("doses > 0", name="doses_positive"),
+        # The check is by a second pharmacist, never the one who prepared the batch.
+        CheckConstraint(
+            "verified_by_id IS NULL OR made_by_id IS NULL OR verified_by_id <> made_by_id",
+            name="verified_by_a_second_pharmacist",
+        ),
+        CheckConstraint(
+            "rejected_by_id IS NULL OR made_by_id IS NULL OR rejected_by_id <> made_by_id",
+            name="rejected_by_a_second_pharmacist",
+        ),
+        CheckConstraint("verified_at IS NULL OR rejected_at IS NULL", name="verified_or_rejected"),
         Index("ix_batches_serum_id", "serum_id"),
     )
 
@@ -252,13 +264,35 @@ class Batch(db.Model):
     # Preparation time + the serum's beyond-use days for that storage, before any lot's expiry.
     beyond_use_date: Mapped[date] = mapped_column(Date)
     made_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The second pharmacist's check: verified (the lot released) or rejected (disposed of).
+    # A batch made before the check existed (migration 0015) has neither.
+    verified_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejected_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rejection_reason: Mapped[str | None] = mapped_column(Text)
 
     lot: Mapped[Lot] = relationship()
     serum: Mapped[Serum] = relationship()
-    made_by: Mapped[User | None] = relationship()
+    made_by: Mapped[User | None] = relationship(foreign_keys=[made_by_id])
+    verified_by: Mapped[User | None] = relationship(foreign_keys=[verified_by_id])
+    rejected_by: Mapped[User | None] = relationship(foreign_keys=[rejected_by_id])
     consumptions: Mapped[list["BatchConsumption"]] = relationship(
         back_populates="batch", order_by="BatchConsumption.id"
     )
+
+    @property
+    def prepared_by(self) -> str | None:
+        """The preparer's username (None once their account is gone)."""
+        return self.made_by.username if self.made_by is not None else None
+
+    @property
+    def verified_by_name(self) -> str | None:
+        return self.verified_by.username if self.verified_by is not None else None
+
+    @property
+    def rejected_by_name(self) -> str | None:
+        return self.rejected_by.username if self.rejected_by is not None else None
 
 
 class BatchConsumption(db.Model):

@@ -21,6 +21,8 @@ users_cli = AppGroup("users", help="Manage users.")
 
 DEMO_USERS = [
     ("pharmacist", Role.PHARMACIST, "pharmacist-demo-pass", "pharmacist@clinic.example"),
+    # A compounded batch is checked by a second pharmacist, never the one who prepared it.
+    ("pharmacist2", Role.PHARMACIST, "pharmacist2-demo-pass", "pharmacist2@clinic.example"),
     ("doctor", Role.DOCTOR, "doctor-demo-pass", "doctor@clinic.example"),
     ("admin", Role.ADMIN, "admin-demo-pass1", "admin@clinic.example"),
 ]

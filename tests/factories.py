@@ -150,6 +150,17 @@ def make_lot(
     return lot
 
 
+def check_batch(batch, checker=None, now: datetime | None = None):
+    """A compounded batch verified by a second pharmacist (a new one unless given), so that
+    its lot leaves quarantine and can be used."""
+    from inventory.compounding import verify_batch
+
+    checker = checker or make_user(role=Role.PHARMACIST)
+    verify_batch(batch.id, pharmacist=checker, now=now or batch.prepared_at)
+    db.session.commit()
+    return batch
+
+
 # --- clinic workflow ---------------------------------------------------------------------------
 
 

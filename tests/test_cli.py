@@ -69,6 +69,7 @@ def test_seed_demo_prints_the_demo_logins_and_is_idempotent(runner):
     first = runner.invoke(args=["seed", "--demo"])
     assert first.exit_code == 0, first.output
     assert "doctor / " in first.output
+    assert "pharmacist2 / pharmacist2-demo-pass" in first.output
     count = db.session.scalar(select(func.count()).select_from(User))
     second = runner.invoke(args=["seed", "--demo"])
     assert second.exit_code == 0

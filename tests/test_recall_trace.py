@@ -30,7 +30,7 @@ def compounded():
     biotin_lot = factories.make_lot(component, quantity="1000")
     pharmacist = factories.make_user(role="pharmacist")
     batch = compound(serum, Decimal(5), user=pharmacist, now=NOW, storage="refrigerated")
-    db.session.commit()
+    factories.check_batch(batch)
     patient = factories.make_safe_patient(mrn="MRN-TRACE-1")
     course = factories.make_course(patient, serum, start_date=date(2025, 3, 3))
     doctor = factories.make_user(role="doctor")

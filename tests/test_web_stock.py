@@ -427,7 +427,7 @@ def test_after_a_recall_the_lot_page_traces_it_through_a_batch_to_the_patients(
 ):
     serum, biotin_lot = biotin_serum
     batch = compound(serum, Decimal(5), user=pharmacist, now=PREPARED, storage="refrigerated")
-    db.session.commit()
+    factories.check_batch(batch)
     treat_with(serum, "MRN-CALL-1", "Rita Gomes", date(2025, 3, 3))
     treat_with(serum, "MRN-CALL-2", "Paulo Reis", date(2025, 3, 4))
     assert 'id="trace"' not in html(client.get(f"/stock/lots/{biotin_lot.id}"))
@@ -464,8 +464,8 @@ def test_the_lot_page_sends_the_same_number_of_queries_for_few_and_many_treated_
     client, pharmacist, biotin_serum, queries_of_get
 ):
     serum, biotin_lot = biotin_serum
-    compound(serum, Decimal(20), user=pharmacist, now=PREPARED, storage="refrigerated")
-    db.session.commit()
+    batch = compound(serum, Decimal(20), user=pharmacist, now=PREPARED, storage="refrigerated")
+    factories.check_batch(batch)
     treat_with(serum, "MRN-Q-0", "First", date(2025, 3, 3))
     lots.recall(biotin_lot.id, "supplier")
     db.session.commit()

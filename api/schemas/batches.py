@@ -21,7 +21,10 @@ class BatchCreateSchema(ma.Schema):
     )
     lot_number = ma.fields.String(
         validate=ma.validate.Length(min=1, max=60),
-        metadata={"description": "Default: <serum code>-<YYYYMMDD>-<n>."},
+        metadata={
+            "description": "Default: <serum code>-<YYMMDD>-<n>, at most 20 characters "
+            "(a GS1 lot number): a long code is cut to fit."
+        },
     )
 
 
@@ -33,12 +36,40 @@ class ConsumedSchema(ma.Schema):
 
 
 class BatchSchema(ma.Schema):
+    """The compounding record. The batch's lot starts in `quarantine`; a second pharmacist
+    verifies it (`verified_by`, `verified_at`; the lot is `available`) or rejects it
+    (`rejected_by`, `rejected_at`, `rejection_reason`; the lot is `disposed`)."""
+
     id = ma.fields.Integer()
     serum_id = ma.fields.Integer()
+    serum_code = ma.fields.String(attribute="serum.code")
+    serum_version = ma.fields.Integer(
+        attribute="serum.version", metadata={"description": "The formula version compounded."}
+    )
     doses = QuantityField()
     storage = ma.fields.Enum(Storage, by_value=True)
     prepared_at = ma.fields.AwareDateTime()
+    prepared_by = ma.fields.String(
+        allow_none=True, metadata={"description": "Username of the pharmacist who prepared it."}
+    )
     beyond_use_date = ma.fields.Date()
     made_by_id = ma.fields.Integer(allow_none=True)
+    verified_by = ma.fields.String(
+        attribute="verified_by_name",
+        allow_none=True,
+        metadata={"description": "Username of the second pharmacist who verified it."},
+    )
+    verified_at = ma.fields.AwareDateTime(allow_none=True)
+    rejected_by = ma.fields.String(attribute="rejected_by_name", allow_none=True)
+    rejected_at = ma.fields.AwareDateTime(allow_none=True)
+    rejection_reason = ma.fields.String(allow_none=True)
     lot = ma.fields.Nested(LotSchema)
     consumed = ma.fields.List(ma.fields.Nested(ConsumedSchema), attribute="consumptions")
+
+
+class RejectSchema(ma.Schema):
+    reason = ma.fields.String(
+        required=True,
+        validate=ma.validate.Length(min=1, max=2000),
+        metadata={"description": "What the check found wrong; the lot is disposed of with it."},
+    )

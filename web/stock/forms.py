@@ -208,3 +208,19 @@ class BatchForm(FlaskForm):
     lot_number = StringField(
         "Lot number (optional)", validators=[Optional(), Length(max=LOT_NUMBER_LENGTH)]
     )
+
+
+# --- a batch's second check (each form has its prefix: they share the batch page) -------------
+
+
+class VerifyBatchForm(FlaskForm):
+    PREFIX = "verify"
+
+
+class RejectBatchForm(FlaskForm):
+    PREFIX = "reject"
+    reason = StringField(
+        "What is wrong",
+        validators=[DataRequired("Say what the check found wrong."), Length(max=200)],
+        description="The whole lot is disposed of with this reason.",
+    )

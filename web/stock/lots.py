@@ -22,6 +22,7 @@ from inventory.labels import lot_label
 from inventory.ledger import lot_ledger
 from inventory.lots import LotState, Transition
 from inventory.models import Lot
+from inventory.second_check import PREPARER_CANNOT_CHECK, batch_of_lot, check_refusal
 from web.pages import (
     confirmation_page,
     confirmed,
@@ -87,6 +88,16 @@ def _lot_page(lot_id: int, submitted: tuple | None = None, status: int = 200):
     state = lots.lot_state(lot)
     trace = trace_to_patients(lot_id) if state == LotState.RECALLED else None
     acts = current_user.role == Role.PHARMACIST
+    allowed = {t.value for t in lots.transitions(lot)} if acts else set()
+    # A compounded batch's lot is released by its second check: never by its preparer.
+    batch = batch_of_lot(lot.id)
+    preparer_waits = (
+        batch is not None
+        and check_refusal(batch, lot, pharmacist=current_user._get_current_object())
+        == PREPARER_CANNOT_CHECK
+    )
+    if preparer_waits:
+        allowed.discard(Transition.RELEASE.value)
     return render_template(
         "stock/lot.html",
         lot=lot,
@@ -97,7 +108,9 @@ def _lot_page(lot_id: int, submitted: tuple | None = None, status: int = 200):
         today=today,
         forms=forms,
         acts=acts,
-        allowed={t.value for t in lots.transitions(lot)} if acts else set(),
+        allowed=allowed,
+        batch=batch,
+        preparer_waits=preparer_waits,
         now_max=_clinic_minute_now().isoformat(timespec="minutes"),
         trace=trace,
     ), status
@@ -144,9 +157,11 @@ def release(lot_id):
     if not form.validate():
         return _lot_page(lot_id, (Transition.RELEASE, form), status=422)
     try:
-        lot = lots.release(lot_id)
+        lot = lots.release(lot_id, user=current_user._get_current_object(), now=utcnow())
     except DomainError as error:
         return _refused(lot_id, Transition.RELEASE, form, error)
+    if batch_of_lot(lot.id) is not None:
+        return _done(lot, f"Verified batch {lot.lot_number} and released it from quarantine.")
     return _done(lot, f"Released {_lot_name(lot)} from quarantine.")
 
 
