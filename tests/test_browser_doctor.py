@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import update
 
 from clinic.allergies import record_allergy, resolve_substance
 from clinic.conditions import seed_condition_rules
@@ -24,6 +25,7 @@ from core.database import db
 from formulary.models import Serum
 from formulary.seed import seed_catalogue, seed_demo_serums
 from inventory.demo import seed_demo_stock
+from inventory.models import Lot
 from tests.test_browser import PASSWORD, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -48,6 +50,9 @@ def clinic_week(live_app):
         approver = create_user("admin-approver", "admin", password=PASSWORD)
         seed_demo_serums(author, approver)
         seed_demo_stock(utcnow())
+        # On the shelf for a month: last week's session could use it (a session never uses
+        # a lot received after its day).
+        db.session.execute(update(Lot).values(received_at=utcnow() - timedelta(days=30)))
         doctor = create_user("doctor-today", "doctor", password=PASSWORD)
         marta = create_patient(
             {"mrn": "MRN-5510", "name": "Marta Sousa", "sex": "female",
