@@ -19,11 +19,11 @@ from core.database import db
 from inventory.barcodes import read_barcode
 from inventory.compounding import compound
 from tests import factories
+from tests.test_browser_pages import PHONE, problems_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-AXE = (Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js").read_text()
 GTIN = "04006381333931"
 
 
@@ -92,17 +92,10 @@ def test_the_label_fits_a_phone_and_passes_axe(live_app, browser, live_server):
         product = factories.make_product("consumable", name="Needle 30G 4 mm", gtin=GTIN)
         lot = factories.make_lot(product, lot_number="N-30G-1")
         lot_id = lot.id
-    context = browser.new_context(
-        base_url=live_server.base_url, viewport={"width": 390, "height": 844}, bypass_csp=True
-    )
+    context = browser.new_context(base_url=live_server.base_url, viewport=PHONE, bypass_csp=True)
     page = context.new_page()
     sign_in(page, "pharmacist-phone")
     page.goto(f"/stock/lots/{lot_id}/label")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.add_script_tag(content=AXE)
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-    )
-    serious = [v["id"] for v in violations if v["impact"] in {"serious", "critical"}]
+    problems = problems_of(page, "the label")
     context.close()
-    assert serious == []
+    assert problems == []

@@ -98,7 +98,9 @@ def _links(page: Page, origin: str) -> list[str]:
     return paths
 
 
-def _problems_of(page: Page, path: str) -> list[str]:
+def problems_of(page: Page, path: str) -> list[str]:
+    """What is wrong with the open page on a phone and for assistive technology: wider than
+    the screen, or a serious or critical axe-core violation (with every folded section open)."""
     page.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
     problems = []
     width = page.evaluate("document.documentElement.scrollWidth")
@@ -131,7 +133,7 @@ def test_every_page_fits_a_phone_and_has_no_serious_accessibility_violation(
         response = page.goto(path)
         assert response.status < 400, f"{path} answered {response.status}"
         visited.append(path)
-        problems += _problems_of(page, path)
+        problems += problems_of(page, path)
         for link in _links(page, origin):
             pattern = _pattern(urlsplit(link).path)
             if pattern not in seen:
