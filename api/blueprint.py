@@ -11,6 +11,7 @@ import re
 
 import flask_smorest
 import marshmallow as ma
+from flask_smorest.utils import load_info_from_docstring
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort, is_json_request
 
@@ -66,5 +67,41 @@ def _join(path: str, key) -> str:
     return f"{path}.{key}" if path else key
 
 
+def _error(description: str) -> dict:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+
+
+# The refusals every operation behind a token can answer, with the one error schema.
+REFUSALS = {
+    401: _error("No valid bearer token (POST /api/auth/token gives one)."),
+    403: _error("The caller's role may not do this; the body is not read."),
+    404: _error("A record named in the path does not exist."),
+    409: _error("A rule refuses it in the records' present state; nothing changed."),
+    422: _error("A field is wrong or missing, named in `errors`; nothing changed."),
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictJSONParser()
+
+    def route(self, rule, *, parameters=None, **options):
+        """flask-smorest's route, documenting for a view behind `roles_required` who may
+        call it (description and security requirement) and the refusals it can answer."""
+        register = super().route(rule, parameters=parameters, **options)
+
+        def decorator(view):
+            roles = getattr(view, "allowed_roles", None)
+            if roles is not None:
+                names = ", ".join(sorted(role.value for role in roles))
+                said = load_info_from_docstring(view.__doc__ or "").get("description")
+                view = self.doc(
+                    description=f"{said}\n\nFor {names}." if said else f"For {names}.",
+                    security=[{"bearer": []}],
+                    responses=REFUSALS,
+                )(view)
+            return register(view)
+
+        return decorator

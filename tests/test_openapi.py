@@ -23,3 +23,15 @@ def test_swagger_ui_is_served_with_its_assets_from_this_server(client):
     with client.get("/api/docs/assets/swagger-ui-bundle.js") as asset:
         assert asset.status_code == 200
         assert asset.mimetype == "text/javascript"
+
+
+def test_every_operation_behind_a_token_documents_its_roles_and_its_refusals(client):
+    spec = client.get("/api/openapi.json").get_json()
+    public = {("post", "/api/auth/token"), ("get", "/api/health")}
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method not in ("get", "post", "patch", "delete") or (method, path) in public:
+                continue
+            assert operation["security"] == [{"bearer": []}], (method, path)
+            assert "For " in operation["description"], (method, path)
+            assert {"401", "403", "404", "409", "422"} <= set(operation["responses"]), (method, path)
