@@ -34,4 +34,7 @@ def test_every_operation_behind_a_token_documents_its_roles_and_its_refusals(cli
                 continue
             assert operation["security"] == [{"bearer": []}], (method, path)
             assert "For " in operation["description"], (method, path)
-            assert {"401", "403", "404", "409", "422"} <= set(operation["responses"]), (method, path)
+            assert {"401", "403", "404", "409", "422"} <= set(operation["responses"]), (
+                method,
+                path,
+            )

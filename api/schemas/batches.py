@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.schemas.fields import QuantityField
+from api.schemas.fields import REASON_REQUIRED, QuantityField
 from api.schemas.lots import LotSchema
 from inventory.models import Storage
 
@@ -70,6 +70,6 @@ class BatchSchema(ma.Schema):
 class RejectSchema(ma.Schema):
     reason = ma.fields.String(
         required=True,
-        validate=ma.validate.Length(min=1, max=2000),
+        validate=REASON_REQUIRED,
         metadata={"description": "What the check found wrong; the lot is disposed of with it."},
     )

@@ -221,6 +221,6 @@ class RejectBatchForm(FlaskForm):
     PREFIX = "reject"
     reason = StringField(
         "What is wrong",
-        validators=[DataRequired("Say what the check found wrong."), Length(max=200)],
+        validators=[DataRequired("Say what the check found wrong."), Length(max=REASON_LENGTH)],
         description="The whole lot is disposed of with this reason.",
     )
