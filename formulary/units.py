@@ -92,9 +92,6 @@ class Strength:
     def unit(self) -> str:
         return f"{self.amount_unit}/{self.per_unit}"
 
-    def text(self) -> str:
-        return f"{format(self.value.normalize(), 'f')} {self.unit}"
-
 
 _STRENGTH_TEXT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?|[.,][0-9]+)\s*(\S.*?)\s*")
 

@@ -22,6 +22,8 @@ from biip.gtin import Gtin
 from core.errors import Invalid
 
 GTIN_LENGTHS = (8, 12, 13, 14)
+# A GS1 lot number (AI 10) holds at most this many characters.
+GS1_LOT_LENGTH = 20
 # A web address, maybe after the symbology identifier a scanner puts before it (`]Q1`, `]d1`).
 _DIGITAL_LINK = re.compile(r"^(?:\][A-Za-z][0-9])?(https?://.*)$", re.IGNORECASE | re.DOTALL)
 # What a receipt reads; each at most once (a Digital Link may repeat one in its query string).
@@ -104,7 +106,8 @@ def lot_symbol(lot) -> LotSymbol:
             human_readable=None,
             problem=(
                 f"Lot number {lot.lot_number} cannot be carried by a GS1 symbol: a GS1 lot "
-                "number has at most 20 characters, letters, digits and !\"%&'()*+,-./:;<=>?_ "
+                f"number has at most {GS1_LOT_LENGTH} characters, letters, digits and "
+                "!\"%&'()*+,-./:;<=>?_ "
                 "only."
             ),
         )

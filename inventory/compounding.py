@@ -31,6 +31,7 @@ from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 from formulary import units
 from formulary.models import Serum, SerumComponent, SerumSource, SerumStatus
+from inventory.barcodes import GS1_LOT_LENGTH
 from inventory.expiry import FEFO_ORDER, usable_lot_conditions
 from inventory.ledger import post_movement
 from inventory.lots import dispose, get_lot, release
@@ -51,8 +52,6 @@ from inventory.serum_stock import doses_as_stock, serum_products
 
 _LEDGER_STEP = Decimal(1).scaleb(-QUANTITY_PLACES)
 MADE_IN_HOUSE = "compounded in-house"
-# A GS1 lot number (AI 10) holds at most 20 characters: a generated one fits.
-GS1_LOT_LENGTH = 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -372,7 +371,7 @@ def _measure(product: Product, component: SerumComponent) -> Decimal:
         pass
     message = (
         f"{product.name} is counted in {product.unit}"
-        + (f" at {strength.text()}" if strength else "")
+        + (f" at {product.strength_text}" if strength else "")
         + f", which does not say how much {component.substance.name} in {unit} it holds:"
         f" give it a strength in {unit}/{product.unit}."
     )

@@ -8,14 +8,12 @@ import dataclasses
 from xml.etree import ElementTree
 
 import zxingcpp
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 
 from core.clock import day_text, moment_text
-from core.database import db
 from inventory.barcodes import LotSymbol, lot_symbol
 from inventory.lots import get_lot
-from inventory.models import Batch, LotStatus, Storage
+from inventory.models import LotStatus, Storage
+from inventory.second_check import batch_of_lot
 
 # How a storage reads on a label.
 STORAGE_TEXT = {
@@ -85,11 +83,7 @@ def inline_svg(barcode: zxingcpp.Barcode, description: str) -> str:
 def lot_label(lot_id: int) -> Label:
     """The label of a lot, and of the batch that made it if it was compounded here."""
     lot = get_lot(lot_id)
-    batch = db.session.scalar(
-        select(Batch)
-        .where(Batch.lot_id == lot.id)
-        .options(joinedload(Batch.made_by), joinedload(Batch.verified_by))
-    )
+    batch = batch_of_lot(lot.id)
     symbol = lot_symbol(lot)
     barcode = datamatrix(symbol)
     if lot.expiry_month_only:
@@ -109,7 +103,7 @@ def lot_label(lot_id: int) -> Label:
         lot_id=lot.id,
         batch_id=batch.id if batch is not None else None,
         product_name=lot.product.name,
-        strength=getattr(lot.product, "strength_text", None),
+        strength=lot.product.strength_text or None,
         lot_number=lot.lot_number,
         date_heading="Beyond-use date" if batch is not None else "Expiry",
         date_text=day_text(batch.beyond_use_date) if batch is not None else expiry,

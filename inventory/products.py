@@ -1,6 +1,5 @@
 """Products: what the clinic stocks, and what each kind must refer to (SPEC 3.4)."""
 
-import enum
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
@@ -102,12 +101,14 @@ def update_product(product: Product, changes: dict) -> Product:
     return product
 
 
-# What a product's lots are: changed under stock, the lots would stand for another thing.
+# What a product's lots are, as people name it and why it stays: changed under stock, the lots
+# would stand for another thing.
 _IDENTITY = {
-    "unit": "its quantities are counted in it",
-    "kind": "its lots are stock of this kind",
-    "substance_id": "its lots hold this substance",
-    "serum_id": "its lots hold this serum",
+    "unit": ("unit", "its quantities are counted in it"),
+    "kind": ("kind", "its lots are stock of this kind"),
+    "substance_id": ("substance", "its lots hold this substance"),
+    "serum_id": ("serum", "its lots hold this serum"),
+    "strength": ("strength", "its lots were received at this strength"),
 }
 
 
@@ -115,38 +116,21 @@ def _refuse_changing_what_its_lots_are(product: Product, changes: dict) -> None:
     """Once a product has lots, its unit, kind, substance, serum and strength stay: a new
     product is the way to stock something else. Giving a strength to a product that had
     none is allowed (it only makes its lots measurable)."""
-    changed = {
-        field: because
-        for field, because in _IDENTITY.items()
-        if field in changes and _value(changes[field]) != _value(getattr(product, field))
-    }
-    if (
-        "strength" in changes
-        and product.strength is not None
-        and changes["strength"] != (product.strength)
-    ):
-        changed["strength"] = "its lots were received at this strength"
+    changed = [
+        field
+        for field in _IDENTITY
+        if field in changes
+        and changes[field] != getattr(product, field)
+        and not (field == "strength" and product.strength is None)
+    ]
     if not changed or not _has_lots(product):
         return
     raise Conflict(
         f"{product.name} has lots: its "
-        + ", ".join(_FIELD_WORDS[field] for field in changed)
+        + ", ".join(_IDENTITY[field][0] for field in changed)
         + " cannot change. Add a new product for the new stock.",
-        {field: [f"Lots exist: {because}."] for field, because in changed.items()},
+        {field: [f"Lots exist: {_IDENTITY[field][1]}."] for field in changed},
     )
-
-
-_FIELD_WORDS = {
-    "unit": "unit",
-    "kind": "kind",
-    "substance_id": "substance",
-    "serum_id": "serum",
-    "strength": "strength",
-}
-
-
-def _value(value):
-    return value.value if isinstance(value, enum.Enum) else value
 
 
 def _check_reference(product: Product) -> None:
