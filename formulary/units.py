@@ -96,12 +96,13 @@ class Strength:
 _STRENGTH_TEXT = re.compile(r"\s*([0-9]+(?:[.,][0-9]+)?|[.,][0-9]+)\s*(\S.*?)\s*")
 
 
-def parse_strength_text(text: str) -> tuple[Decimal, str]:
-    """`250 mg/mL` as a pharmacist writes it: the value and the unit, or UnitError."""
+def parse_strength_text(text: str) -> dict:
+    """`250 mg/mL` as a pharmacist writes it, as a product's strength is given
+    (`{"value": Decimal("250"), "unit": "mg/mL"}`), or UnitError."""
     match = _STRENGTH_TEXT.fullmatch(str(text))
     if match is None:
         raise UnitError("Write an amount per unit of the product, such as 250 mg/mL.")
-    return Decimal(match.group(1).replace(",", ".")), match.group(2)
+    return {"value": Decimal(match.group(1).replace(",", ".")), "unit": match.group(2)}
 
 
 def strength(value, unit: str, *, product_unit: str) -> Strength:

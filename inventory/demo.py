@@ -94,21 +94,15 @@ def _demo_products() -> list[tuple[Product, int]]:
     for substance_name, name, unit, gtin, reorder_point, strength, scale in DEMO_COMPONENT_PRODUCTS:
         substance = db.session.scalar(select(Substance).where(Substance.name == substance_name))
         if substance is not None:
+            stated = units.parse_strength_text(strength) if strength else None
             product = _product(
                 gtin, "component", name, unit, reorder_point,
-                substance_id=substance.id, strength=_strength(strength),
+                substance_id=substance.id, strength=stated,
             )  # fmt: skip
             products.append((product, scale))
     for name, unit, reorder_point in DEMO_CONSUMABLES:
         products.append((_product(None, "consumable", name, unit, reorder_point), 1))
     return products
-
-
-def _strength(text: str | None) -> dict | None:
-    if text is None:
-        return None
-    value, unit = units.parse_strength_text(text)
-    return {"value": value, "unit": unit}
 
 
 def _product(gtin, kind, name, unit, reorder_point, **reference) -> Product:

@@ -128,8 +128,7 @@ def _fields(form: ProductForm) -> dict | None:
     strength = None
     if form.strength.data and form.strength.data.strip():
         try:
-            value, unit = units.parse_strength_text(form.strength.data)
-            strength = {"value": value, "unit": unit}
+            strength = units.parse_strength_text(form.strength.data)
         except units.UnitError as error:
             form.strength.errors = [*form.strength.errors, str(error)]
             valid = False
