@@ -104,7 +104,7 @@ def delete_allergy(patient_id, allergy_id):
 @blp.response(200, ScreenSchema)
 def safety(query, patient_id):
     patient = patients.get_patient(patient_id)
-    serum = get_serum(query["serum_id"], field="serum_id")
+    serum = get_serum(query["serum_id"])  # an unknown id in the query: 404 (SPEC 4)
     return screen_patient_serum(patient, serum).as_dict()
 
 

@@ -155,7 +155,7 @@ def test_the_safety_check_needs_a_known_serum(client, login_as, serums):
     headers = login_as("doctor")
     url = f"/api/patients/{patient.id}/safety"
     assert client.get(url, headers=headers).status_code == 422
-    assert client.get(f"{url}?serum_id=999999", headers=headers).status_code == 422
+    assert client.get(f"{url}?serum_id=999999", headers=headers).status_code == 404
 
 
 def test_the_serum_list_has_every_approved_serum_safest_first(client, login_as, serums):
