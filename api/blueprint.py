@@ -84,8 +84,33 @@ REFUSALS = {
 }
 
 
+# flask-smorest documents X-Pagination as an object; what it sends is that object as JSON
+# text, which is what an OpenAPI header with `content` says.
+PAGINATION_HEADER = {
+    "description": "The page's place in the list, as JSON text: total, total_pages, "
+    "first_page, last_page, page, previous_page, next_page.",
+    "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/PaginationMetadata"}}
+    },
+}
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictJSONParser()
+
+    def arguments(self, schema, *, location="json", required=None, **kwargs):
+        """flask-smorest's arguments, with a JSON body documented as required exactly when
+        its schema has a required field: a PATCH or an action whose fields are all optional
+        may come with no body at all, and is answered as an empty one."""
+        if required is None:
+            instance = schema() if isinstance(schema, type) else schema
+            required = location != "json" or any(
+                field.required for field in instance.fields.values()
+            )
+        return super().arguments(schema, location=location, required=required, **kwargs)
+
+    def _document_pagination_metadata(self, spec, resp_doc):
+        resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER
 
     def route(self, rule, *, parameters=None, **options):
         """flask-smorest's route, documenting for a view behind `roles_required` who may

@@ -1,8 +1,11 @@
 """Pieces every REST blueprint shares: pagination, id fields, common query arguments."""
 
+from collections import Counter
+
 import marshmallow as ma
 from sqlalchemy import Select, func, select
 
+from api.schemas.fields import Integer
 from core.database import MAX_ID, PAGE_SIZE, db
 
 PAGINATION = {"page_size": PAGE_SIZE, "max_page_size": 500}
@@ -29,7 +32,23 @@ def paginate_list(items: list, pagination_parameters) -> list:
 def id_field(**kwargs) -> ma.fields.Integer:
     """An id as the database stores it (a 32-bit integer): a larger number is a 422 naming the
     field, not an overflow deep in the driver."""
-    return ma.fields.Integer(validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+    return Integer(validate=ma.validate.Range(min=1, max=MAX_ID), **kwargs)
+
+
+def id_list(*, min_items: int = 0, **kwargs) -> ma.fields.List:
+    """A list of ids, each named once."""
+    return ma.fields.List(
+        id_field(strict=True),
+        validate=[ma.validate.Length(min=min_items), _each_once],
+        metadata={"uniqueItems": True},
+        **kwargs,
+    )
+
+
+def _each_once(ids: list) -> None:
+    twice = sorted(number for number, times in Counter(ids).items() if times > 1)
+    if twice:
+        raise ma.ValidationError(f"Listed twice: {', '.join(map(str, twice))}.")
 
 
 class AsOfSchema(ma.Schema):

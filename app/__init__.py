@@ -27,6 +27,7 @@ from api import (
     substances,
     users,
 )
+from api.documentation import complete_the_document
 from app.converters import IdConverter
 from app.errors import register_error_handlers
 from app.extensions import api, csrf, migrate
@@ -151,6 +152,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     app.url_map.converters["id"] = IdConverter
     api.init_app(app)
+    complete_the_document(api)
     login_manager.init_app(app)
     csrf.init_app(app)
 

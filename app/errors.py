@@ -14,6 +14,7 @@ from sqlalchemy.exc import (
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
+from api.schemas.substances import flatten_errors
 from core.database import db
 from core.errors import DomainError
 
@@ -28,15 +29,16 @@ def error_payload(code: int, message: str, errors: dict | None = None, **details
 
 
 def _flatten_locations(messages: dict) -> dict:
-    """webargs nests field errors under their location (`json`, `query`); the API names the
-    fields directly."""
+    """webargs nests field errors under their location (`json`, `query`) and marshmallow the
+    errors of a list's items under their index; the API names each field by its dotted path
+    (`members.0`), with a list of messages."""
     flat: dict = {}
     for location, fields in messages.items():
         if not isinstance(fields, dict):
             flat[location] = fields
             continue
         for field, field_messages in fields.items():
-            flat[field] = field_messages
+            flat.update(flatten_errors(field_messages, str(field)))
     return flat
 
 

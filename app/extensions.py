@@ -5,10 +5,15 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_wtf import CSRFProtect
 
+from api.schemas.errors import ErrorSchema
 from app.converters import IdConverter
+from core.database import MAX_ID
 
 migrate = Migrate(compare_type=True, render_as_batch=True)
 api = Api()
+api.ERROR_SCHEMA = ErrorSchema
 csrf = CSRFProtect()
 
-api.register_converter(IdConverter, lambda converter: {"type": "integer", "minimum": 1})
+api.register_converter(
+    IdConverter, lambda converter: {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+)

@@ -75,8 +75,8 @@ def fefo_picks(product_id: int, quantity: Decimal, *, day: date, lock: bool = Fa
         raise Conflict(
             f"Only {_amount(usable)} {product.unit} of {product.name} usable on "
             f"{day_text(day)}; {_amount(quantity)} asked for.",
-            {"quantity": [f"Only {usable} usable."]},
-            usable=str(usable),
+            {"quantity": [f"Only {_amount(usable)} usable."]},
+            usable=float(usable),
         )
     return picks
 

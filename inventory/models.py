@@ -33,6 +33,9 @@ from formulary.models import Serum, Substance
 
 QUANTITY_PLACES = 6
 _SCALE = 10**QUANTITY_PLACES
+# No lot, movement or request holds more than this many units (a bound far above any clinic's
+# stock that keeps every sum of millionths inside a 64-bit column).
+QUANTITY_MAX = 10**9
 
 
 # Column lengths, also the limits every boundary checks before the database does.

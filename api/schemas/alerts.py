@@ -3,17 +3,17 @@
 import marshmallow as ma
 
 from api.pagination import id_field
-from api.schemas.fields import QuantityField
+from api.schemas.fields import Integer, QuantityField
 from inventory.alerts import AlertKind, AlertStatus
 from inventory.alerts.inbox import MOST_ACKNOWLEDGED_AT_ONCE
 
 
 class AlertSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     kind = ma.fields.Enum(AlertKind, by_value=True)
-    product_id = ma.fields.Integer()
-    lot_id = ma.fields.Integer(allow_none=True)
-    threshold_days = ma.fields.Integer(
+    product_id = Integer()
+    lot_id = Integer(allow_none=True)
+    threshold_days = Integer(
         allow_none=True, metadata={"description": "The expiry threshold reached (expiring)."}
     )
     status = ma.fields.Enum(AlertStatus, by_value=True)
@@ -25,11 +25,12 @@ class AlertSchema(ma.Schema):
     lot_number = ma.fields.String(allow_none=True)
     effective_expiry = ma.fields.Date(allow_none=True)
     quantity = QuantityField(
+        dump_only=True,
         allow_none=True,
         metadata={"description": "On hand in the lot, or the product's usable stock (low stock)."},
     )
     week_start = ma.fields.Date(allow_none=True)
-    scan_run_id = ma.fields.Integer(allow_none=True)
+    scan_run_id = Integer(allow_none=True)
 
 
 class AlertQuerySchema(ma.Schema):
@@ -38,9 +39,9 @@ class AlertQuerySchema(ma.Schema):
 
 
 class ScanSchema(ma.Schema):
-    run_id = ma.fields.Integer()
+    run_id = Integer()
     as_of = ma.fields.Date()
-    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    counts = ma.fields.Dict(keys=ma.fields.String(), values=Integer())
     created = ma.fields.List(ma.fields.Nested(AlertSchema))
 
 

@@ -3,12 +3,13 @@
 import marshmallow as ma
 
 from api.pagination import id_field
+from api.schemas.fields import Integer
 
 
 class AuditEntrySchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     at = ma.fields.AwareDateTime()
-    user_id = ma.fields.Integer(allow_none=True)
+    user_id = Integer(allow_none=True)
     username = ma.fields.String()
     action = ma.fields.String()
     entity = ma.fields.String()

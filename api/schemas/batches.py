@@ -2,13 +2,13 @@
 
 import marshmallow as ma
 
-from api.schemas.fields import REASON_REQUIRED, QuantityField
+from api.schemas.fields import REASON_REQUIRED, Integer, QuantityField
 from api.schemas.lots import LotSchema
 from inventory.models import Storage
 
 
 class BatchCreateSchema(ma.Schema):
-    serum_id = ma.fields.Integer(required=True)
+    serum_id = Integer(required=True)
     doses = QuantityField(required=True, validate=ma.validate.Range(min=0, min_inclusive=False))
     storage = ma.fields.Enum(
         Storage,
@@ -16,7 +16,7 @@ class BatchCreateSchema(ma.Schema):
         load_default=Storage.ROOM,
         metadata={"description": "Sets the beyond-use days (room 1, refrigerated 4 by default)."},
     )
-    product_id = ma.fields.Integer(
+    product_id = Integer(
         metadata={"description": "The serum product to stock; needed only when several exist."}
     )
     lot_number = ma.fields.String(
@@ -29,9 +29,9 @@ class BatchCreateSchema(ma.Schema):
 
 
 class ConsumedSchema(ma.Schema):
-    lot_id = ma.fields.Integer()
+    lot_id = Integer()
     lot_number = ma.fields.String()
-    quantity = QuantityField()
+    quantity = QuantityField(dump_only=True)
     unit = ma.fields.String()
 
 
@@ -40,20 +40,20 @@ class BatchSchema(ma.Schema):
     verifies it (`verified_by`, `verified_at`; the lot is `available`) or rejects it
     (`rejected_by`, `rejected_at`, `rejection_reason`; the lot is `disposed`)."""
 
-    id = ma.fields.Integer()
-    serum_id = ma.fields.Integer()
+    id = Integer()
+    serum_id = Integer()
     serum_code = ma.fields.String(attribute="serum.code")
-    serum_version = ma.fields.Integer(
+    serum_version = Integer(
         attribute="serum.version", metadata={"description": "The formula version compounded."}
     )
-    doses = QuantityField()
+    doses = QuantityField(dump_only=True)
     storage = ma.fields.Enum(Storage, by_value=True)
     prepared_at = ma.fields.AwareDateTime()
     prepared_by = ma.fields.String(
         allow_none=True, metadata={"description": "Username of the pharmacist who prepared it."}
     )
     beyond_use_date = ma.fields.Date()
-    made_by_id = ma.fields.Integer(allow_none=True)
+    made_by_id = Integer(allow_none=True)
     verified_by = ma.fields.String(
         attribute="verified_by_name",
         allow_none=True,

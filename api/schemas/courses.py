@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.pagination import id_field
-from api.schemas.fields import NOTE, REASON, QuantityField
+from api.schemas.fields import NOTE, REASON, Integer, QuantityField
 from clinic import courses
 from clinic.models import SessionStatus, Severity, SideEffectKind, Technique
 from formulary.screen import Verdict
@@ -16,7 +16,7 @@ class NeedleField(QuantityField):
 
 
 class SideEffectSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     kind = ma.fields.Enum(SideEffectKind, by_value=True, required=True)
     severity = ma.fields.Enum(Severity, by_value=True, required=True)
     note = ma.fields.String(allow_none=True, load_default=None, validate=NOTE)
@@ -24,17 +24,19 @@ class SideEffectSchema(ma.Schema):
 
 
 class SessionSchema(ma.Schema):
-    id = ma.fields.Integer()
-    course_id = ma.fields.Integer()
-    patient_id = ma.fields.Integer()
+    id = Integer()
+    course_id = Integer()
+    patient_id = Integer()
     scheduled_date = ma.fields.Date()
     status = ma.fields.Enum(SessionStatus, by_value=True)
     performed_on = ma.fields.Date(allow_none=True)
-    lot_id = ma.fields.Integer(allow_none=True)
-    doses = QuantityField(metadata={"description": "Doses planned, or used once completed."})
+    lot_id = Integer(allow_none=True)
+    doses = QuantityField(
+        dump_only=True, metadata={"description": "Doses planned, or used once completed."}
+    )
     needle_mm = NeedleField(allow_none=True)
     technique = ma.fields.Enum(Technique, by_value=True, allow_none=True)
-    injection_points = ma.fields.Integer(allow_none=True)
+    injection_points = Integer(allow_none=True)
     screen_verdict = ma.fields.Enum(
         Verdict,
         by_value=True,
@@ -42,23 +44,23 @@ class SessionSchema(ma.Schema):
         metadata={"description": "The safety screen's verdict when the session was completed."},
     )
     override_reason = ma.fields.String(allow_none=True)
-    completed_by_id = ma.fields.Integer(allow_none=True)
+    completed_by_id = Integer(allow_none=True)
     completed_at = ma.fields.AwareDateTime(allow_none=True)
     cancelled_reason = ma.fields.String(allow_none=True)
     side_effects = ma.fields.List(ma.fields.Nested(SideEffectSchema))
 
 
 class CourseSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    patient_id = ma.fields.Integer(dump_only=True)
-    serum_id = ma.fields.Integer(required=True)
+    id = Integer(dump_only=True)
+    patient_id = Integer(dump_only=True)
+    serum_id = Integer(required=True)
     start_date = ma.fields.Date(required=True)
-    induction_sessions = ma.fields.Integer(
+    induction_sessions = Integer(
         required=True,
         validate=ma.validate.Range(min=4, max=8),
         metadata={"description": "Weekly sessions from the start date, 4 to 8."},
     )
-    maintenance_months = ma.fields.Integer(
+    maintenance_months = Integer(
         load_default=0,
         validate=ma.validate.Range(min=0, max=courses.MAX_MAINTENANCE_MONTHS),
         metadata={"description": "Monthly sessions after the last weekly one."},
@@ -82,7 +84,7 @@ class CompleteSchema(ma.Schema):
     )
     needle_mm = NeedleField(required=True, validate=ma.validate.Range(min=4, max=13))
     technique = ma.fields.Enum(Technique, by_value=True, required=True)
-    injection_points = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+    injection_points = Integer(required=True, validate=ma.validate.Range(min=1))
     override_reason = ma.fields.String(
         allow_none=True,
         validate=REASON,

@@ -2,14 +2,16 @@
 
 import marshmallow as ma
 
-from api.schemas.fields import NOTE
+from api.pagination import id_list
+from api.schemas.fields import NOTE, Integer
 from api.schemas.substances import FlatErrorsSchema, SubstanceRefSchema
+from formulary.cross_reactivity import MIN_MEMBERS
 
 GROUP_NAME_LENGTH = ma.validate.Length(min=1, max=120)
 
 
 class CrossReactivityGroupSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     name = ma.fields.String()
     members = ma.fields.Pluck(
         SubstanceRefSchema, "id", many=True, metadata={"description": "Substance ids."}
@@ -19,11 +21,11 @@ class CrossReactivityGroupSchema(ma.Schema):
 
 class CrossReactivityGroupUpdateSchema(FlatErrorsSchema):
     name = ma.fields.String(validate=GROUP_NAME_LENGTH)
-    members = ma.fields.List(ma.fields.Integer(strict=True))
+    members = id_list(min_items=MIN_MEMBERS)
     note = ma.fields.String(allow_none=True, validate=NOTE)
 
 
 class CrossReactivityGroupCreateSchema(CrossReactivityGroupUpdateSchema):
     name = ma.fields.String(required=True, validate=GROUP_NAME_LENGTH)
-    members = ma.fields.List(ma.fields.Integer(strict=True), required=True)
+    members = id_list(min_items=MIN_MEMBERS, required=True)
     note = ma.fields.String(allow_none=True, load_default=None, validate=NOTE)

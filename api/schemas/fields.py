@@ -10,32 +10,76 @@ from core.clock import clinic_timezone
 from core.database import NOTE_LENGTH, REASON_LENGTH
 from inventory.expiry import ExpiryFormatError, parse_expiry
 from inventory.lots import Expiry
-from inventory.models import QUANTITY_PLACES
+from inventory.models import QUANTITY_MAX, QUANTITY_PLACES
 
 
-class QuantityField(ma.fields.Decimal):
-    """An exact amount in the product's unit, up to six decimal places, read from a JSON
-    number or string and written as a JSON number."""
+class Integer(ma.fields.Integer):
+    """A whole number: 2.5 is refused, not cut to 2 as marshmallow's Integer would."""
+
+    def _validated(self, value):
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        return super()._validated(value)
+
+
+class Number(ma.fields.Decimal):
+    """An exact decimal read from a JSON number or string, with at most `places` decimals
+    (more is refused, not rounded: 0.0000001 mL is a typing slip, not a dose), written as a
+    JSON number.
+
+    The document says the places in words, not as `multipleOf`: JSON Schema divides floats,
+    and 0.003163 / 0.000001 is not a whole number in binary."""
+
+    def __init__(self, *, places: int | None = None, **kwargs):
+        self.decimals = places
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        amount = super()._deserialize(value, attr, data, **kwargs)
+        if self.decimals is not None and amount.as_tuple().exponent < -self.decimals:
+            raise ma.ValidationError(f"At most {self.decimals} decimal places.")
+        return amount
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else float(value)
+
+
+class QuantityField(Number):
+    """An amount in the product's unit, up to six decimal places and at most QUANTITY_MAX in a
+    request; a whole amount is written as a JSON integer."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("metadata", {}).setdefault(
             "description", f"Amount in the product's unit (up to {QUANTITY_PLACES} decimals)."
         )
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        amount = super()._deserialize(value, attr, data, **kwargs)
-        if amount.as_tuple().exponent < -QUANTITY_PLACES:
-            raise ma.ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
-        return amount
+        if not kwargs.get("dump_only"):
+            within = ma.validate.Range(min=-QUANTITY_MAX, max=QUANTITY_MAX)
+            kwargs["validate"] = [within, *_as_list(kwargs.get("validate"))]
+        super().__init__(places=QUANTITY_PLACES, **kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
         amount = Decimal(value)
         return int(amount) if amount == amount.to_integral_value() else float(amount)
+
+
+def _as_list(validate) -> list:
+    if validate is None:
+        return []
+    return list(validate) if isinstance(validate, (list, tuple)) else [validate]
+
+
+class JSONBoolean(ma.fields.Boolean):
+    """`true` or `false` in a JSON body, and nothing else (marshmallow would also take 0, 1,
+    "yes", "off"...). Query strings keep marshmallow's Boolean ("true", "1")."""
+
+    def _deserialize(self, value, attr, data, **kwargs) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
 
 
 class ExpiryField(ma.fields.Field):

@@ -3,12 +3,12 @@
 import marshmallow as ma
 
 from api.pagination import AsOfSchema
-from api.schemas.fields import QuantityField
+from api.schemas.fields import Integer, QuantityField
 from inventory.forecast import MAX_WEEKS
 
 
 class ForecastQuerySchema(AsOfSchema):
-    weeks = ma.fields.Integer(
+    weeks = Integer(
         load_default=4,
         validate=ma.validate.Range(min=1, max=MAX_WEEKS),
         metadata={"description": "Weeks ahead; week 1 starts on `as_of`."},
@@ -17,18 +17,21 @@ class ForecastQuerySchema(AsOfSchema):
 
 class WeekSchema(ma.Schema):
     week_start = ma.fields.Date()
-    needed = QuantityField(metadata={"description": "Doses the week's planned sessions need."})
+    needed = QuantityField(
+        dump_only=True, metadata={"description": "Doses the week's planned sessions need."}
+    )
     usable = QuantityField(
-        metadata={"description": "Doses the week's sessions can have from usable stock."}
+        dump_only=True,
+        metadata={"description": "Doses the week's sessions can have from usable stock."},
     )
 
 
 class ForecastSchema(ma.Schema):
-    product_id = ma.fields.Integer(
+    product_id = Integer(
         allow_none=True, metadata={"description": "None when no product stocks the serum."}
     )
-    serum_id = ma.fields.Integer()
-    product_ids = ma.fields.List(ma.fields.Integer())
+    serum_id = Integer()
+    product_ids = ma.fields.List(Integer())
     unit = ma.fields.Constant("dose")
     weeks = ma.fields.List(ma.fields.Nested(WeekSchema))
     shortfall_week = ma.fields.Date(allow_none=True)

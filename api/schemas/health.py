@@ -2,6 +2,8 @@
 
 import marshmallow as ma
 
+from api.schemas.fields import Integer
+
 
 class HealthSchema(ma.Schema):
     status = ma.fields.String(metadata={"description": "`ok` or `degraded`"})
@@ -15,6 +17,6 @@ class HealthSchema(ma.Schema):
     last_run_outcome = ma.fields.String(
         allow_none=True, metadata={"description": "`running`, `succeeded` or `failed`."}
     )
-    mail_queued = ma.fields.Integer(
+    mail_queued = Integer(
         allow_none=True, metadata={"description": "Messages waiting in the outbox."}
     )

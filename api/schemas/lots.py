@@ -3,7 +3,15 @@
 import marshmallow as ma
 
 from api.pagination import AsOfSchema, id_field
-from api.schemas.fields import REASON, REASON_REQUIRED, ClinicDateTime, ExpiryField, QuantityField
+from api.schemas.fields import (
+    REASON,
+    REASON_REQUIRED,
+    ClinicDateTime,
+    ExpiryField,
+    Integer,
+    JSONBoolean,
+    QuantityField,
+)
 from inventory.barcodes import element_string
 from inventory.lots import LotSort, LotState
 from inventory.models import LOT_NUMBER_LENGTH, SUPPLIER_LENGTH, LotStatus, MovementKind, Storage
@@ -12,15 +20,15 @@ _BY_FIELDS = ("product_id", "lot_number", "expiry_date")
 
 
 class LotSchema(ma.Schema):
-    id = ma.fields.Integer()
-    product_id = ma.fields.Integer()
+    id = Integer()
+    product_id = Integer()
     lot_number = ma.fields.String()
     expiry_date = ma.fields.Date()
     expiry_month_only = ma.fields.Boolean()
     effective_expiry = ma.fields.Date(
         metadata={"description": "Last day of use: the expiry date, or earlier once opened."}
     )
-    quantity_on_hand = QuantityField()
+    quantity_on_hand = QuantityField(dump_only=True)
     status = ma.fields.Enum(LotStatus, by_value=True)
     status_reason = ma.fields.String(allow_none=True)
     opened_at = ma.fields.AwareDateTime(allow_none=True)
@@ -45,18 +53,19 @@ class LotReceiveSchema(ma.Schema):
     agree with what it says. The quantity is always its own field."""
 
     barcode = ma.fields.String(
-        metadata={"description": "GS1 element string (AIs 01, 10, 17), raw, `]d2`-prefixed, "
+        metadata={"pattern": r"\S",
+                  "description": "GS1 element string (AIs 01, 10, 17), raw, `]d2`-prefixed, "
                   "with GS separators, or human-readable `(01)...(17)...(10)...`; or a GS1 "
                   "Digital Link URI (`https://id.gs1.org/01/.../10/...?17=...`, any domain)."}
     )  # fmt: skip
-    product_id = ma.fields.Integer()
+    product_id = id_field()
     lot_number = ma.fields.String(validate=ma.validate.Length(min=1, max=LOT_NUMBER_LENGTH))
     expiry_date = ExpiryField()
     quantity = QuantityField(required=True, validate=ma.validate.Range(min=0, min_inclusive=False))
     supplier = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=SUPPLIER_LENGTH))
     storage = ma.fields.Enum(Storage, by_value=True)
     received_at = ClinicDateTime()
-    quarantine = ma.fields.Boolean(load_default=False)
+    quarantine = JSONBoolean(load_default=False)
 
     @ma.validates_schema
     def barcode_or_fields(self, data, **kwargs):
@@ -85,7 +94,7 @@ class LotQuerySchema(AsOfSchema):
     storage = ma.fields.Enum(Storage, by_value=True)
     expires_from = ma.fields.Date(metadata={"description": "Last day of use on or after."})
     expires_to = ma.fields.Date(metadata={"description": "Last day of use on or before."})
-    expiring_within_days = ma.fields.Integer(
+    expiring_within_days = Integer(
         validate=ma.validate.Range(min=0, max=36500),
         metadata={"description": "Not yet expired on `as_of`, and last usable within N days."},
     )
@@ -98,7 +107,9 @@ class OpenSchema(ma.Schema):
 
 
 class AdjustSchema(ma.Schema):
-    quantity = QuantityField(required=True, metadata={"description": "Signed correction."})
+    quantity = QuantityField(
+        required=True, metadata={"description": "Signed correction, not 0.", "not": {"enum": [0]}}
+    )
     reason = ma.fields.String(required=True, validate=REASON_REQUIRED)
 
 
@@ -115,26 +126,28 @@ class RecallSchema(ma.Schema):
 
 
 class MovementSchema(ma.Schema):
-    id = ma.fields.Integer()
-    lot_id = ma.fields.Integer()
+    id = Integer()
+    lot_id = Integer()
     kind = ma.fields.Enum(MovementKind, by_value=True)
-    quantity = QuantityField(metadata={"description": "Signed: receipts add, the rest take."})
+    quantity = QuantityField(
+        dump_only=True, metadata={"description": "Signed: receipts add, the rest take."}
+    )
     reason = ma.fields.String(allow_none=True, validate=REASON)
     user = ma.fields.String(attribute="username", allow_none=True)
     created_at = ma.fields.AwareDateTime()
 
 
 class TracedSessionSchema(ma.Schema):
-    session_id = ma.fields.Integer()
-    patient_id = ma.fields.Integer()
+    session_id = Integer()
+    patient_id = Integer()
     mrn = ma.fields.String()
     patient_name = ma.fields.String()
     date = ma.fields.Date(metadata={"description": "The day the session was performed."})
-    lot_id = ma.fields.Integer(metadata={"description": "The lot, or batch lot, it used."})
+    lot_id = Integer(metadata={"description": "The lot, or batch lot, it used."})
 
 
 class TraceSchema(ma.Schema):
-    lot_id = ma.fields.Integer()
+    lot_id = Integer()
     batches = ma.fields.List(
         ma.fields.Nested(LotSchema),
         metadata={"description": "Lots of the batches made from it, at any depth."},

@@ -3,8 +3,9 @@
 import marshmallow as ma
 
 from api.pagination import id_field
+from api.schemas.fields import Integer, JSONBoolean
 from clinic import patients
-from clinic.conditions import CONDITION_CODE_HINT
+from clinic.conditions import CONDITION_CODE, CONDITION_CODE_HINT
 from clinic.models import (
     AllergyStatus,
     AlopeciaScale,
@@ -17,10 +18,17 @@ from clinic.models import (
 from core.clock import clinic_today
 from formulary.screen import Verdict
 
+# The format is checked once, by clinic.conditions; the document states the same expression.
+CONDITION_CODE_DOC = {"description": CONDITION_CODE_HINT, "pattern": f"^{CONDITION_CODE.pattern}$"}
+
 
 class StageField(ma.fields.Field):
     """A stage reads as its Roman numeral ("IV"); a Roman numeral or a number is accepted and
     checked against the patient's scale by the domain."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("metadata", {})["oneOf"] = [{"type": "string"}, {"type": "integer"}]
+        super().__init__(**kwargs)
 
     def _serialize(self, value, attr, obj, **kwargs):
         return None if value is None else patients.STAGE_NAMES[value]
@@ -32,12 +40,12 @@ class StageField(ma.fields.Field):
 
 
 class ConditionSchema(ma.Schema):
-    code = ma.fields.String(required=True, metadata={"description": CONDITION_CODE_HINT})
-    active = ma.fields.Boolean(load_default=True)
+    code = ma.fields.String(required=True, metadata=CONDITION_CODE_DOC)
+    active = JSONBoolean(load_default=True)
 
 
 class PatientSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     mrn = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
     birth_date = ma.fields.Date(allow_none=True)
@@ -77,8 +85,8 @@ class ReceivedCodeSchema(ma.Schema):
 
 
 class AllergySchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
-    substance_id = ma.fields.Integer(
+    id = Integer(dump_only=True)
+    substance_id = Integer(
         allow_none=True,
         metadata={"description": "Null for an allergen outside the catalogue (uncoded)."},
     )
@@ -106,7 +114,9 @@ class AllergySchema(ma.Schema):
     reviewed_not_relevant = ma.fields.Function(
         lambda allergy: allergy.reviewed_not_relevant_at is not None, dump_only=True
     )
-    reviewed_at = ma.fields.DateTime(attribute="reviewed_not_relevant_at", dump_only=True)
+    reviewed_at = ma.fields.DateTime(
+        attribute="reviewed_not_relevant_at", allow_none=True, dump_only=True
+    )
     reviewed_by = ma.fields.Function(
         lambda allergy: allergy.reviewed_by.username if allergy.reviewed_by else None,
         dump_only=True,
@@ -121,10 +131,10 @@ class AllergySchema(ma.Schema):
 
 
 class AllergyUpdateSchema(ma.Schema):
-    substance_id = ma.fields.Integer(
+    substance_id = Integer(
         metadata={"description": "Links an uncoded allergy to a catalogue substance."}
     )
-    reviewed_not_relevant = ma.fields.Boolean(
+    reviewed_not_relevant = JSONBoolean(
         metadata={"description": "An uncoded allergy judged not relevant to serum components."}
     )
     criticality = ma.fields.Enum(Criticality, by_value=True)
@@ -142,7 +152,7 @@ class ReasonSchema(ma.Schema):
     subject = ma.fields.String(allow_none=True)
     path = ma.fields.List(ma.fields.String())
     message = ma.fields.String()
-    allergy_id = ma.fields.Integer(allow_none=True)
+    allergy_id = Integer(allow_none=True)
     condition = ma.fields.String(allow_none=True)
 
 
@@ -152,10 +162,10 @@ class ScreenSchema(ma.Schema):
 
 
 class SerumRefSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     code = ma.fields.String()
     name = ma.fields.String()
-    version = ma.fields.Integer()
+    version = Integer()
 
 
 class ScreenedSerumSchema(ma.Schema):
@@ -178,4 +188,4 @@ class FhirBundleSchema(ma.Schema):
     class Meta:
         unknown = ma.INCLUDE
 
-    resourceType = ma.fields.String(required=True)
+    resourceType = ma.fields.String(required=True, metadata={"enum": ["Bundle"]})

@@ -3,8 +3,8 @@
 import marshmallow as ma
 
 from api.pagination import AsOfSchema
-from api.schemas.fields import REASON, QuantityField
-from api.schemas.substances import FlatErrorsSchema, Number
+from api.schemas.fields import REASON, Integer, Number, QuantityField
+from api.schemas.substances import FlatErrorsSchema
 from inventory.models import PRODUCT_NAME_LENGTH, STRENGTH_UNIT_LENGTH, ProductKind, Storage
 
 
@@ -30,7 +30,7 @@ STRENGTH = {
 
 
 class ProductSchema(FlatErrorsSchema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     kind = ma.fields.Enum(ProductKind, by_value=True, required=True)
     name = ma.fields.String(
         required=True, validate=ma.validate.Length(min=1, max=PRODUCT_NAME_LENGTH)
@@ -40,10 +40,10 @@ class ProductSchema(FlatErrorsSchema):
         validate=ma.validate.Length(min=1, max=20),
         metadata={"description": "Stock unit: vial, ampoule, dose, mL, mg, piece..."},
     )
-    substance_id = ma.fields.Integer(
+    substance_id = Integer(
         allow_none=True, load_default=None, metadata={"description": "For kind `component`."}
     )
-    serum_id = ma.fields.Integer(
+    serum_id = Integer(
         allow_none=True, load_default=None, metadata={"description": "For kind `serum`."}
     )
     gtin = ma.fields.String(
@@ -52,7 +52,7 @@ class ProductSchema(FlatErrorsSchema):
         metadata={"description": "GTIN-8, -12, -13 or -14; answered as 14 digits."},
     )
     reorder_point = QuantityField(load_default=0, validate=ma.validate.Range(min=0))
-    days_after_opening = ma.fields.Integer(
+    days_after_opening = Integer(
         allow_none=True,
         validate=ma.validate.Range(min=1),
         metadata={"description": "Days a vial keeps once opened; 28 by default for serums "
@@ -74,11 +74,11 @@ class ProductUpdateSchema(FlatErrorsSchema):
     kind = ma.fields.Enum(ProductKind, by_value=True)
     name = ma.fields.String(validate=ma.validate.Length(min=1, max=PRODUCT_NAME_LENGTH))
     unit = ma.fields.String(validate=ma.validate.Length(min=1, max=20))
-    substance_id = ma.fields.Integer(allow_none=True)
-    serum_id = ma.fields.Integer(allow_none=True)
+    substance_id = Integer(allow_none=True)
+    serum_id = Integer(allow_none=True)
     gtin = ma.fields.String(allow_none=True)
     reorder_point = QuantityField(validate=ma.validate.Range(min=0))
-    days_after_opening = ma.fields.Integer(allow_none=True, validate=ma.validate.Range(min=1))
+    days_after_opening = Integer(allow_none=True, validate=ma.validate.Range(min=1))
     storage = ma.fields.Enum(Storage, by_value=True)
     strength = ma.fields.Nested(StrengthSchema, allow_none=True, metadata=STRENGTH)
 
@@ -103,9 +103,9 @@ class DispenseSchema(ma.Schema):
 
 
 class PickSchema(ma.Schema):
-    lot_id = ma.fields.Integer()
+    lot_id = Integer()
     lot_number = ma.fields.String()
-    quantity = QuantityField()
+    quantity = QuantityField(dump_only=True)
 
 
 class DispenseResultSchema(ma.Schema):

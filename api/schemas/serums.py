@@ -2,14 +2,15 @@
 
 import marshmallow as ma
 
-from api.schemas.substances import AmountSchema, FlatErrorsSchema, Number
+from api.schemas.fields import Integer, Number
+from api.schemas.substances import AmountSchema, FlatErrorsSchema
 from formulary.models import SerumSource, SerumStatus
 
 DOSE_VOLUME = ma.validate.Range(min=0, min_inclusive=False, max=1000)
 
 
 class ComponentSchema(ma.Schema):
-    substance_id = ma.fields.Integer()
+    substance_id = Integer()
     substance = ma.fields.Function(lambda component: component.substance.name)
     amount_per_dose = ma.fields.Nested(AmountSchema)
     concentration_per_ml = ma.fields.Nested(
@@ -18,10 +19,10 @@ class ComponentSchema(ma.Schema):
 
 
 class SerumSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     code = ma.fields.String()
     name = ma.fields.String()
-    version = ma.fields.Integer()
+    version = Integer()
     status = ma.fields.Enum(SerumStatus, by_value=True)
     source = ma.fields.Enum(SerumSource, by_value=True)
     manufacturer = ma.fields.String(allow_none=True)
@@ -40,7 +41,7 @@ class SerumSchema(ma.Schema):
 
 
 class ComponentCreateSchema(ma.Schema):
-    substance_id = ma.fields.Integer(required=True, strict=True)
+    substance_id = Integer(required=True, strict=True)
     amount_per_dose = ma.fields.Nested(AmountSchema, required=True)
 
 

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.schemas.fields import NOTE
+from api.schemas.fields import NOTE, Integer, JSONBoolean, Number
 from formulary.codes import CODE_SYSTEMS
 from formulary.models import Category
 
@@ -26,13 +26,6 @@ class FlatErrorsSchema(ma.Schema):
 
     def handle_error(self, error, data, *, many, **kwargs):
         raise ma.ValidationError(flatten_errors(error.messages))
-
-
-class Number(ma.fields.Decimal):
-    """An exact decimal in, a JSON number out."""
-
-    def _serialize(self, value, attr, obj, **kwargs):
-        return None if value is None else float(value)
 
 
 class AmountSchema(ma.Schema):
@@ -65,11 +58,11 @@ class SynonymSchema(ma.Schema):
 
 
 class SubstanceRefSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
 
 
 class SubstanceSchema(ma.Schema):
-    id = ma.fields.Integer()
+    id = Integer()
     name = ma.fields.String()
     category = ma.fields.Enum(Category, by_value=True)
     is_class = ma.fields.Boolean()
@@ -91,11 +84,11 @@ class SubstanceSchema(ma.Schema):
 class SubstanceUpdateSchema(FlatErrorsSchema):
     name = ma.fields.String(validate=NAME_LENGTH)
     category = ma.fields.Enum(Category, by_value=True)
-    is_class = ma.fields.Boolean()
+    is_class = JSONBoolean()
     synonyms = ma.fields.List(ma.fields.String(validate=NAME_LENGTH))
     codes = ma.fields.List(ma.fields.Nested(CodeSchema))
-    parents = ma.fields.List(ma.fields.Integer(strict=True))
-    contains = ma.fields.List(ma.fields.Integer(strict=True))
+    parents = ma.fields.List(Integer(strict=True))
+    contains = ma.fields.List(Integer(strict=True))
     max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True)
     note = ma.fields.String(allow_none=True, validate=NOTE)
 
@@ -103,11 +96,11 @@ class SubstanceUpdateSchema(FlatErrorsSchema):
 class SubstanceCreateSchema(SubstanceUpdateSchema):
     name = ma.fields.String(required=True, validate=NAME_LENGTH)
     category = ma.fields.Enum(Category, by_value=True, required=True)
-    is_class = ma.fields.Boolean(load_default=False)
+    is_class = JSONBoolean(load_default=False)
     synonyms = ma.fields.List(ma.fields.String(validate=NAME_LENGTH), load_default=list)
     codes = ma.fields.List(ma.fields.Nested(CodeSchema), load_default=list)
-    parents = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
-    contains = ma.fields.List(ma.fields.Integer(strict=True), load_default=list)
+    parents = ma.fields.List(Integer(strict=True), load_default=list)
+    contains = ma.fields.List(Integer(strict=True), load_default=list)
     max_concentration_per_ml = ma.fields.Nested(AmountSchema, allow_none=True, load_default=None)
     note = ma.fields.String(allow_none=True, load_default=None, validate=NOTE)
 

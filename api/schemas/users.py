@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from api.schemas.fields import Integer, JSONBoolean
 from core.accounts import (
     PASSWORD_MIN_LENGTH,
     Role,
@@ -22,12 +23,12 @@ class TokenSchema(ma.Schema):
 
 
 class UserSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+    id = Integer(dump_only=True)
     username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
     role = ma.fields.Enum(Role, by_value=True, required=True)
     email = ma.fields.Email(allow_none=True, load_default=None)
-    active = ma.fields.Boolean(load_default=True)
-    alert_emails = ma.fields.Boolean(load_default=False)
+    active = JSONBoolean(load_default=True)
+    alert_emails = JSONBoolean(load_default=False)
 
 
 class UserCreateSchema(UserSchema):
@@ -39,8 +40,8 @@ class UserCreateSchema(UserSchema):
 class UserUpdateSchema(ma.Schema):
     role = ma.fields.Enum(Role, by_value=True)
     email = ma.fields.Email(allow_none=True)
-    active = ma.fields.Boolean()
-    alert_emails = ma.fields.Boolean()
+    active = JSONBoolean()
+    alert_emails = JSONBoolean()
     password = ma.fields.String(
         load_only=True, validate=ma.validate.Length(min=PASSWORD_MIN_LENGTH)
     )
