@@ -50,3 +50,78 @@ def test_a_database_that_cannot_be_reached_is_a_503_with_the_json_error(tmp_path
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == "5"
     assert answer.get_json()["code"] == 503
+
+
+# Found by the contract run (test_contract): values of the right JSON type but not what the
+# field means, refused with a 422 naming the field rather than taken for something else.
+
+
+def test_a_fraction_where_a_whole_number_is_expected_is_refused_not_cut(client, login_as):
+    patient = factories.make_safe_patient()
+    serum = factories.make_approved_serum()
+    answer = client.post(
+        f"/api/patients/{patient.id}/courses",
+        headers=login_as("doctor"),
+        json={"serum_id": serum.id, "start_date": "2027-01-04", "induction_sessions": 4.5},
+    )
+    assert answer.status_code == 422
+    assert list(answer.get_json()["errors"]) == ["induction_sessions"]
+
+
+@pytest.mark.parametrize("value", [0, 1, "true", "yes"])
+def test_a_json_boolean_is_true_or_false_and_nothing_else(client, login_as, value):
+    answer = client.post(
+        "/api/substances",
+        headers=login_as("pharmacist"),
+        json={"name": "Hostile boolean", "category": "vitamin", "is_class": value},
+    )
+    assert answer.status_code == 422
+    assert list(answer.get_json()["errors"]) == ["is_class"]
+
+
+def test_a_dose_volume_with_more_decimals_than_kept_is_refused_not_rounded(client, login_as):
+    answer = client.post(
+        "/api/serums",
+        headers=login_as("pharmacist"),
+        json={
+            "code": "HOST-1",
+            "name": "Hostile",
+            "source": "compounded",
+            "dose_volume_ml": 0.0004,
+        },
+    )
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["dose_volume_ml"] == ["At most 3 decimal places."]
+
+
+def test_a_quantity_beyond_a_billion_units_is_refused_before_the_database(client, login_as):
+    lot = factories.make_lot(quantity=5)
+    answer = client.post(
+        f"/api/lots/{lot.id}/adjust",
+        headers=login_as("pharmacist"),
+        json={"quantity": -3.66e26, "reason": "count"},
+    )
+    assert answer.status_code == 422
+    assert list(answer.get_json()["errors"]) == ["quantity"]
+
+
+def test_a_member_listed_twice_in_a_group_is_named(client, login_as):
+    first, second = factories.make_substance(), factories.make_substance()
+    answer = client.post(
+        "/api/cross-reactivity",
+        headers=login_as("pharmacist"),
+        json={"name": "Twice", "members": [first.id, second.id, first.id]},
+    )
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["members"] == [f"Listed twice: {first.id}."]
+
+
+@pytest.mark.parametrize("record_id", [0, 2**31, 10**20])
+def test_an_id_no_record_can_have_is_a_404_on_every_method_as_on_get(client, login_as, record_id):
+    admin = login_as("admin")
+    assert client.get(f"/api/serums/{record_id}", headers=admin).status_code == 404
+    assert client.patch(f"/api/serums/{record_id}", json={}, headers=admin).status_code == 404
+    doctor = login_as("doctor")
+    path = f"/api/patients/1/allergies/{record_id}"
+    assert client.patch(path, json={}, headers=doctor).status_code == 404
+    assert client.delete(path, headers=doctor).status_code == 404
