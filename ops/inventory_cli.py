@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 from core.audit import acting_as
 from core.clock import utcnow
 from core.database import unit_of_work, writing
-from inventory.csv_io import LotImportError, export_rows, insert_lots, read_lot_rows
+from inventory.csv_io import LotImportError, export_rows, import_lots
 from inventory.ledger import ledger_mismatches, lot_count
 
 import_cli = AppGroup("import", help="Import data from files.")
@@ -22,7 +22,7 @@ inventory_cli = AppGroup("inventory", help="Stock ledger checks.")
 
 
 @import_cli.command("lots")
-@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.argument("file", type=click.File("rb"))
 def import_lots_command(file):
     """Import lots from a CSV file (columns product_id,lot_number,expiry_date,quantity, then
     optionally supplier,storage,received_at): every line is checked first, and a single bad
@@ -30,16 +30,14 @@ def import_lots_command(file):
     now = utcnow()
     try:
         with writing(), acting_as(None, "cli"), unit_of_work():
-            rows = read_lot_rows(file, now)
-            with click.progressbar(length=len(rows), label="Importing lots") as bar:
-                insert_lots(rows, None, now=now, source=file.name, progress=bar.update)
+            count = import_lots(file, now=now, source=file.name)
     except LotImportError as error:
         for message in error.errors:
             click.echo(message, err=True)
         if error.total > len(error.errors):
             click.echo(f"... and {error.total - len(error.errors)} more", err=True)
         raise click.ClickException(str(error)) from None
-    click.echo(f"Imported {len(rows)} lots.")
+    click.echo(f"Imported {count} lots.")
 
 
 @export_cli.command("lots")

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import tracemalloc
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -9,8 +10,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from core.audit import AuditEntry
+from core.clock import utcnow
 from core.database import db
-from inventory.csv_io import unescaped
+from inventory.csv_io import CHUNK_SIZE, LotImportError, import_lots, unescaped
 from inventory.models import Lot, Movement
 from tests import factories
 
@@ -104,6 +106,72 @@ def test_each_kind_of_bad_field_is_named(runner, tmp_path, product, row, message
     result = runner.invoke(args=["import", "lots", write_csv(tmp_path, HEADER + line + "\n")])
     assert result.exit_code != 0
     assert message in result.output
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("99999999999,X,{far},1", "line 2: product_id: no product with id 99999999999"),
+        ("{pid},X,{far},99999999999999999999", "line 2: quantity: more than 1,000,000,000"),
+        ("{pid},X,{far},1e400", "line 2: quantity: more than 1,000,000,000"),
+        ("{pid},X\x00Y,{far},1", "line 2: a NUL character"),
+        ("\u00b2,X,{far},1", "line 2: product_id: '\u00b2' is not a product id"),
+    ],
+)
+def test_numbers_too_large_and_characters_no_text_may_hold_are_named_not_tracebacks(
+    runner, tmp_path, product, row, message
+):
+    line = row.format(pid=product.id, far=FAR)
+    result = runner.invoke(args=["import", "lots", write_csv(tmp_path, HEADER + line + "\n")])
+    assert (result.exit_code == 1 and result.exception is None) or isinstance(
+        result.exception, SystemExit
+    )
+    assert message in result.output
+
+
+def test_a_file_that_is_not_utf8_names_each_such_line_and_every_other_error(
+    runner, tmp_path, product
+):
+    path = tmp_path / "lots.csv"
+    path.write_bytes(
+        HEADER.encode()
+        + f"{product.id},CAF\u00c9,{FAR},1\n".encode("latin-1")
+        + f"{product.id},OK,{FAR},0\n".encode()
+    )
+    result = runner.invoke(args=["import", "lots", str(path)])
+    assert result.exit_code == 1
+    assert "line 2: not UTF-8 text (byte 0xc9" in result.output
+    assert "line 3: quantity: '0' must be more than 0" in result.output
+    assert lot_count() == 0
+
+
+def test_a_byte_order_mark_and_windows_line_ends_are_read(runner, tmp_path, product):
+    path = tmp_path / "lots.csv"
+    text = HEADER + f"{product.id},BOM1,{FAR},1\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+    result = runner.invoke(args=["import", "lots", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 1 lots." in result.output
+
+
+def test_checking_a_file_holds_a_chunk_of_it_in_memory_not_the_whole(tmp_path, product):
+    """Peak memory of checking a file of 4 chunks and of 1 chunk (each refused at its last
+    line): the same, give or take, not four times."""
+
+    def peak_of_checking(lines: int) -> int:
+        rows = "".join(f"{product.id},M{n},{FAR},1\n" for n in range(lines))
+        path = tmp_path / f"lots-{lines}.csv"
+        path.write_text(HEADER + rows + f"{product.id},M0,{FAR},1\n")
+        tracemalloc.start()
+        with path.open("rb") as file, db.session.begin_nested(), pytest.raises(LotImportError):
+            import_lots(file, now=utcnow(), source="test")
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return peak
+
+    one_chunk, four_chunks = peak_of_checking(CHUNK_SIZE), peak_of_checking(4 * CHUNK_SIZE)
+    print(f"peak: {one_chunk:,} bytes for one chunk, {four_chunks:,} for four")
+    assert four_chunks < 1.5 * one_chunk
 
 
 def test_a_lot_repeated_in_the_file_is_reported_at_its_second_line(runner, tmp_path, product):
