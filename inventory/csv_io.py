@@ -431,28 +431,34 @@ def _insert_staged(*, reason: str, user_id: int | None, now: datetime) -> None:
 
 
 def _insert_many(table, rows: list[dict]) -> None:
-    """One executemany of the rows, each value converted by its column type's own bind
+    """The rows into the table in one go, each value converted by its column type's own bind
     processor (where it has one) but without SQLAlchemy building a parameter set per row,
-    which costs more than the insert itself at a hundred thousand rows."""
+    which costs more than the insert itself at a hundred thousand rows: COPY on PostgreSQL,
+    one executemany on SQLite."""
     connection = db.session.connection()
     dialect = connection.dialect
     columns = list(table.c)
-    processors = [column.type.dialect_impl(dialect).bind_processor(dialect) for column in columns]
     converted = [
         (column.name, process)
-        for column, process in zip(columns, processors, strict=True)
-        if process
+        for column in columns
+        if (process := column.type.dialect_impl(dialect).bind_processor(dialect))
     ]
-    placeholder = "?" if dialect.paramstyle == "qmark" else "%s"
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(column.name for column in columns)}) "
-        f"VALUES ({', '.join([placeholder] * len(columns))})"
-    )
-    values_of = operator.itemgetter(*(column.name for column in columns))
     for row in rows:
         for name, process in converted:
             row[name] = process(row[name])
-    connection.exec_driver_sql(sql, [values_of(row) for row in rows])
+    values_of = operator.itemgetter(*(column.name for column in columns))
+    names = ", ".join(column.name for column in columns)
+    if dialect.name == "postgresql":
+        cursor = connection.connection.dbapi_connection.cursor()
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(values_of(row))
+        return
+    placeholders = ", ".join("?" * len(columns))
+    connection.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})",
+        [values_of(row) for row in rows],
+    )
 
 
 def export_rows(batch_size: int = 2000) -> Iterator[list]:
