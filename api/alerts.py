@@ -2,7 +2,7 @@
 
 from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
-from api.pagination import PAGINATION, AsOfSchema, paginate
+from api.pagination import PAGINATION, AsOfSchema, paginate_after
 from api.schemas.alerts import AcknowledgeManySchema, AlertQuerySchema, AlertSchema, ScanSchema
 from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_today, utcnow
@@ -19,7 +19,8 @@ blp = Blueprint("alerts", __name__, url_prefix="/api", description="Alert inbox 
 @blp.paginate(**PAGINATION)
 def list_alerts(filters, pagination_parameters):
     """Newest first; filter by `status` and `kind`."""
-    return paginate(alerts.inbox(filters.get("status"), filters.get("kind")), pagination_parameters)
+    stmt = alerts.inbox(filters.get("status"), filters.get("kind"))
+    return paginate_after(stmt, pagination_parameters, after=filters.get("after"))
 
 
 @blp.route("/alerts/<id:alert_id>/ack", methods=["POST"])

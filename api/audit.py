@@ -2,7 +2,7 @@
 
 from api.auth import roles_required
 from api.blueprint import Blueprint
-from api.pagination import PAGINATION, paginate
+from api.pagination import PAGINATION, paginate_after
 from api.schemas.audit import AuditEntrySchema, AuditQuerySchema
 from core.accounts import Role
 from core.audit import audit_entries
@@ -30,4 +30,4 @@ def list_audit(filters, pagination_parameters):
     except Invalid as error:
         # The query names the period's end `to`.
         raise Invalid({"to": error.errors["date_to"]}, error.message) from None
-    return paginate(stmt, pagination_parameters)
+    return paginate_after(stmt, pagination_parameters, after=filters.get("after"))

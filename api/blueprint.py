@@ -7,6 +7,7 @@ database could not store or Python could not walk, before any schema sees it.
   encoder takes the second): 422 naming the field.
 """
 
+import json
 import re
 
 import flask_smorest
@@ -87,11 +88,10 @@ REFUSALS = {
 # flask-smorest documents X-Pagination as an object; what it sends is that object as JSON
 # text, which is what an OpenAPI header with `content` says.
 PAGINATION_HEADER = {
-    "description": "The page's place in the list, as JSON text: total, total_pages, "
-    "first_page, last_page, page, previous_page, next_page.",
-    "content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/PaginationMetadata"}}
-    },
+    "description": "The page's place in the list, as JSON text. By page number: total, "
+    "total_pages, first_page, last_page, page, previous_page, next_page and next_after. After "
+    "a cursor (`?after=`): next_after only, no count.",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ListPosition"}}},
 }
 
 
@@ -108,6 +108,21 @@ class Blueprint(flask_smorest.Blueprint):
                 field.required for field in instance.fields.values()
             )
         return super().arguments(schema, location=location, required=required, **kwargs)
+
+    def _set_pagination_metadata(self, page_params, result, headers):
+        """flask-smorest's header, with the cursor of the page's last row (`next_after`), and
+        without the counts on a page asked for after a cursor (api.pagination.paginate)."""
+        headers = headers or {}
+        if getattr(page_params, "after", None) is not None:
+            position = {}
+        else:
+            position = self._make_pagination_metadata(
+                page_params.page, page_params.page_size, page_params.item_count
+            )
+        if hasattr(page_params, "next_after"):
+            position["next_after"] = page_params.next_after
+        headers[self.PAGINATION_HEADER_NAME] = json.dumps(position)
+        return result, headers
 
     def _document_pagination_metadata(self, spec, resp_doc):
         resp_doc.setdefault("headers", {})[self.PAGINATION_HEADER_NAME] = PAGINATION_HEADER

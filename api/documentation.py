@@ -2,6 +2,7 @@
 document says exactly what the server accepts (Schemathesis holds it to that)."""
 
 import marshmallow as ma
+from flask_smorest.pagination import PaginationMetadataSchema
 
 # OpenAPI 3.0 has no null type: a schema that admits only null.
 ONLY_NULL = {"type": "object", "nullable": True, "enum": [None]}
@@ -34,7 +35,20 @@ def only_null_or_nested(self, field: ma.fields.Field, ret: dict, **kwargs) -> di
     }
 
 
+class ListPositionSchema(PaginationMetadataSchema):
+    """Where a page sits in its list (the X-Pagination header)."""
+
+    next_after = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Give it as `?after=` for the next page, found whatever the depth "
+            "without counting; null on the last page."
+        },
+    )
+
+
 def complete_the_document(api) -> None:
     converter = api.ma_plugin.converter
     converter.add_attribute_function(exclusive_bounds)
     converter.add_attribute_function(only_null_or_nested)
+    api.spec.components.schema("ListPosition", schema=ListPositionSchema)

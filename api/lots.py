@@ -5,7 +5,7 @@ from flask import current_app, render_template
 
 from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
-from api.pagination import PAGINATION, paginate
+from api.pagination import PAGINATION, AfterSchema, paginate_after
 from api.schemas.lots import (
     AdjustSchema,
     DisposeSchema,
@@ -34,7 +34,8 @@ blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and
 @blp.paginate(**PAGINATION)
 def list_lots(filters, pagination_parameters):
     """Earliest effective expiry first, unless sorted otherwise (then by id)."""
-    return paginate(lots.lot_list(**filters), pagination_parameters)
+    after = filters.pop("after", None)
+    return paginate_after(lots.lot_list(**filters), pagination_parameters, after=after)
 
 
 @blp.route("/lots", methods=["POST"])
@@ -138,12 +139,13 @@ def recall_lot(fields, lot_id):
 
 @blp.route("/lots/<id:lot_id>/movements", methods=["GET"])
 @roles_required(*PHARMACY_ROLES)
+@blp.arguments(AfterSchema, location="query")
 @blp.response(200, MovementSchema(many=True))
 @blp.paginate(**PAGINATION)
-def list_movements(lot_id, pagination_parameters):
+def list_movements(query, lot_id, pagination_parameters):
     """The lot's ledger, oldest first."""
     lots.get_lot(lot_id)
-    return paginate(lot_ledger(lot_id), pagination_parameters)
+    return paginate_after(lot_ledger(lot_id), pagination_parameters, after=query.get("after"))
 
 
 @blp.route("/lots/<id:lot_id>/trace", methods=["GET"])

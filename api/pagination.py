@@ -1,12 +1,19 @@
 """Pieces every REST blueprint shares: pagination, id fields, common query arguments."""
 
+import base64
+import enum
+import json
 from collections import Counter
+from datetime import date, datetime
+from decimal import Decimal
 
 import marshmallow as ma
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, literal, select, tuple_
+from sqlalchemy.sql import operators
 
 from api.schemas.fields import Integer
 from core.database import MAX_ID, PAGE_SIZE, db
+from core.errors import Invalid
 
 PAGINATION = {"page_size": PAGE_SIZE, "max_page_size": 500}
 
@@ -14,12 +21,100 @@ PAGINATION = {"page_size": PAGE_SIZE, "max_page_size": 500}
 def paginate(stmt: Select, pagination_parameters) -> list:
     """One page of a select, and the total count for the X-Pagination header: two queries,
     whatever the page size."""
-    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
-    pagination_parameters.item_count = db.session.scalar(count_stmt)
-    if pagination_parameters.first_item >= pagination_parameters.item_count:
-        return []  # past the end (also a page number too large for an SQL OFFSET)
+    if not _count_reaches_the_page(stmt, pagination_parameters):
+        return []
     page = stmt.limit(pagination_parameters.page_size).offset(pagination_parameters.first_item)
     return db.session.scalars(page).all()
+
+
+def paginate_after(stmt: Select, pagination_parameters, *, after: str | None) -> list:
+    """One page of a list that may be long (lots, movements, alerts, audit), whose order ends
+    with its id: by page number as `paginate` does, or after a cursor (`after`, the
+    `next_after` of the page before): the rows that follow it in the list's order, found
+    through the order's index whatever the depth, without counting (one query). Either way
+    the header's `next_after` names the page's last row, and is null on the last page."""
+    order = _order_of(stmt)
+    size = pagination_parameters.page_size
+    keyed = stmt.add_columns(*(column for column, _ in order)).limit(size)
+    if after is not None:
+        pagination_parameters.after = after
+        keyed = keyed.where(_beyond(order, decode_cursor(after, len(order))))
+        rows = db.session.execute(keyed).all()
+        pagination_parameters.item_count = len(rows)
+    elif _count_reaches_the_page(stmt, pagination_parameters):
+        rows = db.session.execute(keyed.offset(pagination_parameters.first_item)).all()
+    else:
+        rows = []
+    last = rows[-1][1:] if len(rows) == size else None
+    pagination_parameters.next_after = None if last is None else encode_cursor(last)
+    return [row[0] for row in rows]
+
+
+def _count_reaches_the_page(stmt: Select, pagination_parameters) -> bool:
+    """Count the list for the header; False past its end (also a page number too large for
+    an SQL OFFSET)."""
+    count_stmt = select(func.count()).select_from(stmt.order_by(None).subquery())
+    pagination_parameters.item_count = db.session.scalar(count_stmt)
+    return pagination_parameters.first_item < pagination_parameters.item_count
+
+
+def _order_of(stmt: Select) -> list[tuple]:
+    """(column, descending) of each term of the select's ORDER BY. SQLAlchemy keeps them in a
+    private attribute; reading it keeps one order per list, written once in its domain query."""
+    order = []
+    for clause in stmt._order_by_clauses:
+        descending = getattr(clause, "modifier", None) is operators.desc_op
+        order.append((clause.element if descending else clause, descending))
+    if len({descending for _, descending in order}) > 1:
+        raise ValueError("a cursor follows an order in one direction only")
+    return order
+
+
+def _beyond(order: list[tuple], values: list):
+    """The rows after (or, in descending order, before) the cursor's row."""
+    key = tuple_(*(column for column, _ in order))
+    bound = tuple_(
+        *(literal(value, column.type) for (column, _), value in zip(order, values, strict=True))
+    )
+    return key < bound if order[0][1] else key > bound
+
+
+def encode_cursor(values) -> str:
+    text = json.dumps([_tagged(value) for value in values], separators=(",", ":"))
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, length: int) -> list:
+    """The values a cursor names, or a 422 on `after`: a cursor is only ever one the API gave."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        values = [_untagged(value) for value in json.loads(text)]
+    except (ValueError, TypeError, KeyError, IndexError):
+        values = None
+    if values is None or len(values) != length:
+        raise Invalid({"after": ["Not a cursor this list gave (use the next_after of a page)."]})
+    return values
+
+
+def _tagged(value):
+    if isinstance(value, datetime):
+        return {"t": value.isoformat()}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"n": str(value)}
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def _untagged(value):
+    if not isinstance(value, dict):
+        if not isinstance(value, (str, int)) or isinstance(value, bool):
+            raise ValueError(value)
+        return value
+    [(tag, text)] = value.items()
+    return {"t": datetime.fromisoformat, "d": date.fromisoformat, "n": Decimal}[tag](text)
 
 
 def paginate_list(items: list, pagination_parameters) -> list:
@@ -49,6 +144,16 @@ def _each_once(ids: list) -> None:
     twice = sorted(number for number, times in Counter(ids).items() if times > 1)
     if twice:
         raise ma.ValidationError(f"Listed twice: {', '.join(map(str, twice))}.")
+
+
+class AfterSchema(ma.Schema):
+    after = ma.fields.String(
+        validate=ma.validate.Length(max=1000),
+        metadata={
+            "description": "The `next_after` of the page before (in X-Pagination): the page "
+            "that follows it, however deep, without a count."
+        },
+    )
 
 
 class AsOfSchema(ma.Schema):

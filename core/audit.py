@@ -43,7 +43,7 @@ class AuditEntry(db.Model):
         Index("ix_audit_log_user_id_at", "user_id", "at"),
         Index("ix_audit_log_username_at", "username", "at"),
         Index("ix_audit_log_entity_at", "entity", "entity_id", "at"),
-        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_at_id", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -174,10 +174,11 @@ class Lot(db.Model):
         ),
         # FEFO: usable lots of a product, earliest effective expiry first, then earliest received.
         Index("ix_lots_fefo", "product_id", "status", "effective_expiry", "received_at"),
-        # Lot lists: by product (and expiring), by status (and expiring), expiring alone.
+        # Lot lists: by product (and expiring), by status (and expiring), expiring alone (paged
+        # after a cursor on last day and id).
         Index("ix_lots_product_id_effective_expiry", "product_id", "effective_expiry"),
         Index("ix_lots_status_effective_expiry", "status", "effective_expiry"),
-        Index("ix_lots_effective_expiry", "effective_expiry"),
+        Index("ix_lots_effective_expiry_id", "effective_expiry", "id"),
         # The lot list filtered by storage (and sorted by expiry).
         Index("ix_lots_storage_effective_expiry", "storage", "effective_expiry"),
     )

@@ -46,7 +46,7 @@ def test_the_pagination_header_is_documented_as_the_json_text_it_is(client):
     spec = client.get("/api/openapi.json").get_json()
     header = spec["paths"]["/api/lots"]["get"]["responses"]["200"]["headers"]["X-Pagination"]
     assert header["content"]["application/json"]["schema"] == {
-        "$ref": "#/components/schemas/PaginationMetadata"
+        "$ref": "#/components/schemas/ListPosition"
     }
 
 

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.pagination import id_field
+from api.pagination import AfterSchema, id_field
 from api.schemas.fields import Integer, QuantityField
 from inventory.alerts import AlertKind, AlertStatus
 from inventory.alerts.inbox import MOST_ACKNOWLEDGED_AT_ONCE
@@ -33,7 +33,7 @@ class AlertSchema(ma.Schema):
     scan_run_id = Integer(allow_none=True)
 
 
-class AlertQuerySchema(ma.Schema):
+class AlertQuerySchema(AfterSchema):
     status = ma.fields.Enum(AlertStatus, by_value=True)
     kind = ma.fields.Enum(AlertKind, by_value=True)
 

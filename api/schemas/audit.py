@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.pagination import id_field
+from api.pagination import AfterSchema, id_field
 from api.schemas.fields import Integer
 
 
@@ -17,7 +17,7 @@ class AuditEntrySchema(ma.Schema):
     changes = ma.fields.Dict()
 
 
-class AuditQuerySchema(ma.Schema):
+class AuditQuerySchema(AfterSchema):
     user = ma.fields.String(metadata={"description": "Username of the acting user."})
     user_id = id_field()
     entity = ma.fields.String(metadata={"description": "Table name, e.g. `users`, `lots`."})

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.pagination import AsOfSchema, id_field
+from api.pagination import AfterSchema, AsOfSchema, id_field
 from api.schemas.fields import (
     REASON,
     REASON_REQUIRED,
@@ -78,7 +78,7 @@ class LotReceiveSchema(ma.Schema):
             )
 
 
-class LotQuerySchema(AsOfSchema):
+class LotQuerySchema(AsOfSchema, AfterSchema):
     lot_number = ma.fields.String(
         validate=ma.validate.Length(max=LOT_NUMBER_LENGTH),
         metadata={"description": "Found anywhere in the lot number, whatever its case."},

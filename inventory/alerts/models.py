@@ -91,7 +91,7 @@ class Alert(db.Model):
         # The inbox: by status, by kind (and status), newest first.
         Index("ix_alerts_status_created_at", "status", "created_at"),
         Index("ix_alerts_kind_status_created_at", "kind", "status", "created_at"),
-        Index("ix_alerts_created_at", "created_at"),
+        Index("ix_alerts_created_at_id", "created_at", "id"),
         # What one scan created (its answer and its digest). No index on product or lot: no
         # query filters on them, and products and lots are never deleted; each index here is
         # paid for by every row a first scan over a large stock inserts.
