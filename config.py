@@ -45,6 +45,12 @@ class BaseConfig:
     # How far ahead the daily scan looks for planned sessions that stock will not cover.
     SHORTFALL_ALERT_WEEKS = int(os.environ.get("SHORTFALL_ALERT_WEEKS", "4"))
     SCHEDULER_ENABLED = _flag(os.environ.get("SCHEDULER_ENABLED"), default=False)
+    # On PostgreSQL several `flask scheduler run` processes may run: one works, holding the
+    # scheduler lock, and each other one tries to take it this often (seconds), and checks
+    # this often that it still holds it once it works.
+    SCHEDULER_LEADER_POLL_SECONDS = float(os.environ.get("SCHEDULER_LEADER_POLL_SECONDS", "15"))
+    # How often (seconds) the scheduler sends what waits in the outbox.
+    OUTBOX_RETRY_SECONDS = float(os.environ.get("OUTBOX_RETRY_SECONDS", "300"))
     # Set by the `flask` command line (every command, `flask run` included) and by Werkzeug in
     # the reloader's child: together they tell the development server from gunicorn workers.
     RUN_FROM_CLI = _flag(os.environ.get("FLASK_RUN_FROM_CLI"), default=False)

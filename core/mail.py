@@ -1,11 +1,15 @@
 """An outbox for e-mail: a message is stored first and sent afterwards, so that nothing is lost
 when the mail server is down and nothing is sent twice when two deliverers run at once.
 
-Messages are claimed one by one with a conditional UPDATE (queued -> sending) before they are
-handed to SMTP; a failed send puts the message back in the queue with its error. The steps are
-here; the delivery job (`ops.jobs.deliver_job`) commits between them. A claim left
-behind by a deliverer that died mid-send is taken back after CLAIM_TIMEOUT: a message may then,
-rarely, go out twice, but it is never lost.
+A deliverer claims one message at a time (queued -> sending) and commits the claim before it
+talks SMTP; a failed send puts the message back in the queue with its error. On PostgreSQL the
+claim reads the next message with `SELECT ... FOR UPDATE SKIP LOCKED`: a row another deliverer
+is claiming at that moment is locked, so it is passed over, never waited on and never taken by
+both; once that claim commits the row is no longer deliverable. On SQLite the claim's write
+transaction (BEGIN IMMEDIATE) lets one deliverer claim at a time. The steps are here; the
+delivery job (`ops.jobs.deliver_job`) commits between them. A claim left behind by a deliverer
+that died mid-send is taken back after CLAIM_TIMEOUT: a message may then, rarely, go out twice,
+but it is never lost.
 """
 
 import enum
@@ -15,7 +19,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import Index, String, Text, select, update
+from sqlalchemy import Index, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -75,37 +79,56 @@ def queued_count() -> int:
     )
 
 
-def deliverable_ids() -> list[int]:
-    """Messages waiting to be sent (claims abandoned by a dead deliverer included), oldest
-    first."""
-    return db.session.scalars(
-        select(OutboxMessage.id).where(_deliverable()).order_by(OutboxMessage.id)
-    ).all()
+def claim_next(after_id: int = 0) -> OutboxMessage | None:
+    """Take the oldest deliverable message with an id past `after_id` for sending (queued ->
+    sending), claims abandoned by a dead deliverer included; None when none is left. The
+    caller commits the claim before it talks SMTP."""
+    message = db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.id > after_id, _deliverable())
+        .order_by(OutboxMessage.id)
+        .limit(1)
+        # Ignored on SQLite, whose write transaction already admits one claimer at a time.
+        .with_for_update(skip_locked=True)
+    ).first()
+    if message is None:
+        return None
+    message.status = OutboxStatus.SENDING
+    message.claimed_at = utcnow()
+    db.session.flush()
+    return message
 
 
-def claim(message_id: int) -> OutboxMessage | None:
-    """Take the message for sending (queued -> sending), or None when another deliverer has
-    it. The caller commits the claim before it talks SMTP."""
-    claimed = db.session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id == message_id, _deliverable())
-        .values(status=OutboxStatus.SENDING, claimed_at=utcnow())
-    ).rowcount
-    return db.session.get(OutboxMessage, message_id) if claimed == 1 else None
+def compose(message: OutboxMessage) -> EmailMessage:
+    """The e-mail of a message, built while its claim is open, so that no transaction stays
+    open while SMTP talks."""
+    config = current_app.config
+    email = EmailMessage()
+    email["From"] = config["MAIL_FROM"]
+    email["To"] = message.recipient
+    email["Subject"] = message.subject
+    email["Message-ID"] = f"<outbox-{message.id}@serum-formulary>"
+    email.set_content(message.body)
+    return email
 
 
-def send(message: OutboxMessage) -> Exception | None:
-    """Hand the message to the SMTP server; answers the error when that failed."""
+def send(email: EmailMessage) -> Exception | None:
+    """Hand the e-mail to the SMTP server; answers the error when that failed."""
+    config = current_app.config
     try:
-        _send(message)
+        with smtplib.SMTP(
+            config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]
+        ) as smtp:
+            smtp.send_message(email)
     except (OSError, smtplib.SMTPException) as error:
-        log.warning("outbox message %s not sent: %s", message.id, error)
+        log.warning("outbox message %s not sent: %s", email["Message-ID"], error)
         return error
     return None
 
 
-def record_attempt(message: OutboxMessage, error: Exception | None) -> None:
+def record_attempt(message_id: int, error: Exception | None) -> None:
     """Sent, or back in the queue with the error, for the next delivery to try again."""
+    message = db.session.get(OutboxMessage, message_id)
     message.attempts += 1
     if error is None:
         message.status = OutboxStatus.SENT
@@ -122,17 +145,3 @@ def _deliverable():
         OutboxMessage.claimed_at < utcnow() - CLAIM_TIMEOUT
     )
     return (OutboxMessage.status == OutboxStatus.QUEUED) | abandoned
-
-
-def _send(message: OutboxMessage) -> None:
-    config = current_app.config
-    email = EmailMessage()
-    email["From"] = config["MAIL_FROM"]
-    email["To"] = message.recipient
-    email["Subject"] = message.subject
-    email["Message-ID"] = f"<outbox-{message.id}@serum-formulary>"
-    email.set_content(message.body)
-    with smtplib.SMTP(
-        config["MAIL_SERVER"], config["MAIL_PORT"], timeout=config["MAIL_TIMEOUT"]
-    ) as smtp:
-        smtp.send_message(email)

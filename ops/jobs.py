@@ -21,8 +21,8 @@ from core.audit import Actor, acting_as
 from core.clock import clinic_today, utcnow
 from core.database import commit_even_if_refused, db, unit_of_work, writing
 from core.mail import (
-    claim,
-    deliverable_ids,
+    claim_next,
+    compose,
     mail_server_configured,
     queued_count,
     record_attempt,
@@ -79,19 +79,24 @@ def _scan(as_of: date, *, run: ScanRun, now: datetime) -> None:
 
 
 def deliver_job() -> dict:
-    """Send what waits in the outbox, one message per claim; answers counts of sent, failed
-    and still queued. Each claim and each outcome is committed on its own, so that a crash
-    mid-way never re-sends what went out, and no write lock is held through an SMTP talk."""
+    """Send what waits in the outbox, one message per claim, each message at most once per
+    call (one that fails waits for the next call); answers counts of sent, failed and still
+    queued. Each claim and each outcome is committed on its own, so that a crash mid-way never
+    re-sends what went out, and no transaction is open through an SMTP talk. Deliverers running
+    at once (two schedulers during a take-over, `flask alerts deliver`) share the queue: each
+    message is claimed by one of them (`core.mail.claim_next`)."""
     if not mail_server_configured():
         return {"sent": 0, "failed": 0, "queued": queued_count()}
     sent = failed = 0
-    for message_id in deliverable_ids():
-        with unit_of_work():
-            message = claim(message_id)
-        if message is None:
-            continue  # another deliverer has it
-        error = send(message)
-        with unit_of_work():
-            record_attempt(message, error)
+    last_id = 0
+    while True:
+        with writing(), unit_of_work():
+            message = claim_next(last_id)
+            if message is None:
+                break
+            last_id, email = message.id, compose(message)
+        error = send(email)
+        with writing(), unit_of_work():
+            record_attempt(last_id, error)
         sent, failed = (sent + 1, failed) if error is None else (sent, failed + 1)
     return {"sent": sent, "failed": failed, "queued": queued_count()}

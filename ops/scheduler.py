@@ -1,17 +1,20 @@
-"""When the alert jobs run (APScheduler 3); what they do lives in `api.jobs`.
+"""When the alert jobs run (APScheduler 3); what they do lives in `ops.jobs`.
 
-Production runs exactly one scheduler, as its own process: `flask scheduler run`
-(a BlockingScheduler). The development server (`flask run`) may run the same jobs in-process
-with a BackgroundScheduler when SCHEDULER_ENABLED; gunicorn workers never do (they are not
-`flask run`, and production leaves SCHEDULER_ENABLED off).
+A deployment runs the scheduler as its own process: `flask scheduler run` (a
+BlockingScheduler). On PostgreSQL it may run two or more of them against one database: one
+works, the others stand by and take over when it dies (`ops.leader`: a session advisory lock).
+On SQLite it runs exactly one. The development server (`flask run`) may run the same jobs
+in-process with a BackgroundScheduler when SCHEDULER_ENABLED; gunicorn workers never do (they
+are not `flask run`, and production leaves SCHEDULER_ENABLED off).
 
 Jobs have fixed ids and are registered with `replace_existing`, so registering twice never
 doubles them:
 - `daily-scan`: the alert scan every day at SCAN_TIME in CLINIC_TIMEZONE;
-- `outbox-retry`: the outbox delivery every 5 minutes (digests whose send failed, and recall
-  notices queued by requests).
+- `outbox-retry`: the outbox delivery every OUTBOX_RETRY_SECONDS (5 minutes; digests whose
+  send failed, and recall notices queued by requests).
 
-On start, a scan missed while no scheduler ran (decided from the recorded runs) runs once.
+On start, and on taking over from a scheduler that died, a scan missed while no scheduler
+worked (decided from the recorded runs) runs once.
 """
 
 import atexit
@@ -19,6 +22,7 @@ import logging
 import signal
 import sys
 from datetime import datetime, time, timedelta, tzinfo
+from time import sleep
 from zoneinfo import ZoneInfo
 
 import click
@@ -32,15 +36,17 @@ from flask.cli import AppGroup
 from flask.helpers import get_debug_flag
 
 from core.clock import utcnow
+from core.database import db
 from inventory.alerts import last_successful_scan
 from ops.jobs import deliver_job, run_scan_job
+from ops.leader import AloneOnSQLite, SchedulerLock, scheduler_lock
 
 log = logging.getLogger(__name__)
 
 DAILY_SCAN = "daily-scan"
 OUTBOX_RETRY = "outbox-retry"
 CATCH_UP = "catch-up"
-OUTBOX_RETRY_EVERY = timedelta(minutes=5)
+LOCK_WATCH = "scheduler-lock-watch"
 
 scheduler_cli = AppGroup("scheduler", help="The alert scheduler.")
 
@@ -125,7 +131,7 @@ def build_scheduler(app: Flask, scheduler_class: type[BaseScheduler] = Backgroun
     )
     scheduler.add_job(
         scheduled_delivery,
-        IntervalTrigger(seconds=int(OUTBOX_RETRY_EVERY.total_seconds()), timezone=tz),
+        IntervalTrigger(seconds=app.config["OUTBOX_RETRY_SECONDS"], timezone=tz),
         args=[app],
         id=OUTBOX_RETRY,
         name="Outbox delivery retry",
@@ -162,29 +168,77 @@ def register_scheduler(app: Flask) -> None:
     log.info("alert scheduler running in the development server")
 
 
+def wait_for_the_lock(lock: SchedulerLock | AloneOnSQLite, poll_seconds: float) -> None:
+    """Return once this process holds the scheduler lock, trying every `poll_seconds`."""
+    if not lock.shared:
+        click.echo("SQLite: this scheduler works alone (run only one).")
+        return
+    if not lock.try_take():
+        click.echo(
+            f"Another scheduler works; this one stands by and tries every {poll_seconds:g} s."
+        )
+        while not lock.try_take():
+            sleep(poll_seconds)
+    click.echo("This scheduler works: it holds the scheduler lock.")
+
+
+def watch_the_lock(scheduler: BaseScheduler, lock: SchedulerLock, lost: list) -> None:
+    """Stop working the moment the lock's session is found gone: a standby may hold it now."""
+    if lock.still_held():
+        return
+    log.error("the scheduler lock was lost; stopping so that one scheduler works")
+    lost.append(True)
+    scheduler.shutdown(wait=False)
+
+
 @scheduler_cli.command("run")
 def run_scheduler_command():
-    """Run the scheduler in the foreground: the one scheduler process of a deployment."""
+    """Run the scheduler in the foreground; on PostgreSQL, once it holds the scheduler lock."""
     app = current_app._get_current_object()
-    scheduler = build_scheduler(app, BlockingScheduler)
+    poll_seconds = app.config["SCHEDULER_LEADER_POLL_SECONDS"]
+
+    def stop(signum, frame):
+        sys.exit(0)  # unwinds out of the wait or start(); the finally blocks shut down cleanly
+
+    signal.signal(signal.SIGTERM, stop)
+    lock = scheduler_lock(db.engine.url)
+    lost = []
+    try:
+        try:
+            wait_for_the_lock(lock, poll_seconds)
+        except (KeyboardInterrupt, SystemExit):
+            click.echo("Scheduler stopped.")
+            return
+        scheduler = build_scheduler(app, BlockingScheduler)
+        if lock.shared:
+            scheduler.add_job(
+                watch_the_lock,
+                IntervalTrigger(seconds=poll_seconds),
+                args=[scheduler, lock, lost],
+                id=LOCK_WATCH,
+                replace_existing=True,
+            )
+        _catch_up_on_start(app)
+        for job in scheduler.get_jobs():
+            click.echo(f"{job.id}: {job.trigger}")
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            if scheduler.running:
+                scheduler.shutdown(wait=True)
+    finally:
+        lock.release()
+    if lost:
+        raise click.ClickException("The scheduler lock was lost; start the scheduler again.")
+    click.echo("Scheduler stopped.")
+
+
+def _catch_up_on_start(app: Flask) -> None:
     try:
         ran = catch_up(app)
     except Exception as error:  # noqa: BLE001 - recorded as a failed run; keep scheduling
         click.echo(f"The catch-up scan failed ({error}); the daily scan will try again.")
     else:
         click.echo("Caught up a missed scan." if ran else "No scan was missed.")
-    for job in scheduler.get_jobs():
-        click.echo(f"{job.id}: {job.trigger}")
-
-    def stop(signum, frame):
-        sys.exit(0)  # unwinds out of start(); the finally below shuts down cleanly
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        if scheduler.running:
-            scheduler.shutdown(wait=True)
-    click.echo("Scheduler stopped.")

@@ -12,9 +12,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
+from sqlalchemy.engine import make_url
 
 from core.database import db
 from inventory.alerts import ScanOutcome, ScanRun
+from ops.leader import scheduler_lock
 from ops.scheduler import (
     DAILY_SCAN,
     OUTBOX_RETRY,
@@ -149,6 +151,22 @@ def test_only_the_development_server_runs_the_scheduler_in_process(config, comma
     assert in_process_scheduler_wanted(config, command, reload) is wanted
 
 
+def test_on_sqlite_one_scheduler_works_alone_and_takes_no_lock():
+    lock = scheduler_lock(make_url("sqlite:///instance/formulary.sqlite3"))
+    assert (lock.shared, lock.try_take(), lock.still_held()) == (False, True, True)
+
+
+def test_the_outbox_retry_interval_and_the_standby_poll_come_from_the_configuration(
+    app, monkeypatch
+):
+    from config import BaseConfig
+
+    assert BaseConfig.SCHEDULER_LEADER_POLL_SECONDS == 15
+    monkeypatch.setitem(app.config, "OUTBOX_RETRY_SECONDS", 1)
+    retry = build_scheduler(app, BackgroundScheduler).get_job(OUTBOX_RETRY).trigger
+    assert retry.interval == timedelta(seconds=1)
+
+
 def test_production_leaves_the_in_process_scheduler_off_by_default():
     from config import ProductionConfig
 
@@ -179,6 +197,8 @@ def test_flask_scheduler_run_catches_up_a_missed_scan_on_start(live_app, scratch
     assert process.returncode == 0, output
     assert [run.outcome for run in runs] == [ScanOutcome.SUCCEEDED], output
     assert "Caught up a missed scan." in output
+    alone = scratch_db.startswith("sqlite")
+    assert ("works alone" if alone else "holds the scheduler lock") in output
     assert "daily-scan: cron[hour='6', minute='0']" in output
 
 
