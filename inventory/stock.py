@@ -61,7 +61,7 @@ def expiring_lots(as_of: date, within_days: int, *, limit: int | None = None) ->
     last_day = as_of + timedelta(days=within_days)
     stmt = (
         _on_the_shelf()
-        .where(*_reaching_last_day(as_of, last_day))
+        .where(Lot.effective_expiry >= as_of, Lot.effective_expiry <= last_day)
         .order_by(Lot.effective_expiry, Lot.received_at, Lot.id)
     )
     return _lots(stmt, limit)
