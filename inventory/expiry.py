@@ -6,6 +6,7 @@ opened life, and no later. Days are the clinic's days (CLINIC_TIMEZONE), never t
 """
 
 import calendar
+import dataclasses
 import re
 from datetime import date, datetime, timedelta
 
@@ -93,3 +94,67 @@ def expiry_alert_days() -> tuple[int, ...]:
     """The clinic's EXPIRY_ALERT_DAYS, most urgent first: the days before a lot's last day at
     which the scan raises an alert, and so the stock board's horizon and colour bands."""
     return tuple(sorted(current_app.config["EXPIRY_ALERT_DAYS"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class Bands:
+    """The clinic's expiry alert days read as the stock board's colours: urgent at or under the
+    last alert, soon at or under the one before it, and the first alert the board's horizon."""
+
+    alert_days: tuple[int, ...]  # most urgent first
+
+    @property
+    def urgent(self) -> int:
+        return self.alert_days[0]
+
+    @property
+    def soon(self) -> int | None:
+        return self.alert_days[1] if len(self.alert_days) > 1 else None
+
+    @property
+    def horizon(self) -> int:
+        return self.alert_days[-1]
+
+    def urgency(self, days_left: int) -> str:
+        """urgent, soon or later, for a lot `days_left` days before its last day of use."""
+        if days_left <= self.urgent:
+            return "urgent"
+        if self.soon is not None and days_left <= self.soon:
+            return "soon"
+        return "later"
+
+
+def expiry_bands() -> Bands:
+    return Bands(expiry_alert_days())
+
+
+@dataclasses.dataclass(frozen=True)
+class Week:
+    """One column of the board's timeline: up to seven days from `first_day` to `last_day`
+    (both included), the `index`-th column from the board's day, all its days in one band."""
+
+    index: int
+    first_day: date
+    last_day: date
+    urgency: str
+
+
+def expiry_weeks(as_of: date, bands: Bands) -> list[Week]:
+    """The weeks from `as_of` through the bands' horizon, week 0 holding the lots whose last
+    day of use is `as_of` to six days later. A week that a band's end falls inside is cut in
+    two there, so that a column has one colour: with bands of 7 and 30 days, day 7 is a
+    column of its own (urgent) and days 8 to 13 another (soon)."""
+    band_ends = (bands.urgent, bands.soon) if bands.soon is not None else (bands.urgent,)
+    starts = sorted(
+        {*range(0, bands.horizon + 1, 7), *(end + 1 for end in band_ends if end < bands.horizon)}
+    )
+    ends = [start - 1 for start in starts[1:]] + [bands.horizon]
+    return [
+        Week(
+            index=index,
+            first_day=as_of + timedelta(days=start),
+            last_day=as_of + timedelta(days=end),
+            urgency=bands.urgency(start),
+        )
+        for index, (start, end) in enumerate(zip(starts, ends, strict=True))
+    ]

@@ -150,6 +150,27 @@ def make_lot(
     return lot
 
 
+def insert_lots(lots: list[dict]) -> None:
+    """Lots inserted in bulk by one statement, without the ledger's movements: for pages over
+    thousands of lots. Each names its `product_id` and `effective_expiry` at least."""
+    from sqlalchemy import insert
+
+    from inventory.models import Lot
+
+    rows = [
+        {
+            "lot_number": unique("BULK-"),
+            "expiry_date": lot["effective_expiry"],
+            "quantity_on_hand": Decimal(10),
+            "received_at": STOCK_NOW,
+            **lot,
+        }
+        for lot in lots
+    ]
+    db.session.execute(insert(Lot), rows)
+    db.session.commit()
+
+
 def check_batch(batch, checker=None, now: datetime | None = None):
     """A compounded batch verified by a second pharmacist (a new one unless given), so that
     its lot leaves quarantine and can be used."""

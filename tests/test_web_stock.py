@@ -68,7 +68,9 @@ def test_the_stock_board_sends_a_visitor_to_sign_in(client):
 # --- the board ---------------------------------------------------------------------------------
 
 
-def test_the_timeline_draws_lots_expiring_within_90_days_coloured_by_urgency(client, pharmacist):
+def test_the_timeline_draws_what_expires_within_90_days_per_week_coloured_by_urgency(
+    client, pharmacist
+):
     as_of = date(2030, 1, 1)
     product = factories.make_product(
         kind="consumable", name="Mesotherapy needle 4 mm", unit="piece"
@@ -84,11 +86,17 @@ def test_the_timeline_draws_lots_expiring_within_90_days_coloured_by_urgency(cli
     page = html(client.get(f"/stock?as_of={as_of.isoformat()}"))
 
     svg = page[page.index("<svg") : page.index("</svg>")]
-    bars = re.findall(r'<g class="lot-bar (\w+)">\s*<title>([^<]*)</title>', svg)
-    assert [urgency for urgency, _ in bars] == ["urgent", "soon", "later"]
-    assert "lot IN-3: last day of use 4 Jan 2030 (in 3 days), 10 piece on hand" in bars[0][1]
+    cells = re.findall(r'<g class="week-cell (\w+)">\s*<title>([^<]*)</title>', svg)
+    assert [urgency for urgency, _ in cells] == ["urgent", "soon", "later"]
+    assert cells[0][1] == (
+        "Mesotherapy needle 4 mm: 10 piece in 1 lot reaching the last day of use "
+        "from 1 Jan 2030 to 7 Jan 2030"
+    )
+    assert "from 26 Mar 2030 to 1 Apr 2030" in cells[2][1]  # the horizon's week, day 90 in it
     assert [lot.id for lot in expiring_lots(as_of, 90)] == [in_3.id, in_20.id, in_90.id]
-    assert "IN-91" not in svg and "HELD" not in svg
+    table = page[page.index("</svg>") : page.index('id="low-title"')]
+    assert table.index("IN-3") < table.index("IN-20") < table.index("IN-90")
+    assert "IN-91" not in table and "HELD" not in table
     scripts = re.findall(r"<script[^>]*>", page)
     assert all(re.fullmatch(r'<script src="/static/\w+\.js" defer>', tag) for tag in scripts)
 
@@ -99,14 +107,19 @@ def test_the_timeline_bands_follow_the_clinics_expiry_alert_days(
     monkeypatch.setitem(app.config, "EXPIRY_ALERT_DAYS", (120, 14))
     as_of = date(2030, 1, 1)
     product = factories.make_product(kind="consumable", name="Gauze", unit="piece")
-    for days in (10, 20, 110, 121):
+    for days in (10, 15, 20, 110, 121):
         factories.make_lot(product, lot_number=f"IN-{days}", expiry_date=as_of + timedelta(days))
 
     page = html(client.get(f"/stock?as_of={as_of.isoformat()}"))
 
     svg = page[page.index("<svg") : page.index("</svg>")]
-    bars = re.findall(r'<g class="lot-bar (\w+)">\s*<title>[^<]*lot (IN-\d+)', svg)
-    assert bars == [("urgent", "IN-10"), ("soon", "IN-20"), ("soon", "IN-110")]
+    cells = re.findall(r'<g class="week-cell (\w+)">\s*<title>[^<]*from ([^<]*)</title>', svg)
+    # Day 14 ends the urgent band: its week (days 14 to 20) is cut in two there.
+    assert cells == [
+        ("urgent", "8 Jan 2030 to 14 Jan 2030"),
+        ("soon", "16 Jan 2030 to 21 Jan 2030"),
+        ("soon", "16 Apr 2030 to 22 Apr 2030"),
+    ]
     assert "Expiring in the next 120 days" in page
     assert "14 days or less" in page and "30 days or less" not in page
 

@@ -1,6 +1,9 @@
 """The stock board: the expiry timeline, expired lots, lots waiting for release from
-quarantine, recalled lots still on the shelf and low stock; receiving a lot by its fields or by
-scanning its GS1 barcode; FEFO dispense."""
+quarantine, recalled lots still on the shelf and low stock, each list its most urgent lots and
+a link to all of them in the lot list (`inventory.stock.stock_board`); receiving a lot by its
+fields or by scanning its GS1 barcode; FEFO dispense."""
+
+from datetime import date, timedelta
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -15,19 +18,14 @@ from core.database import db
 from core.errors import DomainError, Invalid
 from inventory import fefo, lots
 from inventory.barcodes import read_barcode
-from inventory.expiry import ExpiryFormatError, expiry_alert_days, parse_expiry
+from inventory.expiry import Bands, ExpiryFormatError, expiry_bands, parse_expiry
+from inventory.lots import LotSort, LotState
 from inventory.models import (
     Lot,
     LotStatus,
     Product,
 )
-from inventory.stock import (
-    expired_on_shelf,
-    expiring_lots,
-    low_stock,
-    quarantined_lots,
-    recalled_on_shelf,
-)
+from inventory.stock import stock_board
 from web.pages import (
     as_of_argument,
     quantity_text,
@@ -35,7 +33,7 @@ from web.pages import (
     show_domain_error,
 )
 from web.stock.forms import DispenseForm, ReceiveForm
-from web.stock.timeline import Bands, build_timeline
+from web.stock.timeline import build_timeline
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
 
@@ -59,22 +57,37 @@ def _forms(receive_form=None, dispense_form=None):
 def _board(receive_form=None, dispense_form=None, status: int = 200):
     as_of = as_of_argument(clinic_today())
     receive_form, dispense_form = _forms(receive_form, dispense_form)
-    bands = Bands(expiry_alert_days())
-    expiring = expiring_lots(as_of, bands.horizon)
+    board = stock_board(as_of, bands=expiry_bands())
     page = render_template(
         "stock/board.html",
+        board=board,
         as_of=as_of,
-        expiring=expiring,
-        timeline=build_timeline(expiring, as_of, bands),
-        bands=bands,
-        expired=expired_on_shelf(as_of),
-        low=low_stock(as_of),
-        waiting=quarantined_lots(),
-        recalled=recalled_on_shelf(),
+        bands=board.bands,
+        counts=board.counts,
+        timeline=build_timeline(board.timeline, as_of, board.bands),
+        everything=_lists_of_everything(as_of, board.bands),
         receive_form=receive_form,
         dispense_form=dispense_form,
     )
     return page, status
+
+
+def _lists_of_everything(as_of: date, bands: Bands) -> dict[str, str]:
+    """Where each of the board's lists continues: the lot list (or the product list) filtered
+    to the same lots, a page at a time."""
+
+    def lots_of(**filters) -> str:
+        return url_for("stock_lists.lot_list", **filters)
+
+    day = timedelta(days=1)
+    return {
+        "expiring": lots_of(state=LotState.AVAILABLE.value, expires_from=as_of.isoformat(),
+                            expires_to=(as_of + bands.horizon * day).isoformat()),
+        "expired": lots_of(state=LotState.AVAILABLE.value, expires_to=(as_of - day).isoformat()),
+        "waiting": lots_of(state=LotState.QUARANTINE.value, sort=LotSort.RECEIVED.value),
+        "recalled": lots_of(state=LotState.RECALLED.value, sort=LotSort.PRODUCT.value),
+        "low": url_for("stock_lists.product_list", low="y"),
+    }  # fmt: skip
 
 
 @bp.route("")

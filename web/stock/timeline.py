@@ -1,65 +1,57 @@
-"""The expiry timeline of the stock board, drawn as server-side SVG: one row per lot, a bar
-from today to the lot's last day of use, coloured by how soon that is. No script, no library:
-the template places the shapes this module measures."""
+"""The expiry timeline of the stock board, drawn as server-side SVG: one row per product, one
+column per week from today to the horizon, a cell for the quantity reaching its last day of use
+that week, coloured by how soon that is. The sums come from SQL (`inventory.stock.
+expiry_timeline`); no script, no library: the template places the shapes this module measures."""
 
 import dataclasses
 from datetime import date, timedelta
 
 from core.clock import day_text
-from inventory.models import Lot
+from inventory.expiry import Bands, Week
+from inventory.models import Product
+from inventory.stock import ExpiryTimeline
 from web.pages import quantity_text
 
 WIDTH = 1000
-LABEL_WIDTH = 300
-RIGHT_MARGIN = 30
+LABEL_WIDTH = 260
+RIGHT_MARGIN = 10
 ROW_HEIGHT = 28
 AXIS_HEIGHT = 40
-MAX_ROWS = 40
 
 
 @dataclasses.dataclass(frozen=True)
-class Bands:
-    """The clinic's expiry alert days read as the board's colours: urgent at or under the last
-    alert, soon at or under the one before it, and the first alert the board's horizon."""
-
-    alert_days: tuple[int, ...]  # most urgent first
-
-    @property
-    def urgent(self) -> int:
-        return self.alert_days[0]
-
-    @property
-    def soon(self) -> int | None:
-        return self.alert_days[1] if len(self.alert_days) > 1 else None
-
-    @property
-    def horizon(self) -> int:
-        return self.alert_days[-1]
-
-    def urgency(self, days_left: int) -> str:
-        if days_left <= self.urgent:
-            return "urgent"
-        if self.soon is not None and days_left <= self.soon:
-            return "soon"
-        return "later"
-
-
-@dataclasses.dataclass(frozen=True)
-class Bar:
-    lot: Lot
+class Cell:
+    product: Product
+    week: Week
+    x: float
     y: int
     width: float
-    days_left: int
-    urgency: str  # urgent | soon | later
+    quantity: str
+    lots: int
+
+    @property
+    def labelled(self) -> bool:
+        """Whether the quantity fits inside the cell (its title always says it)."""
+        return self.width >= 7 * len(self.quantity) + 4
+
+    @property
+    def urgency(self) -> str:  # urgent | soon | later
+        return self.week.urgency
 
     @property
     def title(self) -> str:
-        days = "today" if self.days_left == 0 else f"in {self.days_left} days"
+        lots = "1 lot" if self.lots == 1 else f"{self.lots} lots"
         return (
-            f"{self.lot.product.name}, lot {self.lot.lot_number}: last day of use "
-            f"{day_text(self.lot.effective_expiry)} ({days}), "
-            f"{quantity_text(self.lot.quantity_on_hand)} {self.lot.product.unit} on hand"
+            f"{self.product.name}: {self.quantity} {self.product.unit} in {lots} reaching "
+            f"the last day of use from {day_text(self.week.first_day)} "
+            f"to {day_text(self.week.last_day)}"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    product: Product
+    y: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,32 +63,40 @@ class Tick:
 
 @dataclasses.dataclass(frozen=True)
 class Timeline:
-    bars: list[Bar]
+    rows: list[Row]
+    cells: list[Cell]
     ticks: list[Tick]
     height: int
-    hidden: int  # lots beyond MAX_ROWS, listed in the table only
+    hidden: int  # products with lots within the horizon beyond those drawn
     x0: int = LABEL_WIDTH
     width: int = WIDTH
 
 
-def build_timeline(lots: list[Lot], as_of: date, bands: Bands) -> Timeline:
-    """Bars for `lots` (already in expiry order) on an axis from `as_of` to the bands'
-    horizon, with a tick at each alert day."""
+def build_timeline(timeline: ExpiryTimeline, as_of: date, bands: Bands) -> Timeline:
+    """Cells for each product's weeks on an axis from `as_of` to the bands' horizon, with a
+    tick at each alert day."""
     span = WIDTH - LABEL_WIDTH - RIGHT_MARGIN
-    per_day = span / bands.horizon
-    bars = []
-    for row, lot in enumerate(lots[:MAX_ROWS]):
-        days_left = (lot.effective_expiry - as_of).days
-        bars.append(
-            Bar(
-                lot=lot,
-                y=AXIS_HEIGHT + row * ROW_HEIGHT,
-                # A lot on its last day still gets a visible sliver.
-                width=round(max(days_left * per_day, 4), 1),
-                days_left=days_left,
-                urgency=bands.urgency(days_left),
+    per_day = span / (bands.horizon + 1)
+    rows, cells = [], []
+    for number, line in enumerate(timeline.rows):
+        y = AXIS_HEIGHT + number * ROW_HEIGHT
+        rows.append(Row(line.product, y))
+        for week, quantity, lots in zip(timeline.weeks, line.quantities, line.lots, strict=True):
+            if not lots:
+                continue
+            start = (week.first_day - as_of).days
+            days = (week.last_day - week.first_day).days + 1
+            cells.append(
+                Cell(
+                    product=line.product,
+                    week=week,
+                    x=round(LABEL_WIDTH + start * per_day + 1, 1),
+                    y=y,
+                    width=round(days * per_day - 2, 1),
+                    quantity=quantity_text(quantity),
+                    lots=lots,
+                )
             )
-        )
     ticks = [
         Tick(
             x=round(LABEL_WIDTH + days * per_day, 1),
@@ -105,5 +105,5 @@ def build_timeline(lots: list[Lot], as_of: date, bands: Bands) -> Timeline:
         )
         for days in (0, *bands.alert_days)
     ]
-    height = AXIS_HEIGHT + max(len(bars), 1) * ROW_HEIGHT + 10
-    return Timeline(bars, ticks, height, hidden=max(len(lots) - MAX_ROWS, 0))
+    height = AXIS_HEIGHT + max(len(rows), 1) * ROW_HEIGHT + 10
+    return Timeline(rows, cells, ticks, height, hidden=timeline.products - len(rows))
