@@ -172,12 +172,25 @@ class Lot(db.Model):
         CheckConstraint(
             "effective_expiry <= expiry_date", name="effective_expiry_not_after_expiry"
         ),
-        # FEFO: usable lots of a product, earliest effective expiry first, then earliest received.
-        Index("ix_lots_fefo", "product_id", "status", "effective_expiry", "received_at"),
+        # FEFO: usable lots of a product, earliest effective expiry first, then earliest received;
+        # with the quantity, the board's low-stock sums read this index alone.
+        Index(
+            "ix_lots_fefo_quantity",
+            "product_id",
+            "status",
+            "effective_expiry",
+            "received_at",
+            "quantity_on_hand",
+        ),
         # Lot lists: by product (and expiring), by status (and expiring), expiring alone (paged
         # after a cursor on last day and id).
         Index("ix_lots_product_id_effective_expiry", "product_id", "effective_expiry"),
-        Index("ix_lots_status_effective_expiry", "status", "effective_expiry"),
+        Index(
+            "ix_lots_status_effective_expiry_quantity",
+            "status",
+            "effective_expiry",
+            "quantity_on_hand",
+        ),
         Index("ix_lots_effective_expiry_id", "effective_expiry", "id"),
         # The lot list filtered by storage (and sorted by expiry).
         Index("ix_lots_storage_effective_expiry", "storage", "effective_expiry"),

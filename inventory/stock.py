@@ -7,7 +7,8 @@ The board is bounded whatever the number of lots: each of its lists holds the `B
 most urgent lots and the count of them all (the lot list pages through the rest), and its
 timeline is the quantity reaching its last day of use per product and week, summed in SQL.
 Each answer is one set-based query (the board does not grow a query per product or lot), read
-through the indexes on `lots` (`ix_lots_status_effective_expiry`, `ix_lots_fefo`).
+through the indexes on `lots` (`ix_lots_status_effective_expiry_quantity`, `ix_lots_fefo_quantity`,
+which hold the quantity on hand: the sums read the index alone).
 """
 
 import dataclasses
