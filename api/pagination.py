@@ -3,6 +3,7 @@
 import base64
 import enum
 import json
+import re
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,6 +17,9 @@ from core.database import MAX_ID, PAGE_SIZE, db
 from core.errors import Invalid
 
 PAGINATION = {"page_size": PAGE_SIZE, "max_page_size": 500}
+# A cursor is URL-safe base64 of the few values of one row's place in its list.
+CURSOR = re.compile(r"^[A-Za-z0-9_-]+$")
+CURSOR_LENGTH = 1000  # a product name of 160 characters, written in UTF-8, fits
 
 
 def paginate(stmt: Select, pagination_parameters) -> list:
@@ -80,7 +84,9 @@ def _beyond(order: list[tuple], values: list):
 
 
 def encode_cursor(values) -> str:
-    text = json.dumps([_tagged(value) for value in values], separators=(",", ":"))
+    text = json.dumps(
+        [_tagged(value) for value in values], separators=(",", ":"), ensure_ascii=False
+    )
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
@@ -148,10 +154,11 @@ def _each_once(ids: list) -> None:
 
 class AfterSchema(ma.Schema):
     after = ma.fields.String(
-        validate=ma.validate.Length(max=1000),
+        validate=[ma.validate.Length(min=1, max=CURSOR_LENGTH), ma.validate.Regexp(CURSOR)],
         metadata={
+            "pattern": CURSOR.pattern,
             "description": "The `next_after` of the page before (in X-Pagination): the page "
-            "that follows it, however deep, without a count."
+            "that follows it, however deep, without a count.",
         },
     )
 

@@ -93,7 +93,9 @@ def test_a_pharmacist_receives_a_lot_by_barcode_and_dispenses_it(live_app, page)
     expect(page.locator("p.notice")).to_have_text(
         "Alert inbox: 5 open alerts (4 expiring, 1 low stock)."
     )
-    expect(page.locator("svg .lot-bar.urgent title")).to_contain_text("lot HA-EARLY")
+    expect(page.locator("svg .week-cell.urgent title")).to_contain_text(
+        "Hyaluronic acid base 2 mL: 3 vial in 1 lot"
+    )
 
     barcode = page.get_by_label("Barcode")
     expect(barcode).to_be_focused()
