@@ -1,14 +1,14 @@
 """Pieces every REST blueprint shares: pagination, id fields, common query arguments."""
 
-import base64
 import enum
-import json
 import re
 from collections import Counter
 from datetime import date, datetime
 from decimal import Decimal
 
 import marshmallow as ma
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import Select, func, literal, select, tuple_
 from sqlalchemy.sql import operators
 
@@ -17,8 +17,8 @@ from core.database import MAX_ID, PAGE_SIZE, db
 from core.errors import Invalid
 
 PAGINATION = {"page_size": PAGE_SIZE, "max_page_size": 500}
-# A cursor is URL-safe base64 of the few values of one row's place in its list.
-CURSOR = re.compile(r"^[A-Za-z0-9_-]+$")
+# A cursor is the few values of one row's place in its list, signed (URL-safe base64 and a dot).
+CURSOR = re.compile(r"^[A-Za-z0-9_.-]+$")
 CURSOR_LENGTH = 1000  # a product name of 160 characters, written in UTF-8, fits
 
 
@@ -42,7 +42,7 @@ def paginate_after(stmt: Select, pagination_parameters, *, after: str | None) ->
     keyed = stmt.add_columns(*(column for column, _ in order)).limit(size)
     if after is not None:
         pagination_parameters.after = after
-        keyed = keyed.where(_beyond(order, decode_cursor(after, len(order))))
+        keyed = keyed.where(_beyond(order, decode_cursor(after, order)))
         rows = db.session.execute(keyed).all()
         pagination_parameters.item_count = len(rows)
     elif _count_reaches_the_page(stmt, pagination_parameters):
@@ -50,7 +50,7 @@ def paginate_after(stmt: Select, pagination_parameters, *, after: str | None) ->
     else:
         rows = []
     last = rows[-1][1:] if len(rows) == size else None
-    pagination_parameters.next_after = None if last is None else encode_cursor(last)
+    pagination_parameters.next_after = None if last is None else encode_cursor(last, order)
     return [row[0] for row in rows]
 
 
@@ -83,23 +83,32 @@ def _beyond(order: list[tuple], values: list):
     return key < bound if order[0][1] else key > bound
 
 
-def encode_cursor(values) -> str:
-    text = json.dumps(
-        [_tagged(value) for value in values], separators=(",", ":"), ensure_ascii=False
-    )
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+def encode_cursor(values, order: list[tuple]) -> str:
+    """The row's place in the list, signed with the app's secret and naming the list's order,
+    so that only a cursor this list gave is ever read back."""
+    place = {"order": _order_name(order), "values": [_tagged(value) for value in values]}
+    return _signer().dumps(place)
 
 
-def decode_cursor(cursor: str, length: int) -> list:
-    """The values a cursor names, or a 422 on `after`: a cursor is only ever one the API gave."""
+def decode_cursor(cursor: str, order: list[tuple]) -> list:
+    """The values a cursor names, or a 422 on `after` for one this list did not give."""
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        values = [_untagged(value) for value in json.loads(text)]
-    except (ValueError, TypeError, KeyError, IndexError):
-        values = None
-    if values is None or len(values) != length:
-        raise Invalid({"after": ["Not a cursor this list gave (use the next_after of a page)."]})
-    return values
+        place = _signer().loads(cursor)
+        if place["order"] != _order_name(order):
+            raise ValueError("a cursor of another list or order")
+        return [_untagged(value) for value in place["values"]]
+    except (BadSignature, ValueError, TypeError, KeyError, ArithmeticError):
+        raise Invalid(
+            {"after": ["Not a cursor this list gave (use the next_after of a page)."]}
+        ) from None
+
+
+def _signer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt="list-cursor")
+
+
+def _order_name(order: list[tuple]) -> str:
+    return ",".join(f"{column}{' desc' if descending else ''}" for column, descending in order)
 
 
 def _tagged(value):

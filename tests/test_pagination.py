@@ -90,3 +90,16 @@ def test_movements_alerts_and_the_audit_log_page_after_a_cursor_too(client, logi
     assert len(alerts) == len(set(alerts)) == 6
     audit = walk_by_cursor(client, "/api/audit?page_size=3", login_as("admin"))
     assert len(audit) == len(set(audit)) >= 6
+
+
+def test_a_cursor_of_another_order_or_one_altered_is_a_422_naming_after(client, login_as):
+    for _ in range(3):
+        factories.make_lot(quantity=1)
+    headers = login_as("pharmacist")
+    _, position = page(client, "/api/lots?page_size=1", headers)
+    cursor = position["next_after"]
+    other_order = client.get(f"/api/lots?sort=lot_number&after={cursor}", headers=headers)
+    altered = client.get(f"/api/lots?after={cursor[:-2]}xx", headers=headers)
+    for answer in (other_order, altered):
+        assert answer.status_code == 422
+        assert list(answer.get_json()["errors"]) == ["after"]
