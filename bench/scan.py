@@ -27,12 +27,13 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from shelf import bench_lots
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AS_OF = date(2026, 1, 1)
 PRODUCTS = 10_000
-SPREAD_DAYS = 790  # effective expiry from 60 days before the scan day to 729 days after
 BATCH = 50_000
 GOAL_RATIO = 3.0
 GOAL_PEAK_MB = 300
@@ -59,7 +60,7 @@ def build_database(url: str, lot_count: int) -> None:
         with db.engine.begin() as connection:
             connection.execute(insert(Product.__table__), list(_products(now)))
             rows = []
-            for row in _lots(lot_count, now):
+            for row in bench_lots(lot_count, products=PRODUCTS, as_of=AS_OF, now=now):
                 rows.append(row)
                 if len(rows) == BATCH:
                     connection.execute(insert(Lot.__table__), rows)
@@ -83,40 +84,12 @@ def _products(now: datetime):
         }
 
 
-def _lots(count: int, now: datetime):
-    first = AS_OF - timedelta(days=60)
-    for n in range(count):
-        status = "available"
-        quantity = n % 40  # one lot in forty has nothing left
-        if n % 50 == 0:
-            status = "quarantine"
-        elif n % 97 == 0:
-            status, quantity = "disposed", 0
-        elif n % 89 == 0:
-            status = "recalled"
-        expiry = first + timedelta(days=n % SPREAD_DAYS)
-        yield {
-            "product_id": n % PRODUCTS + 1,
-            "lot_number": f"B{n:07d}",
-            "expiry_date": expiry,
-            "expiry_month_only": False,
-            "effective_expiry": expiry,
-            "quantity_on_hand": quantity,
-            "status": status,
-            "opened_at": None,
-            "received_at": now,
-            "supplier": "Bench supplier",
-            "storage": "room",
-            "status_reason": None,
-        }
-
-
 def run_command(url: str, *args: str) -> tuple[float, float, str]:
     """(wall seconds, peak RSS in MB, output) of one `flask --app wsgi ...` subprocess."""
     env = {
         **os.environ,
         "FLASK_CONFIG": "production",
-        "SECRET_KEY": "bench-secret",
+        "SECRET_KEY": "bench-secret-of-at-least-thirty-two-characters",
         "DATABASE_URL": url,
     }
     env.pop("SCHEDULER_ENABLED", None)

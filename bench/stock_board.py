@@ -16,14 +16,15 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
+
+from shelf import bench_lots
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AS_OF = date(2026, 1, 1)
-SPREAD_DAYS = 790  # last day of use from 60 days before the board's day to 729 days after
 BATCH = 50_000
 PASSWORD = "bench pharmacist password"
 GOAL_SECONDS = 0.5
@@ -47,7 +48,7 @@ def build_database(app, lot_count: int, product_count: int) -> None:
         with db.engine.begin() as connection:
             connection.execute(insert(Product.__table__), list(_products(product_count, now)))
             rows = []
-            for row in _lots(lot_count, product_count, now):
+            for row in bench_lots(lot_count, products=product_count, as_of=AS_OF, now=now):
                 rows.append(row)
                 if len(rows) == BATCH:
                     connection.execute(insert(Lot.__table__), rows)
@@ -72,33 +73,6 @@ def _products(count: int, now: datetime):
             "reorder_point": 2_000 if n % 5 == 0 else 100,  # one in five is low on stock
             "days_after_opening": None,
             "created_at": now,
-        }
-
-
-def _lots(count: int, products: int, now: datetime):
-    first = AS_OF - timedelta(days=60)
-    for n in range(count):
-        status, quantity = "available", n % 40  # one lot in forty has nothing left
-        if n % 50 == 0:
-            status = "quarantine"
-        elif n % 97 == 0:
-            status, quantity = "disposed", 0
-        elif n % 89 == 0:
-            status = "recalled"
-        expiry = first + timedelta(days=n % SPREAD_DAYS)
-        yield {
-            "product_id": n % products + 1,
-            "lot_number": f"B{n:07d}",
-            "expiry_date": expiry,
-            "expiry_month_only": False,
-            "effective_expiry": expiry,
-            "quantity_on_hand": quantity,
-            "status": status,
-            "opened_at": None,
-            "received_at": now,
-            "supplier": "Bench supplier",
-            "storage": "room",
-            "status_reason": None,
         }
 
 
