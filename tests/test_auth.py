@@ -201,3 +201,11 @@ def test_an_admin_revokes_every_token_of_a_user(client, login_as):
     answer = client.delete(f"/api/users/{user.id}/tokens", headers=login_as("admin"))
     assert answer.status_code == 204
     assert client.get("/api/patients", headers=headers).status_code == 401
+
+
+def test_a_token_is_looked_up_with_its_user_in_one_query(client, login_as, count_queries):
+    headers = login_as("pharmacist")
+    with count_queries() as counted:
+        assert client.get("/api/cross-reactivity?page=999", headers=headers).status_code == 200
+    # The token with its user, then the list's count (past the end: no page query).
+    assert counted.count == 2, counted.statements
