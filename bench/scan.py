@@ -27,14 +27,13 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from shelf import bench_lots
+from shelf import shelve_lots
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AS_OF = date(2026, 1, 1)
 PRODUCTS = 10_000
-BATCH = 50_000
 GOAL_RATIO = 3.0
 GOAL_PEAK_MB = 300
 
@@ -59,14 +58,9 @@ def build_database(url: str, lot_count: int) -> None:
         now = datetime(2025, 1, 1, tzinfo=UTC)
         with db.engine.begin() as connection:
             connection.execute(insert(Product.__table__), list(_products(now)))
-            rows = []
-            for row in bench_lots(lot_count, products=PRODUCTS, as_of=AS_OF, now=now):
-                rows.append(row)
-                if len(rows) == BATCH:
-                    connection.execute(insert(Lot.__table__), rows)
-                    rows = []
-            if rows:
-                connection.execute(insert(Lot.__table__), rows)
+            shelve_lots(
+                connection, Lot.__table__, lot_count, products=PRODUCTS, as_of=AS_OF, now=now
+            )
         db.engine.dispose()
 
 

@@ -1,11 +1,28 @@
 """The lots the benchmarks stand on: `count` lots over `products` products, their last days of
 use spread from 60 days before `as_of` to 729 days after, some empty, quarantined, disposed of
-or recalled. Rows for a bulk Core insert into `lots`."""
+or recalled, put on the shelf by bulk Core inserts into `lots`."""
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
+from sqlalchemy import Connection, Table, insert
+
 SPREAD_DAYS = 790
+BATCH = 50_000
+
+
+def shelve_lots(
+    connection: Connection, lots: Table, count: int, *, products: int, as_of: date, now: datetime
+) -> None:
+    """Insert the bench's lots, BATCH rows per statement."""
+    rows = []
+    for row in bench_lots(count, products=products, as_of=as_of, now=now):
+        rows.append(row)
+        if len(rows) == BATCH:
+            connection.execute(insert(lots), rows)
+            rows = []
+    if rows:
+        connection.execute(insert(lots), rows)
 
 
 def bench_lots(count: int, *, products: int, as_of: date, now: datetime) -> Iterator[dict]:

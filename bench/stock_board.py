@@ -19,13 +19,12 @@ import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from shelf import bench_lots
+from shelf import shelve_lots
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 AS_OF = date(2026, 1, 1)
-BATCH = 50_000
 PASSWORD = "bench pharmacist password"
 GOAL_SECONDS = 0.5
 GOAL_BYTES = 300_000
@@ -47,14 +46,9 @@ def build_database(app, lot_count: int, product_count: int) -> None:
         now = datetime(2025, 1, 1, tzinfo=UTC)
         with db.engine.begin() as connection:
             connection.execute(insert(Product.__table__), list(_products(product_count, now)))
-            rows = []
-            for row in bench_lots(lot_count, products=product_count, as_of=AS_OF, now=now):
-                rows.append(row)
-                if len(rows) == BATCH:
-                    connection.execute(insert(Lot.__table__), rows)
-                    rows = []
-            if rows:
-                connection.execute(insert(Lot.__table__), rows)
+            shelve_lots(
+                connection, Lot.__table__, lot_count, products=product_count, as_of=AS_OF, now=now
+            )
         if db.engine.dialect.name == "postgresql":
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.exec_driver_sql("VACUUM ANALYZE")
