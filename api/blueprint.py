@@ -111,7 +111,7 @@ class Blueprint(flask_smorest.Blueprint):
 
     def _set_pagination_metadata(self, page_params, result, headers):
         """flask-smorest's header, with the cursor of the page's last row (`next_after`), and
-        without the counts on a page asked for after a cursor (api.pagination.paginate)."""
+        without the counts on a page asked for after a cursor (api.pagination.paginate_after)."""
         headers = headers or {}
         if getattr(page_params, "after", None) is not None:
             position = {}

@@ -54,22 +54,15 @@ class QuantityField(Number):
         kwargs.setdefault("metadata", {}).setdefault(
             "description", f"Amount in the product's unit (up to {QUANTITY_PLACES} decimals)."
         )
-        if not kwargs.get("dump_only"):
-            within = ma.validate.Range(min=-QUANTITY_MAX, max=QUANTITY_MAX)
-            kwargs["validate"] = [within, *_as_list(kwargs.get("validate"))]
         super().__init__(places=QUANTITY_PLACES, **kwargs)
+        if not self.dump_only:
+            self.validators.insert(0, ma.validate.Range(min=-QUANTITY_MAX, max=QUANTITY_MAX))
 
     def _serialize(self, value, attr, obj, **kwargs):
         if value is None:
             return None
         amount = Decimal(value)
         return int(amount) if amount == amount.to_integral_value() else float(amount)
-
-
-def _as_list(validate) -> list:
-    if validate is None:
-        return []
-    return list(validate) if isinstance(validate, (list, tuple)) else [validate]
 
 
 class JSONBoolean(ma.fields.Boolean):
