@@ -243,7 +243,6 @@ def make_alert(kind: str = "expiring", lot=None, **fields):
     lot = lot or make_lot()
     kind = AlertKind(kind)
     fields.setdefault("threshold_days", 30 if kind == AlertKind.EXPIRING else None)
-    fields.setdefault("dedup_key", unique(f"{kind.value}:{lot.id}:"))
     fields.setdefault("as_of", date(2030, 12, 1))
     return save(
         Alert(
@@ -268,7 +267,6 @@ def make_low_stock_alert(product=None, quantity="2", **fields):
         Alert(
             kind=AlertKind.LOW_STOCK,
             product_id=product.id,
-            dedup_key=unique(f"low_stock:{product.id}:"),
             quantity=Decimal(quantity),
             **fields,
         )

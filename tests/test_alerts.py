@@ -37,8 +37,9 @@ def alerts_of(lot_or_product, kind: AlertKind | None = None) -> list[Alert]:
     return db.session.scalars(stmt).all()
 
 
-def keys_of(lot_or_product) -> list[str]:
-    return [alert.dedup_key for alert in alerts_of(lot_or_product)]
+def told(lot_or_product) -> list[tuple]:
+    """What the lot's or product's alerts told, oldest first: (kind, threshold, resolved)."""
+    return [(a.kind.value, a.threshold_days, a.resolved) for a in alerts_of(lot_or_product)]
 
 
 def scan_on(as_of: date) -> ScanRun:
@@ -55,7 +56,6 @@ def test_a_lot_first_seen_inside_several_thresholds_gets_only_the_most_urgent_on
     scan_on(AS_OF)
     (alert,) = alerts_of(lot)
     assert (alert.kind, alert.threshold_days) == (AlertKind.EXPIRING, 30)
-    assert alert.dedup_key == f"expiring:{lot.id}:30"
 
 
 def test_a_lot_gets_each_more_urgent_threshold_as_its_last_day_comes_closer():
@@ -81,7 +81,7 @@ def test_a_lot_past_its_last_day_of_use_raises_one_expired_alert():
     scan_on(AS_OF + timedelta(days=4))
     scan_on(AS_OF + timedelta(days=5))
     (alert,) = alerts_of(lot)
-    assert alert.kind == AlertKind.EXPIRED and alert.dedup_key == f"expired:{lot.id}"
+    assert alert.kind == AlertKind.EXPIRED
     assert alert.threshold_days is None
 
 
@@ -116,7 +116,7 @@ def test_lots_without_stock_disposed_or_recalled_raise_no_expiry_alert():
 def test_a_quarantined_lot_with_stock_is_still_watched_for_expiry():
     lot = lot_expiring_in(5, quarantine=True)
     scan_on(AS_OF)
-    assert keys_of(lot) == [f"expiring:{lot.id}:7"]
+    assert told(lot) == [("expiring", 7, False)]
 
 
 def test_thresholds_come_from_expiry_alert_days(app, monkeypatch):
@@ -223,7 +223,8 @@ def test_two_scans_at_once_create_each_alert_once_and_both_succeed(live_app):
         # 122 of the 200 lots reach their last day within 90 days of 2 December 2029, and the
         # product is short of its reorder point.
         total = db.session.scalar(select(func.count()).select_from(Alert))
-        keys = db.session.scalar(select(func.count(func.distinct(Alert.dedup_key))))
+        told_of = select(Alert.kind, Alert.lot_id, Alert.threshold_days, Alert.product_id)
+        keys = db.session.scalar(select(func.count()).select_from(told_of.distinct().subquery()))
         assert total == keys == 123
         assert sorted(sum(run.counts.values()) for run in runs) == [0, 123]
 
@@ -238,7 +239,7 @@ def test_low_stock_is_raised_when_usable_stock_is_below_the_reorder_point():
     lot_expiring_in(1, product, quantity="20")  # past its last day on the scan below
     scan_on(AS_OF + timedelta(days=2))
     (alert,) = alerts_of(product, AlertKind.LOW_STOCK)
-    assert alert.dedup_key == f"low_stock:{product.id}" and alert.lot_id is None
+    assert not alert.resolved and alert.lot_id is None
     assert alert.quantity == 6
     assert product.name in alert.message and "2025-06-03" in alert.message
 
@@ -266,17 +267,13 @@ def test_low_stock_is_raised_again_only_after_the_product_recovered():
     assert len(alerts_of(product)) == 1
     lots.adjust(lot.id, Decimal(10), reason="delivery counted", user_id=None, now=datetime.now(UTC))
     db.session.commit()
-    scan_on(AS_OF + timedelta(days=2))  # recovered: the key is released
-    first = alerts_of(product)[0]
-    assert first.dedup_key == f"low_stock:{product.id}:cleared:{first.id}"
+    scan_on(AS_OF + timedelta(days=2))  # recovered: the alert is resolved
+    assert told(product) == [("low_stock", None, True)]
     lots.adjust(lot.id, Decimal(-8), reason="used", user_id=None, now=datetime.now(UTC))
     db.session.commit()
     scan_on(AS_OF + timedelta(days=3))
     scan_on(AS_OF + timedelta(days=4))
-    assert [a.dedup_key for a in alerts_of(product)] == [
-        f"low_stock:{product.id}:cleared:{first.id}",
-        f"low_stock:{product.id}",
-    ]
+    assert told(product) == [("low_stock", None, True), ("low_stock", None, False)]
 
 
 # --- recall -------------------------------------------------------------------------------------
@@ -289,11 +286,7 @@ def test_a_recall_raises_its_alert_in_the_same_transaction(client, login_as):
     )
     assert response.status_code == 200
     (alert,) = alerts_of(lot)
-    assert (alert.kind, alert.dedup_key, alert.scan_run_id) == (
-        AlertKind.RECALL,
-        f"recall:{lot.id}",
-        None,
-    )
+    assert (alert.kind, alert.lot_id, alert.scan_run_id) == (AlertKind.RECALL, lot.id, None)
     assert "sterility" in alert.message and lot.lot_number in alert.message
 
 
@@ -442,7 +435,7 @@ def test_flask_alerts_scan_as_of_a_day_prints_the_counts_per_kind(runner):
     assert "as of 2025-06-01: expiring 1, expired 0, low_stock 0, shortfall 0, recall 0." in (
         result.output
     )
-    assert keys_of(lot) == [f"expiring:{lot.id}:30"]
+    assert told(lot) == [("expiring", 30, False)]
     again = runner.invoke(args=["alerts", "scan", "--as-of", AS_OF.isoformat()])
     assert "expiring 0" in again.output
 

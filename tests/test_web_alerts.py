@@ -444,7 +444,7 @@ def test_the_inbox_sends_the_same_number_of_queries_for_few_and_many_alerts(
         for _ in range(count):
             lot = factories.make_lot(factories.make_product(kind="consumable"))
             factories.make_alert(lot=lot)
-            acknowledged(factories.make_user(role="pharmacist"), lot=lot)
+            acknowledged(factories.make_user(role="pharmacist"), lot=lot, threshold_days=60)
 
     add(2)
     few = [measure({}), measure({"status": "all"}), measure({"status": "acknowledged"})]

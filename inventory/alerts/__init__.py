@@ -19,7 +19,6 @@ from inventory.alerts.inbox import acknowledge, acknowledge_many, inbox, open_co
 from inventory.alerts.models import URGENCY, Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
 from inventory.alerts.scans import (
     created_by,
-    created_counts,
     fail_scan_run,
     raise_recall_alert,
     scan,
@@ -36,7 +35,6 @@ __all__ = [
     "acknowledge",
     "acknowledge_many",
     "created_by",
-    "created_counts",
     "fail_scan_run",
     "inbox",
     "last_scan_run",

@@ -8,12 +8,13 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     Date,
-    ForeignKey,
     Index,
     String,
     Text,
+    false,
+    text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from core.accounts import User
 from core.clock import clinic_date, day_text, utcnow
@@ -80,7 +81,37 @@ class ScanRun(db.Model):
         return f"{day_text(self.as_of)} ({kind}, run on {day_text(ran_on)})"
 
 
+# Each condition is told once: the scan inserts `ON CONFLICT DO NOTHING` against these unique
+# indexes, each alert entering one of them, on small integer keys. Their WHERE is SQL text,
+# said alike by the indexes, the migration and the scan's conflict targets.
+TOLD_ONCE = {
+    # index name: (columns, the alerts it holds)
+    # a lot once per expiry threshold it reaches;
+    "uq_alerts_expiring_lot_id_threshold_days":
+        (("lot_id", "threshold_days"), "kind = 'expiring'"),
+    # a lot once past its last day of use, and once recalled;
+    "uq_alerts_lot_once_lot_id_kind": (("lot_id", "kind"), "kind IN ('expired', 'recall')"),
+    # a product once while it stays short (low stock, the forecast's shortfall).
+    "uq_alerts_standing_product_id_kind":
+        (("product_id", "kind"), "lot_id IS NULL AND NOT resolved"),
+}  # fmt: skip
+
+
+def told_once_index(name: str) -> Index:
+    columns, where = TOLD_ONCE[name]
+    return Index(
+        name, *columns, unique=True, sqlite_where=text(where), postgresql_where=text(where)
+    )
+
+
 class Alert(db.Model):
+    """What a scan (or a recall) found, as it was then: an append-only log.
+
+    No foreign keys: the domain writes only ids it has just read (lots, products, the running
+    scan, the signed-in user), and none of those rows is ever deleted. A first scan over a
+    large stock inserts one row per lot due, and each foreign key would check each of them
+    again (on PostgreSQL four row triggers per alert: most of the scan's time)."""
+
     __tablename__ = "alerts"
     __table_args__ = (
         CheckConstraint(
@@ -88,33 +119,31 @@ class Alert(db.Model):
             " OR (status = 'acknowledged' AND acknowledged_at IS NOT NULL)",
             name="acknowledged_with_a_time",
         ),
-        # The inbox: by status, by kind (and status), newest first.
-        Index("ix_alerts_status_created_at", "status", "created_at"),
-        Index("ix_alerts_kind_status_created_at", "kind", "status", "created_at"),
+        *(told_once_index(name) for name in TOLD_ONCE),
+        # The inbox, newest first: every alert (0016's cursor index; also what one scan run
+        # raised, `raised_by`), and by status, by status and kind, and the open counts per
+        # kind. A list by kind alone (any status) walks the first one.
         Index("ix_alerts_created_at_id", "created_at", "id"),
-        # What one scan created (its answer and its digest). No index on product or lot: no
-        # query filters on them, and products and lots are never deleted; each index here is
-        # paid for by every row a first scan over a large stock inserts.
-        Index("ix_alerts_scan_run_id", "scan_run_id"),
+        Index("ix_alerts_status_kind_created_at_id", "status", "kind", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[AlertKind] = mapped_column(value_enum(AlertKind))
-    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
-    lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
+    product_id: Mapped[int]
+    lot_id: Mapped[int | None]
     threshold_days: Mapped[int | None]
     # Shortfall alerts: the first week the planned sessions need more than is usable.
     week_start: Mapped[date | None] = mapped_column(Date)
-    dedup_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # A low-stock or shortfall alert whose product is no longer short: it stays in the inbox,
+    # and the product's next shortage raises a new alert.
+    resolved: Mapped[bool] = mapped_column(server_default=false())
     status: Mapped[AlertStatus] = mapped_column(value_enum(AlertStatus), default=AlertStatus.OPEN)
     # The clinic day the condition was found on.
     as_of: Mapped[date] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    acknowledged_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL")
-    )
+    acknowledged_by_id: Mapped[int | None]
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    scan_run_id: Mapped[int | None] = mapped_column(ForeignKey("scan_runs.id", ondelete="SET NULL"))
+    scan_run_id: Mapped[int | None]
     # As the lot (or, for low stock, the product's usable stock) was when the alert was raised:
     # the digest and the inbox say what was seen, not what the lot has become since.
     lot_number: Mapped[str | None] = mapped_column(String(60))
@@ -122,8 +151,12 @@ class Alert(db.Model):
     quantity: Mapped[Decimal | None] = mapped_column(Quantity)
     note: Mapped[str | None] = mapped_column(Text)
 
-    product: Mapped[Product] = relationship()
-    acknowledged_by: Mapped[User | None] = relationship()
+    product: Mapped[Product] = relationship(
+        primaryjoin=lambda: foreign(Alert.product_id) == Product.id
+    )
+    acknowledged_by: Mapped[User | None] = relationship(
+        primaryjoin=lambda: foreign(Alert.acknowledged_by_id) == User.id
+    )
 
     @property
     def acknowledged_by_username(self) -> str | None:
@@ -132,6 +165,13 @@ class Alert(db.Model):
     @property
     def message(self) -> str:
         return alert_message(self.kind, self.product, alert=self)
+
+
+def raised_by(run: ScanRun) -> tuple:
+    """The conditions of the alerts a scan run raised (its digest, its answer to `POST
+    /api/alerts/scan`): they carry the run's id, and its start as their `created_at`, so that
+    they are one range of `ix_alerts_created_at_id` and need no index of their own."""
+    return (Alert.created_at == run.started_at, Alert.scan_run_id == run.id)
 
 
 def _amount(quantity: Decimal | None, unit: str) -> str:
@@ -176,8 +216,10 @@ def alert_message(kind: AlertKind, product: Product, *, alert) -> str:
     )
 
 
-def digest_line(kind: AlertKind, product: Product, *, alert) -> str:
-    """One alert as a digest line: kind, product, lot number, effective expiry, quantity."""
+def digest_line(kind: AlertKind, product, *, alert) -> str:
+    """One alert as a digest line: kind, product, lot number, effective expiry, quantity.
+    `product` has the product's name and unit, `alert` the alert's columns: entities, or a
+    row of those columns (the scan's digest)."""
     return (
         f"- {kind.value}: {product.name}; lot {alert.lot_number or '-'}; effective expiry "
         f"{_day(alert.effective_expiry) if alert.effective_expiry else '-'}; quantity "

@@ -1,19 +1,27 @@
 """Alerts (SPEC 3.7): what the administrators and pharmacists must act on before stock is
 thrown away or runs out, stored before anything is sent.
 
-The daily scan is set-based: each kind of alert is one `INSERT ... SELECT ... ON CONFLICT
-(dedup_key) DO NOTHING` over the lots or products table, whatever their number, so that running
-it twice, or in two processes at once, creates nothing twice. Each row a scan inserts carries
-the scan's run id: "what this scan created" is `WHERE scan_run_id = :run`, which feeds the
-answer of `POST /api/alerts/scan` and the e-mail digest of that scan.
+The daily scan is set-based: each kind of alert is one `INSERT ... SELECT ... ON CONFLICT DO
+NOTHING` over the lots or products table, whatever their number, so that running it twice, or
+in two processes at once, creates nothing twice. The conflict is on one of the unique indexes
+of `models.TOLD_ONCE` (integer keys: a lot and its threshold, a lot and its kind, a product
+and its kind while it stays short). Each statement's row count is what it created, so the
+run's counts cost no query. Each row a scan inserts carries the scan's run id: "what this scan
+created" is `models.raised_by(run)`, which feeds the answer of `POST /api/alerts/scan` and the
+e-mail digest of that scan.
 
-Dedup keys:
-- `expiring:{lot}:{days}`: the smallest threshold the lot's effective expiry falls within, so a
-  lot first seen 20 days before its last day gets the 30-day alert only, and a 7-day one later;
-- `expired:{lot}`; `recall:{lot}` (raised by the recall itself, in its transaction);
-- `low_stock:{product}` while the shortage lasts; on recovery the scan rewrites the key to
-  `low_stock:{product}:cleared:{alert}`, which releases it for the next shortage;
-- `shortfall:{product}:{week_start}` (from the forecast).
+What is told once:
+- `expiring`: once per lot and threshold, the most urgent threshold its effective expiry falls
+  within, so a lot first seen 20 days before its last day gets the 30-day alert only, and a
+  7-day one later;
+- `expired`, and `recall` (raised by the recall itself, in its transaction): once per lot;
+- `low_stock` and `shortfall` (from the forecast): once per product while the shortage lasts;
+  on recovery the scan marks the alert `resolved`, and the product's next shortage raises a
+  new one.
+
+The expiry alerts read the lots due through `ix_lots_status_effective_expiry_quantity` (about
+one lot in five); low stock sums the usable lots per product from `ix_lots_fefo_quantity`
+alone. One pass over the lots for both would read every lot's row instead.
 """
 
 from collections.abc import Iterable
@@ -23,12 +31,11 @@ from sqlalchemy import (
     Date,
     Integer,
     Select,
-    String,
     case,
-    cast,
     func,
     literal,
     select,
+    text,
     true,
     update,
 )
@@ -39,7 +46,15 @@ from core.clock import clinic_today, utcnow
 from core.database import UTCDateTime, db, widen_sqlite_page_cache
 from core.mail import queue_message
 from inventory.alerts.inbox import with_details
-from inventory.alerts.models import Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
+from inventory.alerts.models import (
+    TOLD_ONCE,
+    Alert,
+    AlertKind,
+    AlertStatus,
+    ScanOutcome,
+    ScanRun,
+    raised_by,
+)
 from inventory.alerts.notifications import alert_recipients, digest_line, queue_scan_digest
 from inventory.expiry import expiry_alert_days, usable_lot_conditions
 from inventory.models import Lot, LotStatus, Product
@@ -51,6 +66,10 @@ SCAN_LOCK = 7_300_001
 
 # Lots that hold stock someone could still use or release: expiry alerts are about them only.
 WATCHED_STATUSES = (LotStatus.AVAILABLE.value, LotStatus.QUARANTINE.value)
+
+EXPIRING_ONCE = "uq_alerts_expiring_lot_id_threshold_days"
+LOT_ONCE = "uq_alerts_lot_once_lot_id_kind"
+STANDING = "uq_alerts_standing_product_id_kind"
 
 
 def scan(
@@ -71,11 +90,12 @@ def scan(
         run = start_scan_run(as_of, now)
     _lock_scans()
     widen_sqlite_page_cache()
-    _raise_expiry_alerts(run, as_of, now)
-    _clear_recovered_low_stock(as_of)
-    _raise_low_stock(run, as_of, now)
-    raise_shortfall_alerts(run, as_of, now=now, shortfalls=shortfalls)
-    run.counts = created_counts(run.id)
+    created = {kind.value: 0 for kind in AlertKind}
+    created.update(_raise_expiry_alerts(run, as_of))
+    _resolve_recovered_low_stock(as_of)
+    created[AlertKind.LOW_STOCK.value] = _raise_low_stock(run, as_of)
+    created[AlertKind.SHORTFALL.value] = raise_shortfall_alerts(run, as_of, shortfalls=shortfalls)
+    run.counts = created
     run.outcome = ScanOutcome.SUCCEEDED
     run.finished_at = utcnow()
     queue_scan_digest(run)
@@ -116,116 +136,98 @@ def _dialect_insert():
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-def _insert_new(select_stmt: Select, columns: Iterable[str]) -> None:
-    """INSERT the selected alerts, skipping every dedup key that exists (or that a concurrent
-    scan is inserting: PostgreSQL waits for it and then skips)."""
-    stmt = (
-        _dialect_insert()(Alert.__table__)
-        .from_select(list(columns), select_stmt)
-        .on_conflict_do_nothing(index_elements=["dedup_key"])
-    )
-    db.session.execute(stmt)
+def _told_once(insert, index: str):
+    """`ON CONFLICT (its columns) WHERE (its alerts) DO NOTHING` on one of TOLD_ONCE's
+    indexes: an alert already told is skipped (one a concurrent scan is inserting too:
+    PostgreSQL waits for it and then skips)."""
+    columns, where = TOLD_ONCE[index]
+    return insert.on_conflict_do_nothing(index_elements=list(columns), index_where=text(where))
 
 
-def _text(value) -> object:
-    return cast(value, String)
+def _insert_new(select_stmt: Select, columns: Iterable[str], *, told_once: str) -> int:
+    """INSERT the selected alerts that were not told before; answers how many it created."""
+    insert = _dialect_insert()(Alert.__table__).from_select(list(columns), select_stmt)
+    return _created(_told_once(insert, told_once))
 
 
-def _common_values(run: ScanRun, as_of: date, now: datetime) -> list:
+def _created(insert) -> int:
+    # An INSERT's row count is kept past its cursor only when asked for (psycopg's is gone).
+    return db.session.execute(insert.execution_options(preserve_rowcount=True)).rowcount
+
+
+def _common_values(kind: AlertKind, run: ScanRun, as_of: date) -> list:
+    # Raised at the run's start: its alerts are one range of the inbox's time index.
     return [
+        literal(kind.value).label("kind"),
         literal(AlertStatus.OPEN.value).label("status"),
         literal(as_of, Date).label("as_of"),
-        literal(now, UTCDateTime).label("created_at"),
+        literal(run.started_at, UTCDateTime).label("created_at"),
         literal(run.id, Integer).label("scan_run_id"),
     ]
 
 
-_COMMON_COLUMNS = ["status", "as_of", "created_at", "scan_run_id"]
+_COMMON_COLUMNS = ["kind", "status", "as_of", "created_at", "scan_run_id"]
+# What an alert keeps of its lot, as the scan saw it.
+_LOT_VALUES = (Lot.product_id, Lot.id, Lot.lot_number, Lot.effective_expiry, Lot.quantity_on_hand)
 _LOT_COLUMNS = [
-    "kind",
-    *_COMMON_COLUMNS,
-    "product_id",
-    "lot_id",
-    "lot_number",
-    "effective_expiry",
-    "quantity",
-    "threshold_days",
-    "dedup_key",
-]
+    *_COMMON_COLUMNS, "product_id", "lot_id", "lot_number", "effective_expiry", "quantity"
+]  # fmt: skip
 
 
-def _watched_lots():
-    return (
-        Lot.status.in_(WATCHED_STATUSES),
-        Lot.quantity_on_hand > 0,
+def _watched_lots(*last_day_conditions) -> tuple:
+    """Watched lots with stock whose last day of use meets the conditions."""
+    return (Lot.status.in_(WATCHED_STATUSES), Lot.quantity_on_hand > 0, *last_day_conditions)
+
+
+def _raise_expiry_alerts(run: ScanRun, as_of: date) -> dict[str, int]:
+    """The expired and expiring alerts, one statement each over its own range of the lots'
+    last days (every lot is read once), and how many of each were created."""
+    return {
+        AlertKind.EXPIRED.value: _raise_expired(run, as_of),
+        AlertKind.EXPIRING.value: _raise_expiring(run, as_of),
+    }
+
+
+def _raise_expired(run: ScanRun, as_of: date) -> int:
+    """`expired` for every watched lot past its last day of use."""
+    due = select(*_common_values(AlertKind.EXPIRED, run, as_of), *_LOT_VALUES).where(
+        *_watched_lots(Lot.effective_expiry < as_of)
     )
+    return _insert_new(due, _LOT_COLUMNS, told_once=LOT_ONCE)
 
 
-def _raise_expiry_alerts(run: ScanRun, as_of: date, now: datetime) -> None:
-    """`expired` for every watched lot past its last day of use, and `expiring` for every one
-    whose last day falls within a threshold (the most urgent one), in one pass over the lots."""
+def _raise_expiring(run: ScanRun, as_of: date) -> int:
+    """`expiring` for every watched lot whose last day falls within a threshold: the most
+    urgent one whose window holds it."""
     thresholds = expiry_alert_days()
-    horizon = as_of + timedelta(days=thresholds[-1]) if thresholds else as_of - timedelta(days=1)
-    expired = Lot.effective_expiry < as_of
-    kind = case((expired, AlertKind.EXPIRED.value), else_=AlertKind.EXPIRING.value)
-    # The most urgent threshold whose window holds the lot's last day of use.
+    if not thresholds:
+        return 0
     threshold = case(
-        (expired, None),
-        *[(Lot.effective_expiry <= as_of + timedelta(days=days), days) for days in thresholds],
+        *[(Lot.effective_expiry <= as_of + timedelta(days=days), days) for days in thresholds]
     )
-    window = (
-        select(
-            Lot.id,
-            Lot.product_id,
-            Lot.lot_number,
-            Lot.effective_expiry,
-            Lot.quantity_on_hand,
-            kind.label("kind"),
-            threshold.label("threshold_days"),
-        )
-        .where(*_watched_lots(), Lot.effective_expiry <= horizon)
-        .subquery()
+    horizon = as_of + timedelta(days=thresholds[-1])
+    due = select(*_common_values(AlertKind.EXPIRING, run, as_of), *_LOT_VALUES, threshold).where(
+        *_watched_lots(Lot.effective_expiry >= as_of, Lot.effective_expiry <= horizon)
     )
-    lot_key = literal(":") + _text(window.c.id)
-    dedup_key = case(
-        (window.c.kind == AlertKind.EXPIRED.value, window.c.kind + lot_key),
-        else_=window.c.kind + lot_key + ":" + _text(window.c.threshold_days),
-    )
-    due = select(
-        window.c.kind,
-        *_common_values(run, as_of, now),
-        window.c.product_id,
-        window.c.id,
-        window.c.lot_number,
-        window.c.effective_expiry,
-        window.c.quantity_on_hand,
-        window.c.threshold_days,
-        dedup_key.label("dedup_key"),
-    ).where(window.c.kind.is_not(None))  # SQLite's upsert wants a WHERE here
-    _insert_new(due, _LOT_COLUMNS)
+    return _insert_new(due, [*_LOT_COLUMNS, "threshold_days"], told_once=EXPIRING_ONCE)
 
 
-def _active_product_key(kind: AlertKind, product_id):
-    """The key of a product's alert of a re-arming kind (low stock, shortfall) while it stands."""
-    return literal(f"{kind.value}:") + _text(product_id)
-
-
-def _release_product_keys(kind: AlertKind, *recovered) -> None:
-    """Rewrite the standing key of the kind's alerts whose product matches `recovered`, in one
-    UPDATE: the alert stays in the inbox, and the product's next shortage raises a new one."""
-    key = _active_product_key(kind, Alert.product_id)
+def _resolve(kind: AlertKind, *recovered) -> None:
+    """Mark resolved the standing alerts of the kind whose product matches `recovered`, in one
+    UPDATE (through the standing index: at most one per product): the alert stays in the
+    inbox, and the product's next shortage raises a new one."""
     db.session.execute(
         update(Alert)
-        .where(Alert.kind == kind, Alert.dedup_key == key, *recovered)
-        .values(dedup_key=key + ":cleared:" + _text(Alert.id))
+        .where(Alert.kind == kind, Alert.lot_id.is_(None), ~Alert.resolved, *recovered)
+        .values(resolved=True)
         .execution_options(synchronize_session=False)
     )
 
 
-def _clear_recovered_low_stock(as_of: date) -> None:
-    """Release the key of every active low-stock alert whose product is no longer short, in
-    one UPDATE: the next shortage of the product then raises a new alert. Only products with an
-    active alert are summed (through the FEFO index), not the whole stock."""
+def _resolve_recovered_low_stock(as_of: date) -> None:
+    """Resolve every standing low-stock alert whose product is no longer short: the next
+    shortage of the product then raises a new alert. Only products with a standing alert are
+    summed (through the FEFO index), not the whole stock."""
     usable = (
         select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
         .where(Lot.product_id == Alert.product_id, *usable_lot_conditions(as_of))
@@ -234,70 +236,54 @@ def _clear_recovered_low_stock(as_of: date) -> None:
     reorder_point = (
         select(Product.reorder_point).where(Product.id == Alert.product_id).scalar_subquery()
     )
-    _release_product_keys(AlertKind.LOW_STOCK, usable >= reorder_point)
+    _resolve(AlertKind.LOW_STOCK, usable >= reorder_point)
 
 
-def _raise_low_stock(run: ScanRun, as_of: date, now: datetime) -> None:
+def _raise_low_stock(run: ScanRun, as_of: date) -> int:
     short = short_products(as_of)
     due = select(
-        literal(AlertKind.LOW_STOCK.value).label("kind"),
-        *_common_values(run, as_of, now),
-        short.c.product_id,
-        short.c.usable,
-        _active_product_key(AlertKind.LOW_STOCK, short.c.product_id).label("dedup_key"),
-    ).where(short.c.usable < short.c.reorder_point)
-    _insert_new(due, ["kind", *_COMMON_COLUMNS, "product_id", "quantity", "dedup_key"])
+        *_common_values(AlertKind.LOW_STOCK, run, as_of), short.c.product_id, short.c.usable
+    ).where(true())  # SQLite's upsert wants a WHERE before its ON CONFLICT
+    return _insert_new(due, [*_COMMON_COLUMNS, "product_id", "quantity"], told_once=STANDING)
 
 
 def raise_shortfall_alerts(
-    run: ScanRun, as_of: date, *, now: datetime, shortfalls: Iterable[tuple[int | None, date]]
-) -> None:
+    run: ScanRun, as_of: date, *, shortfalls: Iterable[tuple[int | None, date]]
+) -> int:
     """One alert per product while the forecast shows it short, whichever week that is (the
     forecast's weeks start on `as_of` and move with it every day); once the forecast no longer
-    shows the product short, its key is released like a recovered low stock, so a later
+    shows the product short, its alert is resolved like a recovered low stock, so a later
     shortage raises a new alert. A serum that no product stocks has nothing to alert on here:
-    the forecast itself reports it."""
+    the forecast itself reports it. Answers how many alerts it created."""
     first_short_week = {}
     for product_id, week_start in shortfalls:
         if product_id is not None:
             first_short_week.setdefault(product_id, week_start)
-    _release_product_keys(
+    _resolve(
         AlertKind.SHORTFALL,
         Alert.product_id.not_in(list(first_short_week)) if first_short_week else true(),
     )
     if not first_short_week:
-        return
+        return 0
     rows = [
         {
             "kind": AlertKind.SHORTFALL,
             "status": AlertStatus.OPEN,
             "as_of": as_of,
-            "created_at": now,
+            "created_at": run.started_at,
             "scan_run_id": run.id,
             "product_id": product_id,
             "week_start": week_start,
-            "dedup_key": f"shortfall:{product_id}",
         }
         for product_id, week_start in sorted(first_short_week.items())
     ]
-    db.session.execute(
-        _dialect_insert()(Alert).values(rows).on_conflict_do_nothing(index_elements=["dedup_key"])
-    )
-
-
-def created_counts(run_id: int) -> dict[str, int]:
-    """Alerts a run created, per kind (every kind named, zero included)."""
-    rows = db.session.execute(
-        select(Alert.kind, func.count()).where(Alert.scan_run_id == run_id).group_by(Alert.kind)
-    )
-    counts = {kind.value: 0 for kind in AlertKind}
-    counts.update({kind.value: count for kind, count in rows})
-    return counts
+    return _created(_told_once(_dialect_insert()(Alert.__table__).values(rows), STANDING))
 
 
 def created_by(run_id: int) -> list[Alert]:
+    run = db.session.get(ScanRun, run_id)
     return db.session.scalars(
-        with_details(select(Alert).where(Alert.scan_run_id == run_id).order_by(Alert.id))
+        with_details(select(Alert).where(*raised_by(run)).order_by(Alert.id))
     ).all()
 
 
@@ -305,14 +291,13 @@ def raise_recall_alert(lot: Lot, reason: str, *, now: datetime) -> Alert | None:
     """The recall alert, raised by the recall itself in its transaction, and its e-mail queued
     at once: a recall does not wait for the next daily scan (the scheduler's outbox delivery
     sends it within minutes). None if the lot's recall alert exists already."""
-    key = f"recall:{lot.id}"
-    if db.session.scalar(select(Alert.id).where(Alert.dedup_key == key)) is not None:
+    told = select(Alert.id).where(Alert.lot_id == lot.id, Alert.kind == AlertKind.RECALL)
+    if db.session.scalar(told) is not None:
         return None
     alert = Alert(
         kind=AlertKind.RECALL,
         product_id=lot.product_id,
         lot_id=lot.id,
-        dedup_key=key,
         status=AlertStatus.OPEN,
         as_of=clinic_today(now),
         created_at=now,
