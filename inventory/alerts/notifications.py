@@ -10,7 +10,7 @@ from sqlalchemy import (
 from core.accounts import Role, User
 from core.database import db
 from core.mail import queue_message
-from inventory.alerts.models import URGENCY, Alert, ScanRun, digest_line
+from inventory.alerts.models import URGENCY, Alert, ScanRun, digest_line, raised_by
 from inventory.models import Product
 
 
@@ -35,6 +35,16 @@ _DIGEST_ORDER = case({kind.value: rank for rank, kind in enumerate(URGENCY)}, va
 
 # A digest lists at most this many alerts; the rest are counted and wait in the inbox.
 DIGEST_MAX_LINES = 500
+# What a digest line names (`models.digest_line`): of the alert, and its product's name and unit.
+_LINE_COLUMNS = (
+    Alert.kind,
+    Alert.lot_number,
+    Alert.effective_expiry,
+    Alert.quantity,
+    Alert.threshold_days,
+    Product.name,
+    Product.unit,
+)
 
 
 def queue_scan_digest(run: ScanRun) -> int:
@@ -46,14 +56,22 @@ def queue_scan_digest(run: ScanRun) -> int:
     recipients = alert_recipients()
     if not recipients:
         return 0
-    rows = db.session.execute(
-        select(Alert, Product)
-        .join(Product, Product.id == Alert.product_id)
-        .where(Alert.scan_run_id == run.id)
-        .order_by(_DIGEST_ORDER, Alert.effective_expiry, Product.name, Alert.id)
+    # The most urgent alerts are picked from the run's own rows before anything is joined to
+    # them (of those due the same day, the first raised); only they are read, with their
+    # products' names, by name within a day. Plain rows: a line needs no entity.
+    most_urgent = (
+        select(Alert.id)
+        .where(*raised_by(run))
+        .order_by(_DIGEST_ORDER, Alert.effective_expiry, Alert.id)
         .limit(DIGEST_MAX_LINES)
+    )
+    rows = db.session.execute(
+        select(*_LINE_COLUMNS)
+        .join(Product, Product.id == Alert.product_id)
+        .where(Alert.id.in_(most_urgent))
+        .order_by(_DIGEST_ORDER, Alert.effective_expiry, Product.name, Alert.id)
     ).all()
-    lines = [digest_line(alert.kind, product, alert=alert) for alert, product in rows]
+    lines = [digest_line(row.kind, row, alert=row) for row in rows]
     if total > len(lines):
         lines.append(f"... and {total - len(lines)} more in the alert inbox.")
     summary = ", ".join(f"{count} {kind}" for kind, count in run.counts.items() if count)
