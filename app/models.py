@@ -1,5 +1,9 @@
 """Every module that defines tables, imported in one place: the metadata the app, create_all
-and Alembic see is whole, whatever else happens to be imported."""
+and Alembic see is whole, whatever else happens to be imported. The mappers are configured
+here too, once they are all defined: at start-up, not in the first query of a request or a
+command (0.1 to 0.4 s of relationships resolved, on this project's machine)."""
+
+from sqlalchemy.orm import configure_mappers
 
 import clinic.models
 import core.accounts
@@ -20,3 +24,5 @@ MODEL_MODULES = (
     inventory.models,
     inventory.alerts.models,
 )
+
+configure_mappers()
