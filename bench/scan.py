@@ -1,32 +1,46 @@
-"""Benchmark: the alert scan over 1,000,000 lots.
+"""Benchmark: the alert scan (`flask alerts scan --as-of DAY`) over many lots, against one
+`INSERT ... SELECT` of the same alerts.
 
-Builds a temporary database with the migrations (SQLite by default; `BENCH_DATABASE_URL` names
-an empty PostgreSQL database instead), inserts 10,000 products and 1,000,000 lots spread over
-790 days of effective expiry around the scan day (some without stock, quarantined, disposed of
-or recalled) and one administrator to receive the digest. Then it times, as subprocesses:
+Builds a database with the migrations (SQLite by default; `BENCH_DATABASE_URL` names an empty
+PostgreSQL database instead), inserts 10,000 products, the lots (`--lots`, 1,000,000 unless
+told) spread over 790 days of last day of use around the scan day, some without stock,
+quarantined, disposed of or recalled (bench/shelf.py), and one administrator to receive the
+digest; then VACUUM ANALYZE (ANALYZE on SQLite), as autovacuum keeps a live database. Then
+BENCH_ROUNDS rounds, each on an empty alert table:
 
-- `flask --app wsgi alerts --help`, the command's start-up (best of three);
-- `flask --app wsgi alerts scan --as-of DAY`, the first scan (creates every alert), and a
-  second one (creates nothing): wall time, wall time net of start-up, and peak RSS;
+- the scan, as a process of its own: `flask alerts scan --as-of DAY` run through Flask's own
+  command group, timed from the moment its app is built (the start-up: the interpreter, the
+  imports, the app and its ORM) to the command's end; the first scan creates every alert, a
+  second one nothing;
+- the baseline, side by side (after the scans in one round, before them in the next): one
+  statement inserting every expiring and expired lot's alert row into a bare table with a
+  unique key (`INSERT ... SELECT ... ON CONFLICT DO NOTHING`), committed: the floor a set-based
+  scan of this lots table stands on.
 
-and, in the same run over the same lots table, a baseline: one set-based statement that
-inserts every expiring and expired lot's alert row into a bare table with a unique key
-(`INSERT ... SELECT ... ON CONFLICT DO NOTHING`). Goals: the first scan within 3 times the
-baseline, peak memory under 300 MB.
+Findings: the first scan over the baseline, round by round (median and range), goal 3x; the
+scans' peak memory (the whole process), goal 300 MB.
 
-    /work/main/.venv/bin/python bench/scan.py [--lots N]
+    .venv/bin/python bench/scan.py [--lots N] [--results FILE]
 """
 
 import argparse
-import contextlib
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from measure import (
+    ROUNDS,
+    Finding,
+    add_results_argument,
+    bench_database,
+    database_kind,
+    ratios,
+    report,
+    spread,
+)
 from shelf import shelve_lots
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +51,23 @@ PRODUCTS = 10_000
 GOAL_RATIO = 3.0
 GOAL_PEAK_MB = 300
 
+# Runs `flask ARGS` in this process the way the `flask` command does (its command group over
+# the app), and says how long the command took once the app was built.
+TIMED_COMMAND = """
+import sys, time
+started = time.perf_counter()
+import wsgi
+built = time.perf_counter()
+from flask.cli import FlaskGroup
+try:
+    FlaskGroup(create_app=lambda: wsgi.app).main(sys.argv[1:], "flask", standalone_mode=False)
+finally:
+    print(f"start-up {built - started:.6f} command {time.perf_counter() - built:.6f}")
+"""
+
 
 def build_database(url: str, lot_count: int) -> None:
-    """The schema by the migrations, products, lots (bulk) and one administrator."""
+    """The schema by the migrations, products, lots (bulk), one administrator, statistics."""
     import flask_migrate
     from sqlalchemy import insert
 
@@ -61,6 +89,7 @@ def build_database(url: str, lot_count: int) -> None:
             shelve_lots(
                 connection, Lot.__table__, lot_count, products=PRODUCTS, as_of=AS_OF, now=now
             )
+        _maintain(db.engine, "VACUUM ANALYZE", "ANALYZE")
         db.engine.dispose()
 
 
@@ -78,8 +107,30 @@ def _products(now: datetime):
         }
 
 
-def run_command(url: str, *args: str) -> tuple[float, float, str]:
-    """(wall seconds, peak RSS in MB, output) of one `flask --app wsgi ...` subprocess."""
+def _maintain(engine, postgresql: str, sqlite: str) -> None:
+    """A maintenance statement outside any transaction (VACUUM wants that)."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        pg = engine.dialect.name == "postgresql"
+        connection.exec_driver_sql(postgresql if pg else sqlite)
+
+
+def empty_the_alerts(engine) -> None:
+    """What the scans of the round before wrote, gone: the next scan is a first one again."""
+    from sqlalchemy import text
+
+    tables = ("alerts", "scan_runs", "outbox")
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)}"))
+        else:
+            for table in tables:
+                connection.execute(text(f"DELETE FROM {table}"))
+    _maintain(engine, f"VACUUM ANALYZE {', '.join(tables)}", "ANALYZE")
+
+
+def run_command(url: str, *args: str) -> dict:
+    """One `flask ARGS` process: its command's seconds once the app was built, its start-up,
+    its whole wall time, its peak RSS (MB) and its output."""
     env = {
         **os.environ,
         "FLASK_CONFIG": "production",
@@ -88,33 +139,42 @@ def run_command(url: str, *args: str) -> tuple[float, float, str]:
     }
     env.pop("SCHEDULER_ENABLED", None)
     env.pop("MAIL_SERVER", None)  # the digest is queued; sending is not what is measured
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", *args]
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [sys.executable, "-c", TIMED_COMMAND, *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     output = process.stdout.read().decode()
     _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"{' '.join(args)} failed:\n{output}")
-    return elapsed, usage.ru_maxrss / 1024, output
+    *lines, timing = output.strip().splitlines()
+    _, startup, _, command = timing.split()
+    return {
+        "seconds": float(command),
+        "startup": float(startup),
+        "wall": wall,
+        "peak_mb": usage.ru_maxrss / 1024,
+        "output": "\n".join(lines),
+    }
 
 
-def time_baseline(url: str) -> tuple[float, int]:
-    """One INSERT ... SELECT of every expiring and expired lot's alert into a bare table with a
-    unique key: the floor a set-based scan of this lots table stands on."""
-    from sqlalchemy import Date, bindparam, create_engine, text
+def baseline_statement():
+    """One INSERT ... SELECT of every expiring and expired lot's alert row (the key the old
+    alert table had, kind, lot and threshold as text) into a bare table with a unique key."""
+    from sqlalchemy import Date, bindparam, text
 
-    engine = create_engine(url)
     thresholds = (7, 30, 60, 90)
     when = " ".join(
         f"WHEN effective_expiry <= :d{days} "
         f"THEN 'expiring:' || CAST(id AS VARCHAR) || ':' || '{days}'"
         for days in thresholds
     )
-    statement = text(
+    return text(
         "INSERT INTO bench_baseline (dedup_key, lot_id, product_id, effective_expiry, quantity, "
         "lot_number) SELECT CASE WHEN effective_expiry < :as_of "
         f"THEN 'expired:' || CAST(id AS VARCHAR) {when} END, id, product_id, effective_expiry, "
@@ -124,6 +184,12 @@ def time_baseline(url: str) -> tuple[float, int]:
         bindparam("as_of", AS_OF, type_=Date),
         *[bindparam(f"d{d}", AS_OF + timedelta(days=d), type_=Date) for d in thresholds],
     )
+
+
+def time_baseline(engine) -> tuple[float, int]:
+    """(seconds, rows) of the baseline statement and its commit, into a new table."""
+    from sqlalchemy import text
+
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -132,56 +198,86 @@ def time_baseline(url: str) -> tuple[float, int]:
                 "lot_number VARCHAR(60))"
             )
         )
+    statement = baseline_statement()
     started = time.perf_counter()
     with engine.begin() as connection:
         inserted = connection.execute(statement).rowcount
     elapsed = time.perf_counter() - started
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE bench_baseline"))
-    engine.dispose()
     return elapsed, inserted
 
 
-@contextlib.contextmanager
-def bench_database():
-    from config import database_url
+def measure_rounds(url: str, rounds: int) -> tuple[list[dict], list[dict], list[float], int]:
+    """The first scans, the second scans and the baselines of `rounds` rounds, alternating
+    which of scan and baseline goes first."""
+    from sqlalchemy import create_engine
 
-    given = os.environ.get("BENCH_DATABASE_URL")
-    if given:
-        yield database_url(given)
-        return
-    with tempfile.TemporaryDirectory() as folder:
-        yield f"sqlite:///{Path(folder) / 'bench.sqlite3'}"
+    engine = create_engine(url)
+    scan = ["alerts", "scan", "--as-of", AS_OF.isoformat()]
+    firsts, seconds, baselines, rows = [], [], [], 0
+    for number in range(rounds):
+        empty_the_alerts(engine)
+        if number % 2:
+            baseline, rows = time_baseline(engine)
+        firsts.append(run_command(url, *scan))
+        seconds.append(run_command(url, *scan))
+        if not number % 2:
+            baseline, rows = time_baseline(engine)
+        baselines.append(baseline)
+        first, second = firsts[-1], seconds[-1]
+        print(f"round {number + 1}: first scan {first['seconds']:.3f} s (start-up "
+              f"{first['startup']:.2f} s, whole process {first['wall']:.2f} s, peak "
+              f"{first['peak_mb']:.0f} MB), second scan {second['seconds']:.3f} s, baseline "
+              f"{baseline:.3f} s: {first['seconds'] / baseline:.2f}x")  # fmt: skip
+    engine.dispose()
+    return firsts, seconds, baselines, rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lots", type=int, default=1_000_000)
-    count = parser.parse_args().lots
+    add_results_argument(parser)
+    arguments = parser.parse_args()
+    count = arguments.lots
     with bench_database() as url:
+        database = database_kind(url)
         print(f"database: {url.split('@')[-1]}")
         started = time.perf_counter()
         build_database(url, count)
         print(f"built {count:,} lots of {PRODUCTS:,} products in "
               f"{time.perf_counter() - started:.1f} s")  # fmt: skip
-        startup = min(run_command(url, "alerts", "--help")[0] for _ in range(3))
-        as_of = ["alerts", "scan", "--as-of", AS_OF.isoformat()]
-        first, first_mb, first_output = run_command(url, *as_of)
-        second, second_mb, second_output = run_command(url, *as_of)
-        baseline, baseline_rows = time_baseline(url)
-    first_net, second_net = first - startup, second - startup
-    ratio = first_net / baseline
-    print(f"start-up (flask alerts --help, best of 3): {startup:.2f} s")
-    print(f"first scan:  {first:.2f} s wall, {first_net:.2f} s net, peak {first_mb:.0f} MB")
-    print(f"             {first_output.strip()}")
-    print(f"second scan: {second:.2f} s wall, {second_net:.2f} s net, peak {second_mb:.0f} MB")
-    print(f"             {second_output.strip()}")
-    print(f"baseline (one INSERT ... SELECT, {baseline_rows:,} rows): {baseline:.2f} s")
-    print(f"first scan / baseline: {ratio:.2f}x (goal within {GOAL_RATIO:.0f}x): "
-          f"{'met' if ratio <= GOAL_RATIO else 'NOT met'}")  # fmt: skip
-    peak = max(first_mb, second_mb)
-    print(f"peak memory: {peak:.0f} MB (goal under {GOAL_PEAK_MB} MB): "
-          f"{'met' if peak < GOAL_PEAK_MB else 'NOT met'}")  # fmt: skip
+        firsts, seconds, baselines, rows = measure_rounds(url, ROUNDS)
+    print(f"first scan:  {firsts[0]['output']}")
+    print(f"second scan: {seconds[0]['output']}")
+    first = spread(run["seconds"] for run in firsts)
+    second = spread(run["seconds"] for run in seconds)
+    baseline = spread(baselines)
+    ratio = ratios(first, baseline)
+    peak = max(run["peak_mb"] for run in firsts + seconds)
+    print(f"first scan (net of start-up): {first.describe(' s', digits=3)}")
+    print(f"second scan (creates nothing): {second.describe(' s', digits=3)}")
+    print(f"baseline (one INSERT ... SELECT, {rows:,} rows): {baseline.describe(' s', digits=3)}")
+    findings = [
+        Finding(
+            benchmark="scan",
+            database=database,
+            what=f"alert scan vs one INSERT ... SELECT, {count:,} lots",
+            measured=f"{ratio.describe('x')}: scan {first.describe(' s', digits=3)}, "
+            f"baseline {baseline.describe(' s', digits=3)}",
+            goal=f"<= {GOAL_RATIO:g}x",
+            met=ratio.median <= GOAL_RATIO,
+        ),
+        Finding(
+            benchmark="scan",
+            database=database,
+            what=f"alert scan peak memory, {count:,} lots",
+            measured=f"{peak:.0f} MB",
+            goal=f"<= {GOAL_PEAK_MB} MB",
+            met=peak <= GOAL_PEAK_MB,
+        ),
+    ]
+    report(findings, arguments.results)
 
 
 if __name__ == "__main__":
