@@ -186,10 +186,13 @@ def baseline_statement():
     )
 
 
-def time_baseline(engine) -> tuple[float, int]:
-    """(seconds, rows) of the baseline statement and its commit, into a new table."""
-    from sqlalchemy import text
+def time_baseline(url: str) -> tuple[float, int]:
+    """(seconds, rows) of the baseline statement and its commit, into a new table, over a
+    connection of its own (a new server process on PostgreSQL, as the scan's is), opened
+    before the clock starts."""
+    from sqlalchemy import create_engine, text
 
+    engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -205,6 +208,7 @@ def time_baseline(engine) -> tuple[float, int]:
     elapsed = time.perf_counter() - started
     with engine.begin() as connection:
         connection.execute(text("DROP TABLE bench_baseline"))
+    engine.dispose()
     return elapsed, inserted
 
 
@@ -219,11 +223,11 @@ def measure_rounds(url: str, rounds: int) -> tuple[list[dict], list[dict], list[
     for number in range(rounds):
         empty_the_alerts(engine)
         if number % 2:
-            baseline, rows = time_baseline(engine)
+            baseline, rows = time_baseline(url)
         firsts.append(run_command(url, *scan))
         seconds.append(run_command(url, *scan))
         if not number % 2:
-            baseline, rows = time_baseline(engine)
+            baseline, rows = time_baseline(url)
         baselines.append(baseline)
         first, second = firsts[-1], seconds[-1]
         print(f"round {number + 1}: first scan {first['seconds']:.3f} s (start-up "

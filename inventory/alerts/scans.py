@@ -81,6 +81,7 @@ def scan(
 ) -> ScanRun:
     """Raise every alert due on `as_of` that was not raised before, queue one digest per
     recipient of what is new, and mark the run succeeded. Changes the session; never commits.
+    The alerts are raised at the run's start (`now` starts one when none is given).
 
     `shortfalls` are the forecast's (product_id, first short week) pairs: the forecast reads
     the clinic's planned sessions, which the inventory does not import, so the caller passes
