@@ -80,9 +80,11 @@ def expired_on_shelf(as_of: date, *, limit: int | None = None) -> list[Lot]:
 def short_products(as_of: date):
     """Products whose usable quantity on `as_of` is below their reorder point (> 0), as a
     subquery (product_id, usable, reorder_point). Each product's usable lots are summed from
-    `ix_lots_fefo_quantity` alone, one index range per product holding its usable lots only:
-    joining the products to every lot carried each lot through the join, five times slower at
-    a million lots."""
+    `ix_lots_fefo_quantity` alone, one index range per product holding its usable lots only
+    (joining the products to every lot carried each lot through the join, five times slower at
+    a million lots). The sums are kept (a materialized CTE, inside the subquery so that an
+    INSERT from it still starts with INSERT): the filter on them would otherwise sum a short
+    product's lots a second time."""
     usable = (
         select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
         .where(Lot.product_id == Product.id, *usable_lot_conditions(as_of))
@@ -95,7 +97,8 @@ def short_products(as_of: date):
             Product.reorder_point.label("reorder_point"),
         )
         .where(Product.reorder_point > 0)
-        .subquery()
+        .cte("stock_levels", nesting=True)
+        .prefix_with("MATERIALIZED")
     )
     return select(levels).where(levels.c.usable < levels.c.reorder_point).subquery()
 
