@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from api.schemas.fields import Integer, JSONBoolean
+from api.schemas.lean import LeanSchema
 from core.accounts import (
     PASSWORD_MIN_LENGTH,
     Role,
@@ -22,7 +23,7 @@ class TokenSchema(ma.Schema):
     expires_at = ma.fields.AwareDateTime()
 
 
-class UserSchema(ma.Schema):
+class UserSchema(LeanSchema):
     id = Integer(dump_only=True)
     username = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=80))
     role = ma.fields.Enum(Role, by_value=True, required=True)
