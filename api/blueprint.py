@@ -1,5 +1,6 @@
 """The JSON API's Blueprint: flask-smorest's, with a body parser that refuses what the
-database could not store or Python could not walk, before any schema sees it.
+database could not store or Python could not walk, before any schema sees it, and parsers
+that build each argument schema once, not on every request.
 
 - nesting deeper than MAX_NESTING (a 4 KB body of brackets otherwise ends in a RecursionError,
   a 500): 400;
@@ -23,7 +24,25 @@ _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 UNSTORABLE_TEXT = "Holds a character that cannot be stored (a NUL or a lone surrogate)."
 
 
-class StrictJSONParser(FlaskParser):
+class ReusingParser(FlaskParser):
+    """webargs' parser, building one instance of each schema class it is given, not one per
+    request (building a query schema cost as much as loading it): marshmallow keeps nothing
+    of a load in the schema, so one instance serves every request and thread."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._schemas: dict[type, ma.Schema] = {}
+
+    def _get_schema(self, argmap, req) -> ma.Schema:
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas.setdefault(argmap, argmap())
+            return schema
+        return super()._get_schema(argmap, req)
+
+
+class StrictJSONParser(ReusingParser):
     def _raw_load_json(self, req):
         if not is_json_request(req):
             return core.missing
@@ -101,6 +120,7 @@ PAGINATION_HEADER = {
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictJSONParser()
+    PAGINATION_ARGUMENTS_PARSER = ReusingParser()
 
     def arguments(self, schema, *, location="json", required=None, **kwargs):
         """flask-smorest's arguments, with a JSON body documented as required exactly when
