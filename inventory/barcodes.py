@@ -125,8 +125,9 @@ def lot_element_string(lot, *, gtin: str | None) -> str | None:
     keeps a page of 50 lots cheap: biip's objects cost more than the rest of the answer."""
     day = lot.expiry_date
     gtin_field = f"01{gtin}" if gtin else ""
-    # YYMMDD; day 00 for a month-only expiry.
-    expiry_field = f"17{day:%y%m}{0 if lot.expiry_month_only else day.day:02}"
+    # YYMMDD (as %y%m%d writes it, without strftime's cost); day 00 for a month-only expiry.
+    day_of_month = 0 if lot.expiry_month_only else day.day
+    expiry_field = f"17{day.year % 100:02}{day.month:02}{day_of_month:02}"
     lot_field = f"10{lot.lot_number}"
     if not (
         (not gtin or _GTIN_PATTERN.fullmatch(gtin_field))

@@ -48,12 +48,15 @@ class LotFields:
 
 @pytest.mark.parametrize("gtin", [GTIN, None, "123"])
 @pytest.mark.parametrize("month_only", [False, True])
+@pytest.mark.parametrize("expiry", [date(2030, 3, 31), date(2005, 1, 9), date(2099, 12, 1)])
 @pytest.mark.parametrize(
     "lot_number",
     ["AB-123", "M1", "X" * 20, "X" * 21, "HAS SPACE", "quote\"'%&", "a/b:c;d<e>f?g_h", "é", ""],
 )
-def test_the_element_string_is_what_biip_builds_from_the_same_fields(gtin, month_only, lot_number):
-    lot = LotFields(date(2030, 3, 31), month_only, lot_number)
+def test_the_element_string_is_what_biip_builds_from_the_same_fields(
+    gtin, month_only, expiry, lot_number
+):
+    lot = LotFields(expiry, month_only, lot_number)
     expected = biip_element_string(
         gtin=gtin, expiry_date=lot.expiry_date, month_only=month_only, lot_number=lot_number
     )
