@@ -18,6 +18,7 @@ from api import pagination
 from api.schemas.lean import LeanSchema
 from api.schemas.lots import LotQuerySchema, LotSchema
 from core.accounts import Role
+from core.audit import AuditEntry
 from inventory.barcodes import lot_element_string
 from inventory.models import Lot
 from tests import factories
@@ -146,21 +147,24 @@ def test_a_lot_read_whole_and_a_row_of_the_lot_list_dump_alike(client, login_as)
     assert one["gs1_element_string"].startswith(f"01{GTIN}")
 
 
-def test_a_page_of_lots_is_read_as_rows_without_building_lot_objects(client, login_as):
+@pytest.mark.parametrize(("url", "model"), [("/api/lots", Lot), ("/api/audit", AuditEntry)])
+def test_a_page_of_lots_or_of_the_audit_log_is_read_as_rows_without_building_objects(
+    client, login_as, url, model
+):
     for _ in range(3):
         factories.make_lot(quantity="1")
-    headers = login_as("pharmacist")
+    headers = login_as("admin")
     built = []
 
     def loaded(target, context):
         built.append(target)
 
-    event.listen(Lot, "load", loaded)
+    event.listen(model, "load", loaded)
     try:
-        answer = client.get("/api/lots", headers=headers)
+        answer = client.get(url, headers=headers)
     finally:
-        event.remove(Lot, "load", loaded)
-    assert answer.status_code == 200 and len(answer.get_json()) == 3
+        event.remove(model, "load", loaded)
+    assert answer.status_code == 200 and len(answer.get_json()) >= 3
     assert built == []
 
 
