@@ -35,7 +35,8 @@ def paginate(stmt: Select, pagination_parameters, *, columns: tuple = ()) -> lis
     With `columns`, the page answers rows of those columns (which its schema reads by name)
     rather than the select's ORM objects: a long list's page is read without building them."""
     rows = _numbered_page(_listed(stmt, columns), stmt, pagination_parameters, columns=columns)
-    return [row if columns else row[0] for row in rows]
+    # The row after the page only tells whether one follows; it is not answered.
+    return [row if columns else row[0] for row in rows[: pagination_parameters.page_size]]
 
 
 def paginate_after(

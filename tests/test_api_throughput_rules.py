@@ -216,6 +216,15 @@ def test_a_list_within_the_count_keeps_flask_smorests_header(client, login_as):
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("url", ["/api/products?page_size=2", "/api/lots?page_size=2"])
+def test_a_page_answers_its_size_though_it_reads_one_row_more(client, login_as, url):
+    for _ in range(3):
+        factories.make_lot(factories.make_product(kind="consumable", unit="piece"), quantity="1")
+    answer = client.get(url, headers=login_as("admin"))
+    assert len(answer.get_json()) == 2
+    assert json.loads(answer.headers["X-Pagination"])["next_page"] == 2
+
+
 def test_the_last_full_page_has_no_next_cursor(client, login_as):
     product = factories.make_product(kind="consumable", unit="piece")
     for _ in range(4):
