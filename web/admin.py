@@ -271,8 +271,8 @@ def condition_rules():
 
 
 def _rules_page(form: ConditionRuleForm, status: int = 200):
-    rules = db.session.scalars(select(ConditionRule).order_by(ConditionRule.code)).all()
-    return render_template("admin/condition_rules.html", rules=rules, form=form), status
+    page = page_of(select(ConditionRule).order_by(ConditionRule.code))
+    return render_template("admin/condition_rules.html", page=page, form=form), status
 
 
 @bp.route("/condition-rules", methods=["POST"])
