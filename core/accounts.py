@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from core.clock import utcnow
 from core.database import UTCDateTime, db
 from core.errors import Conflict, Invalid, NotFound
+from core.sites import Site, user_sites
 
 PASSWORD_MIN_LENGTH = 12
 
@@ -51,6 +52,8 @@ class User(UserMixin, db.Model):
     web_sessions: Mapped[list["WebSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    # Where they work (core.sites); none, for an administrator, means every site.
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by=Site.name)
 
     # Flask-Login reads `is_active`; the column is named as the API names it.
     @property
