@@ -6,14 +6,17 @@ Create Date: 2026-12-04 20:00:00
 
 An existing database becomes a chain of one: one site made from the clinic's configured name,
 address, phone and time zone, at which every pharmacist and doctor works (administrators work
-at every site, as an empty list says).
+at every site, as an empty list says). A new database gets the same site, ready for its
+first lots.
+
+The site is written from the configuration here rather than by core.sites: a migration does
+not import application code, which may change after it was written.
 
 """
 
 import sqlalchemy as sa
 from alembic import op
-
-from core.sites import default_site_values
+from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = "0019"
@@ -49,13 +52,24 @@ def upgrade():
         sa.PrimaryKeyConstraint("user_id", "site_id", name=op.f("pk_user_sites")),
     )  # fmt: skip
     op.create_index(op.f("ix_user_sites_site_id"), "user_sites", ["site_id"])
-    op.bulk_insert(sites, [{"id": 1, **default_site_values()}])
-    op.execute(
-        "INSERT INTO user_sites (user_id, site_id) SELECT id, 1 FROM users WHERE role <> 'admin'"
+    config = current_app.config
+    op.bulk_insert(
+        sites,
+        [
+            {
+                "code": "MAIN",
+                "name": config.get("CLINIC_NAME") or "Main site",
+                "address": config.get("CLINIC_ADDRESS") or None,
+                "phone": config.get("CLINIC_PHONE") or None,
+                "timezone": config.get("CLINIC_TIMEZONE") or "UTC",
+            }
+        ],
     )
-    if op.get_bind().dialect.name == "postgresql":
-        # The explicit id 1 did not move the sequence: the next site would collide with it.
-        op.execute("SELECT setval(pg_get_serial_sequence('sites', 'id'), 1)")
+    # The table holds that one site: every pharmacist and doctor works at it.
+    op.execute(
+        "INSERT INTO user_sites (user_id, site_id)"
+        " SELECT users.id, sites.id FROM users CROSS JOIN sites WHERE users.role <> 'admin'"
+    )
 
 
 def downgrade():
