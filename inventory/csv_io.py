@@ -504,12 +504,17 @@ def _insert_staged(*, reason: str, user_id: int | None, now: datetime) -> None:
 
 def _insert_many(table, rows: list[tuple]) -> None:
     """Rows, tuples of the driver's values in the table's column order, into the table in one
-    go: COPY on PostgreSQL, one executemany on SQLite."""
+    go: a binary COPY on PostgreSQL (half the time of a text one: no value is written out as
+    text to be parsed again), one executemany on SQLite."""
     connection = db.session.connection()
+    dialect = connection.dialect
     names = ", ".join(column.name for column in table.c)
-    if connection.dialect.name == "postgresql":
+    if dialect.name == "postgresql":
         cursor = connection.connection.dbapi_connection.cursor()
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            # The column types as PostgreSQL names them, without their lengths: VARCHAR(60)
+            # is varchar.
+            copy.set_types([c.type.compile(dialect).split("(")[0].lower() for c in table.c])
             for row in rows:
                 copy.write_row(row)
         return
