@@ -266,6 +266,20 @@ def test_an_import_sends_as_many_statements_for_fifty_products_as_for_one(
     assert statements_of_importing(products[:1]) == statements_of_importing(products)
 
 
+def test_an_import_gives_each_new_lot_one_receive_movement_and_none_to_the_lots_before(
+    runner, tmp_path, product
+):
+    shelved = [factories.make_lot(product, quantity="4") for _ in range(3)]
+    movements_before = db.session.scalar(select(func.count()).select_from(Movement))
+    rows = "".join(f"{product.id},NEW{n},{FAR},{n + 1}\n" for n in range(5))
+    result = runner.invoke(args=["import", "lots", write_csv(tmp_path, HEADER + rows)])
+    assert result.exit_code == 0, result.output
+    movements = db.session.scalar(select(func.count()).select_from(Movement))
+    assert movements == movements_before + 5
+    assert runner.invoke(args=["inventory", "verify"]).exit_code == 0
+    assert all(db.session.get(Lot, lot.id).quantity_on_hand == 4 for lot in shelved)
+
+
 def test_an_unknown_or_missing_column_is_reported_on_line_1(runner, tmp_path):
     result = runner.invoke(
         args=["import", "lots", write_csv(tmp_path, "product_id,lot,expiry_date,quantity\n")]
