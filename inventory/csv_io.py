@@ -468,8 +468,9 @@ def _insert_staged(*, reason: str, user_id: int | None, now: datetime) -> None:
     """The staged rows as available lots, then the `receive` movement of each: two statements
     on SQLite, one on PostgreSQL. The lots go in by last day of use (then line), which keeps
     the lots' indexes that start with it, and those that start with the product then have it,
-    filling a page at a time instead of one row in each page: at a hundred thousand lots, five
-    times faster on SQLite. FEFO's last tie-break, the id, still follows the file's lines."""
+    filling a page at a time instead of one row in each page: 200,000 lots over 500 products
+    go in three to five times faster on SQLite than in the file's order. FEFO's last
+    tie-break, the id, still follows the file's lines (ties share a last day)."""
     staged = select(
         *(_staging.c[name] for name in _LOT_COLUMNS),
         # A lot arrives sealed: its last day of use is its expiry date (see effective_expiry).
