@@ -31,6 +31,7 @@ from clinic.models import (
 from core.accounts import Role, User
 from core.audit import AuditEntry
 from core.database import PAGE_SIZE, db
+from core.sites import Site, user_sites
 from formulary.models import (
     CrossReactivityGroup,
     Serum,
@@ -258,6 +259,20 @@ def add_users(place: dict, count: int) -> None:
     roles = [list(Role)[n % len(Role)] for n in range(count)]
     for role in Role:
         new_users(roles.count(role), role)
+
+
+def add_sites(place: dict, count: int) -> None:
+    """Sites of a chain, each with a pharmacist working there."""
+    site_ids = bulk(
+        Site,
+        [{"code": factories.unique("S-").upper(), "name": factories.unique("Listed site ")}
+         for _ in range(count)],
+        timezone="Europe/Paris", address="1 Listed Street", phone="+33 1 00 00 00 00",
+    )  # fmt: skip
+    users = new_users(count)
+    bulk_links(
+        user_sites, [{"user_id": u, "site_id": s} for u, s in zip(users, site_ids, strict=True)]
+    )
 
 
 def add_audit_writes(place: dict, count: int) -> None:
@@ -512,6 +527,7 @@ API_LISTS = {
     "/api/products": Case(Role.PHARMACIST, add_products, formulary_place, DAY),
     "/api/serums": Case(Role.PHARMACIST, add_serums, formulary_place),
     "/api/sessions": Case(Role.DOCTOR, add_courses, a_clinic),
+    "/api/sites": Case(Role.DOCTOR, add_sites),
     "/api/substances": Case(Role.PHARMACIST, add_substances),
     "/api/users": Case(Role.ADMIN, add_users),
 }
@@ -525,6 +541,7 @@ WEB_LISTS = {
                    cap=RECENT_WRITES + RECENT_SCANS),
     "/admin/audit": Case(Role.ADMIN, add_audit_writes, shown=rows('class="audit-write"')),
     "/admin/condition-rules": Case(Role.ADMIN, add_condition_rules, shown=rows("<tr><td><code>")),
+    "/admin/sites": Case(Role.ADMIN, add_sites, shown=links_to("/admin/sites")),
     "/admin/users": Case(Role.ADMIN, add_users, shown=rows(r'href="/admin/users/\d+"')),
     "/alerts": Case(Role.PHARMACIST, add_alerts, query={"status": "all"},
                     shown=rows('class="alert-row ')),
@@ -557,6 +574,7 @@ NOT_LISTS = {
     "/formulary": "counts, one statement each",
     "/stock/barcode": "reads one barcode",
     "/admin/users/<id:user_id>": "one record",
+    "/admin/sites/<id:site_id>": "one record",
     "/formulary/cross-reactivity/<id:group_id>": "one record",
     "/formulary/cross-reactivity/<id:group_id>/edit": "a form",
     "/formulary/cross-reactivity/new": "a form",
