@@ -15,6 +15,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from core.clock import utcnow
 from core.database import UTCDateTime, db
 from core.errors import Conflict, Invalid, NotFound
+from core.sites import Site, sites_to_work_at, user_sites
 
 PASSWORD_MIN_LENGTH = 12
 
@@ -51,6 +52,8 @@ class User(UserMixin, db.Model):
     web_sessions: Mapped[list["WebSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    # Where they work (core.sites); none, for an administrator, means every site.
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by=Site.name)
 
     # Flask-Login reads `is_active`; the column is named as the API names it.
     @property
@@ -118,7 +121,9 @@ def create_user(
     email: str | None = None,
     active: bool = True,
     alert_emails: bool = False,
+    site_ids: list[int] | None = None,
 ) -> User:
+    """A new account; `site_ids` are where they work (core.sites.sites_to_work_at)."""
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"A user named {username!r} already exists.", {"username": ["Taken."]})
     user = User(
@@ -127,6 +132,7 @@ def create_user(
         email=email,
         active=active,
         alert_emails=alert_emails,
+        sites=sites_to_work_at(Role(role), site_ids),
     )
     user.set_password(password)
     db.session.add(user)
@@ -141,7 +147,7 @@ def get_user(user_id: int) -> User:
     return user
 
 
-USER_FIELDS = frozenset({"role", "email", "active", "alert_emails", "password"})
+USER_FIELDS = frozenset({"role", "email", "active", "alert_emails", "password", "sites"})
 
 
 def update_user(user: User, changes: dict, *, by: User) -> User:
@@ -157,6 +163,11 @@ def update_user(user: User, changes: dict, *, by: User) -> User:
         _refuse_locking_oneself_out(user, changes)
     if "role" in changes:
         user.role = Role(changes["role"])
+    # `sites` are ids; an administrator of every site made a pharmacist or a doctor needs one.
+    if "sites" in changes or ("role" in changes and not user.sites):
+        sites = sites_to_work_at(user.role, changes.get("sites"))
+        if set(sites) != set(user.sites):
+            user.sites = sites
     if "email" in changes:
         user.email = changes["email"] or None
     if "alert_emails" in changes:

@@ -172,7 +172,7 @@ class SerumRefSchema(LeanSchema):
 class ScreenedSerumSchema(LeanSchema):
     serum = ma.fields.Nested(SerumRefSchema)
     verdict = ma.fields.Function(lambda s: s.screen.verdict.value)
-    reasons = ma.fields.Function(lambda s: [r.as_dict() for r in s.screen.reasons])
+    reasons = ma.fields.Function(lambda s: [r.shared_dict for r in s.screen.reasons])
 
 
 class SafetyQuerySchema(ma.Schema):
