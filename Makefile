@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 FLASK := FLASK_CONFIG=development $(BIN)/flask --app wsgi
 
-.PHONY: run test lint chromium install install-dev clean
+.PHONY: run test lint chromium bench install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ chromium:
 
 test: lint chromium
 	$(BIN)/pytest
+
+# `make bench`: every benchmark of bench/ on SQLite, and on PostgreSQL when BENCH_DATABASE_URL
+# names a database it may drop and make again; writes bench/RESULTS.md. It takes a while.
+bench: install-dev
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

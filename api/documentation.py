@@ -38,6 +38,12 @@ def only_null_or_nested(self, field: ma.fields.Field, ret: dict, **kwargs) -> di
 class ListPositionSchema(PaginationMetadataSchema):
     """Where a page sits in its list (the X-Pagination header)."""
 
+    total_exceeds = ma.fields.Integer(
+        metadata={
+            "description": "The list holds more items than this, the most a page counts: "
+            "total, total_pages and last_page are left out."
+        },
+    )
     next_after = ma.fields.String(
         allow_none=True,
         metadata={

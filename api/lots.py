@@ -7,6 +7,7 @@ from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, AfterSchema, paginate_after
 from api.schemas.lots import (
+    LOT_ROW,
     AdjustSchema,
     DisposeSchema,
     LotQuerySchema,
@@ -35,7 +36,8 @@ blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and
 def list_lots(filters, pagination_parameters):
     """Earliest effective expiry first, unless sorted otherwise (then by id)."""
     after = filters.pop("after", None)
-    return paginate_after(lots.lot_list(**filters), pagination_parameters, after=after)
+    listed = lots.lot_list(**filters)
+    return paginate_after(listed, pagination_parameters, after=after, columns=LOT_ROW)
 
 
 @blp.route("/lots", methods=["POST"])

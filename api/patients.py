@@ -68,8 +68,10 @@ def update_patient(changes, patient_id):
 @blp.route("/patients/<id:patient_id>/allergies", methods=["GET"])
 @roles_required(*CLINICAL_ROLES)
 @blp.response(200, AllergySchema(many=True))
-def list_allergies(patient_id):
-    return patients.get_patient(patient_id).allergies
+@blp.paginate(**PAGINATION)
+def list_allergies(patient_id, pagination_parameters):
+    patients.get_patient(patient_id)  # an unknown patient: 404, not an empty list
+    return paginate(allergy_rules.allergies_query(patient_id), pagination_parameters)
 
 
 @blp.route("/patients/<id:patient_id>/allergies", methods=["POST"])

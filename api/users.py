@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from flask import current_app, request
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from api.auth import bearer_token, current_api_user, roles_required
 from api.blueprint import Blueprint
@@ -68,7 +69,8 @@ def revoke_user_sign_ins(user_id):
 @blp.response(200, UserSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_users(pagination_parameters):
-    return paginate(select(User).order_by(User.username), pagination_parameters)
+    users = select(User).options(selectinload(User.sites)).order_by(User.username)
+    return paginate(users, pagination_parameters)
 
 
 @blp.route("/users", methods=["POST"])
@@ -76,7 +78,8 @@ def list_users(pagination_parameters):
 @blp.arguments(UserCreateSchema)
 @blp.response(201, UserSchema)
 def add_user(fields):
-    return create_user(**fields)
+    site_ids = fields.pop("sites")
+    return create_user(**fields, site_ids=site_ids)
 
 
 @blp.route("/users/<id:user_id>", methods=["GET"])

@@ -24,6 +24,7 @@ from api import (
     patients,
     products,
     serums,
+    sites,
     substances,
     users,
 )
@@ -65,6 +66,7 @@ MIN_SECRET_KEY_LENGTH = 32
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 REST_BLUEPRINTS = [
     users.blp,
+    sites.blp,
     audit.blp,
     health.blp,
     substances.blp,

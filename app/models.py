@@ -10,6 +10,7 @@ import core.accounts
 import core.audit
 import core.mail
 import core.signin
+import core.sites
 import formulary.models
 import inventory.alerts.models
 import inventory.models
@@ -19,6 +20,7 @@ MODEL_MODULES = (
     core.audit,
     core.mail,
     core.signin,
+    core.sites,
     formulary.models,
     clinic.models,
     inventory.models,

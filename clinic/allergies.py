@@ -8,7 +8,8 @@ once: links it to a catalogue substance, or marks it reviewed as not relevant to
 components (kept with who and when).
 """
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
 
 from clinic.models import (
     Allergy,
@@ -49,6 +50,17 @@ def resolve_substance(substance_id: int | None = None, name: str | None = None) 
         {"substance": [f"{name!r} is not in the catalogue.{hint}"]},
         message=f"Unknown substance {name!r}.{hint}",
         suggestions=suggestions,
+    )
+
+
+def allergies_query(patient_id: int) -> Select:
+    """A patient's allergies in the order they were recorded, with the substance and the
+    reviewer each names loaded up front (a fixed number of queries whatever their number)."""
+    return (
+        select(Allergy)
+        .where(Allergy.patient_id == patient_id)
+        .options(selectinload(Allergy.substance), selectinload(Allergy.reviewed_by))
+        .order_by(Allergy.id)
     )
 
 

@@ -5,20 +5,28 @@ pure function in formulary/screen.py."""
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from clinic.models import Allergy, ConditionRule, Patient
 from core.database import db
 from formulary.graph import lineages
-from formulary.models import CrossReactivityGroup, Serum, SerumComponent, SerumStatus, Substance
+from formulary.models import (
+    CrossReactivityGroup,
+    Serum,
+    SerumComponent,
+    SerumStatus,
+    Substance,
+    SubstanceLineage,
+    cross_reactivity_members,
+)
 from formulary.screen import (
     AllergyFact,
     ConditionFact,
     CrossReactivityFact,
     PatientProfile,
-    Reason,
     Screen,
     ScreenComponent,
     Verdict,
@@ -26,11 +34,11 @@ from formulary.screen import (
     patient_reasons,
     screen_from_reasons,
     screen_serum,
+    watched_substances,
 )
 
 
-@dataclass(frozen=True)
-class SerumRef:
+class SerumRef(NamedTuple):
     id: int
     code: str
     name: str
@@ -45,8 +53,7 @@ class SerumFormula:
     components: tuple[tuple[int, str], ...]  # (substance id, substance name)
 
 
-@dataclass(frozen=True)
-class ScreenedSerum:
+class ScreenedSerum(NamedTuple):
     serum: SerumRef
     screen: Screen
 
@@ -130,19 +137,10 @@ def screen_patient_serum(patient: Patient, serum: Serum) -> Screen:
     return screen_serum(profile, components, groups=cross_reactivity_facts())
 
 
-def approved_serum_formulas() -> list[SerumFormula]:
-    """Every approved serum with its components, in two queries whatever their number."""
-    return serum_formulas(Serum.status == SerumStatus.APPROVED)
-
-
 def serum_formulas(which) -> list[SerumFormula]:
     """The serums a condition selects, with their components, in two queries whatever their
     number (no ORM relationship loading, which would batch the IN lists by the hundred)."""
-    serums = db.session.execute(
-        select(Serum.id, Serum.code, Serum.name, Serum.version)
-        .where(which)
-        .order_by(Serum.code, Serum.version)
-    ).all()
+    serums = db.session.execute(_serum_rows(which)).all()
     rows = db.session.execute(
         select(SerumComponent.serum_id, SerumComponent.substance_id, Substance.name)
         .join(Serum, Serum.id == SerumComponent.serum_id)
@@ -158,7 +156,7 @@ def serum_formulas(which) -> list[SerumFormula]:
 
 def screen_approved_serums(patient: Patient, verdict: Verdict | None = None) -> list[ScreenedSerum]:
     """Every approved serum with its verdict, safest first (then by code)."""
-    screened = screen_formulas(patient, approved_serum_formulas())
+    screened = _screen_where(patient, Serum.status == SerumStatus.APPROVED)
     if verdict is not None:
         screened = [s for s in screened if s.screen.verdict == verdict]
     return sorted(screened, key=lambda s: s.screen.verdict.rank)
@@ -169,28 +167,72 @@ def screen_serums(patient: Patient, serum_ids: set[int]) -> dict[int, Screen]:
     was planned with after a newer one is approved), in a fixed number of queries."""
     if not serum_ids:
         return {}
-    formulas = serum_formulas(Serum.id.in_(sorted(serum_ids)))
-    return {item.serum.id: item.screen for item in screen_formulas(patient, formulas)}
+    screened = _screen_where(patient, Serum.id.in_(sorted(serum_ids)))
+    return {item.serum.id: item.screen for item in screened}
 
 
-def screen_formulas(patient: Patient, formulas: list[SerumFormula]) -> list[ScreenedSerum]:
-    """The formulas screened in their order. Reasons that depend only on a substance are
-    worked out once per substance, not once per serum."""
+def _screen_where(patient: Patient, which) -> list[ScreenedSerum]:
+    """The serums a condition selects, screened, by code. A fixed number of queries whatever
+    their number, and the cost of a serum that nothing speaks against is one row: only the
+    components that reach a substance the patient's allergies watch are read, each one's
+    reasons are worked out once, and serums that raise the same reasons share one screen."""
     profile = patient_profile(patient)
     groups = cross_reactivity_facts()
-    reach = lineages({sid for formula in formulas for sid, _ in formula.components})
+    serums = db.session.execute(_serum_rows(which)).all()
+    flagged = _components_reaching(which, watched_substances(profile, groups=groups))
+    names = dict(component for components in flagged.values() for component in components)
+    reach = lineages(names)
+    by_substance = {
+        substance_id: component_reasons(
+            profile,
+            ScreenComponent(substance_id, name, tuple(reach.get(substance_id, ()))),
+            groups=groups,
+        )
+        for substance_id, name in names.items()
+    }
     common = patient_reasons(profile)
-    by_substance: dict[int, list[Reason]] = {}
+    screens: dict[tuple[tuple[int, str], ...], Screen] = {}
     screened = []
-    for formula in formulas:
-        reasons = list(common)
-        for substance_id, name in formula.components:
-            if substance_id not in by_substance:
-                component = ScreenComponent(substance_id, name, tuple(reach.get(substance_id, ())))
-                by_substance[substance_id] = component_reasons(profile, component, groups=groups)
-            reasons += by_substance[substance_id]
-        screened.append(ScreenedSerum(formula.serum, screen_from_reasons(reasons)))
+    for serum in serums:
+        components = flagged.get(serum.id, ())
+        screen = screens.get(components)
+        if screen is None:
+            reasons = [
+                *common,
+                *(r for substance_id, _ in components for r in by_substance[substance_id]),
+            ]
+            screen = screens[components] = screen_from_reasons(reasons)
+        screened.append(ScreenedSerum(SerumRef(*serum), screen))
     return screened
+
+
+def _serum_rows(which):
+    return (
+        select(Serum.id, Serum.code, Serum.name, Serum.version)
+        .where(which)
+        .order_by(Serum.code, Serum.version)
+    )
+
+
+def _components_reaching(which, watched: frozenset[int]) -> dict[int, tuple[tuple[int, str], ...]]:
+    """By serum: its components (substance id and name, in the serum's order) whose lineage
+    reaches one of the watched substances. One query; none when nothing is watched."""
+    if not watched:
+        return {}
+    reaching = select(SubstanceLineage.substance_id).where(
+        SubstanceLineage.ancestor_id.in_(sorted(watched))
+    )
+    rows = db.session.execute(
+        select(SerumComponent.serum_id, SerumComponent.substance_id, Substance.name)
+        .join(Serum, Serum.id == SerumComponent.serum_id)
+        .join(Substance, Substance.id == SerumComponent.substance_id)
+        .where(which, SerumComponent.substance_id.in_(reaching))
+        .order_by(SerumComponent.serum_id, SerumComponent.position, SerumComponent.id)
+    )
+    components: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for serum_id, substance_id, name in rows:
+        components[serum_id].append((substance_id, name))
+    return {serum_id: tuple(found) for serum_id, found in components.items()}
 
 
 def screen_pairs(pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], Screen]:
@@ -220,12 +262,28 @@ def screen_pairs(pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], Sc
 
 
 def cross_reactivity_facts() -> list[CrossReactivityFact]:
-    groups = db.session.scalars(
-        select(CrossReactivityGroup).options(selectinload(CrossReactivityGroup.members))
-    ).all()
+    """Every cross-reactivity group with its members, in one query, oldest group first (the
+    screen names the first group that links a component to an allergy)."""
+    members = cross_reactivity_members
+    rows = db.session.execute(
+        select(
+            CrossReactivityGroup.id,
+            CrossReactivityGroup.name,
+            CrossReactivityGroup.note,
+            members.c.substance_id,
+        )
+        .outerjoin(members, members.c.group_id == CrossReactivityGroup.id)
+        .order_by(CrossReactivityGroup.id)
+    )
+    groups: dict[int, tuple[str, str | None]] = {}
+    member_ids: dict[int, set[int]] = defaultdict(set)
+    for group_id, name, note, member_id in rows:
+        groups[group_id] = (name, note)
+        if member_id is not None:
+            member_ids[group_id].add(member_id)
     return [
-        CrossReactivityFact(g.id, g.name, frozenset(m.id for m in g.members), g.note)
-        for g in groups
+        CrossReactivityFact(group_id, name, frozenset(member_ids[group_id]), note)
+        for group_id, (name, note) in groups.items()
     ]
 
 
@@ -233,7 +291,7 @@ def _allergies(patient: Patient) -> list[Allergy]:
     return db.session.scalars(
         select(Allergy)
         .where(Allergy.patient_id == patient.id)
-        .options(selectinload(Allergy.substance))
+        .options(joinedload(Allergy.substance))
         .order_by(Allergy.id)
     ).all()
 

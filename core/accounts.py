@@ -8,13 +8,14 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, delete, select
-from sqlalchemy.orm import Mapped, contains_eager, mapped_column, relationship
+from sqlalchemy import ForeignKey, String, bindparam, delete, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.clock import utcnow
 from core.database import UTCDateTime, db
 from core.errors import Conflict, Invalid, NotFound
+from core.sites import Site, sites_to_work_at, user_sites
 
 PASSWORD_MIN_LENGTH = 12
 
@@ -51,6 +52,8 @@ class User(UserMixin, db.Model):
     web_sessions: Mapped[list["WebSession"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+    # Where they work (core.sites); none, for an administrator, means every site.
+    sites: Mapped[list[Site]] = relationship(secondary=user_sites, order_by=Site.name)
 
     # Flask-Login reads `is_active`; the column is named as the API names it.
     @property
@@ -118,7 +121,9 @@ def create_user(
     email: str | None = None,
     active: bool = True,
     alert_emails: bool = False,
+    site_ids: list[int] | None = None,
 ) -> User:
+    """A new account; `site_ids` are where they work (core.sites.sites_to_work_at)."""
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"A user named {username!r} already exists.", {"username": ["Taken."]})
     user = User(
@@ -127,6 +132,7 @@ def create_user(
         email=email,
         active=active,
         alert_emails=alert_emails,
+        sites=sites_to_work_at(Role(role), site_ids),
     )
     user.set_password(password)
     db.session.add(user)
@@ -141,7 +147,7 @@ def get_user(user_id: int) -> User:
     return user
 
 
-USER_FIELDS = frozenset({"role", "email", "active", "alert_emails", "password"})
+USER_FIELDS = frozenset({"role", "email", "active", "alert_emails", "password", "sites"})
 
 
 def update_user(user: User, changes: dict, *, by: User) -> User:
@@ -157,6 +163,11 @@ def update_user(user: User, changes: dict, *, by: User) -> User:
         _refuse_locking_oneself_out(user, changes)
     if "role" in changes:
         user.role = Role(changes["role"])
+    # `sites` are ids; an administrator of every site made a pharmacist or a doctor needs one.
+    if "sites" in changes or ("role" in changes and not user.sites):
+        sites = sites_to_work_at(user.role, changes.get("sites"))
+        if set(sites) != set(user.sites):
+            user.sites = sites
     if "email" in changes:
         user.email = changes["email"] or None
     if "alert_emails" in changes:
@@ -244,16 +255,20 @@ def issue_token(
     return token, record
 
 
+# The look-up every API request starts with, built once: a request pays for its query, not
+# for building and keying the statement again.
+_TOKEN_OWNER = (
+    select(User, ApiToken.expires_at)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def user_for_token(token: str, now: datetime | None = None) -> User | None:
     """The active user a token belongs to, unless the token has expired: one indexed query
     (the token by its hash, its user joined), the cost every API request starts with."""
     now = now or utcnow()
-    record = db.session.scalar(
-        select(ApiToken)
-        .join(ApiToken.user)
-        .options(contains_eager(ApiToken.user))
-        .where(ApiToken.token_hash == hash_token(token))
-    )
-    if record is None or record.expires_at <= now or not record.user.active:
+    found = db.session.execute(_TOKEN_OWNER, {"token_hash": hash_token(token)}).first()
+    if found is None or found.expires_at <= now or not found.User.active:
         return None
-    return record.user
+    return found.User

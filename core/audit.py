@@ -230,6 +230,20 @@ def _column_values(obj) -> dict:
     }
 
 
+def _created_values(obj) -> dict:
+    """A new row's columns, and the ids each many-to-many collection starts with (a user's
+    sites: rows of an association table, which the flush writes without an object of their
+    own)."""
+    values = _column_values(obj)
+    state = inspect(obj)
+    for prop in state.mapper.relationships:
+        if prop.uselist and prop.secondary is not None:
+            added = state.attrs[prop.key].history.added
+            if added:
+                values[prop.key] = {"added": [_identity(o) for o in added], "removed": []}
+    return values
+
+
 def _changed_values(obj) -> dict:
     """Old and new value of each changed column, and ids added to or removed from each
     many-to-many collection."""
@@ -268,7 +282,7 @@ def _write_audit_entries(session: Session, flush_context) -> None:
     entries = []
     for obj in session.new:
         if _audited(obj):
-            entries.append(_entry_of(session, "create", obj, _column_values(obj)))
+            entries.append(_entry_of(session, "create", obj, _created_values(obj)))
     for obj in session.dirty:
         if _audited(obj) and session.is_modified(obj):
             changes = _changed_values(obj)

@@ -47,3 +47,9 @@ class TooManyAttempts(DomainError):
     """A brake on guessing: too many recent failed sign-ins."""
 
     status = 429
+
+
+class Forbidden(DomainError):
+    """The user may not touch this record: another site's stock, for one."""
+
+    status = 403

@@ -10,6 +10,7 @@ allergy says nothing of sulfites, an ester anaesthetic allergy nothing of amides
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Protocol
 
 
@@ -122,6 +123,12 @@ class Reason:
             "condition": self.condition,
         }
 
+    @cached_property
+    def shared_dict(self) -> dict:
+        """`as_dict()` built once and shared by every serum that gives this reason: a listing
+        of thousands of serums repeats the same few reasons. Read it, never change it."""
+        return self.as_dict()
+
 
 @dataclass(frozen=True)
 class Screen:
@@ -130,10 +137,6 @@ class Screen:
 
     def as_dict(self) -> dict:
         return {"verdict": self.verdict.value, "reasons": [r.as_dict() for r in self.reasons]}
-
-
-def strongest(verdicts: Iterable[Verdict]) -> Verdict:
-    return max(verdicts, key=lambda v: v.rank, default=Verdict.SAFE)
 
 
 def screen_serum(
@@ -178,10 +181,30 @@ def component_reasons(
     return reasons
 
 
+def watched_substances(
+    profile: PatientProfile, *, groups: Sequence[CrossReactivityFact]
+) -> frozenset[int]:
+    """The substances a component must reach (itself, its classes, what it contains, any
+    depth) to raise an allergy or cross-reactivity reason for this patient: each allergy's
+    substance, and every member of each cross-reactivity group that the allergy's substance or
+    one of its classes is in. A component that reaches none of them raises no reason in
+    `component_reasons`, so a screen of many serums reads only the components that reach one.
+    """
+    watched = set()
+    for allergy in profile.allergies:
+        watched.add(allergy.substance_id)
+        classes = {link.substance_id for link in allergy.lineage if not link.via_contains}
+        for group in groups:
+            if group.member_ids & classes:
+                watched |= group.member_ids
+    return frozenset(watched)
+
+
 def screen_from_reasons(reasons: Iterable[Reason]) -> Screen:
-    """The verdict of a set of reasons (the strongest wins), reasons strongest first."""
-    ordered = sorted(reasons, key=lambda r: -r.verdict.rank)
-    return Screen(strongest(r.verdict for r in ordered), tuple(ordered))
+    """The verdict of a set of reasons (the strongest wins), reasons strongest first (in their
+    given order within one verdict)."""
+    ordered = tuple(sorted(reasons, key=lambda r: -r.verdict.rank))
+    return Screen(ordered[0].verdict if ordered else Verdict.SAFE, ordered)
 
 
 def _allergy_reason(allergy: AllergyFact, component: ScreenComponent, link: Lineage) -> Reason:

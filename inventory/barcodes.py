@@ -14,8 +14,8 @@ import re
 from datetime import date
 
 import biip
+from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
-from biip.gs1_element_strings import GS1ElementString, GS1ElementStrings
 from biip.gs1_messages import GS1Message
 from biip.gtin import Gtin
 
@@ -89,18 +89,10 @@ def read_barcode(text: str) -> BoxLabel:
 
 
 def lot_symbol(lot) -> LotSymbol:
-    """The GS1 element string of a lot: (01) its product's GTIN when it has one, (17) its
-    expiry (YYMMDD; day 00 for a month-only expiry), (10) its lot number. The fixed-length
-    fields come first and the lot number last, so that no GS separator is needed; biip builds
-    the message and adds one where an AI needs it. Receiving the element string
-    (`read_barcode`) finds the same lot again when the product has a GTIN."""
-    day = lot.expiry_date
-    expiry = f"{day:%y%m}" + ("00" if lot.expiry_month_only else f"{day:%d}")
-    fields = [f"01{lot.product.gtin}"] if lot.product.gtin else []
-    fields += [f"17{expiry}", f"10{lot.lot_number}"]
-    try:
-        elements = GS1ElementStrings(GS1ElementString.parse(field) for field in fields)
-    except biip.ParseError:
+    """The lot's element string (`element_string`) and its human-readable form, as biip reads
+    the element string; or, when the lot number has no GS1 form, why there is no symbol."""
+    value = element_string(lot)
+    if value is None:
         return LotSymbol(
             element_string=None,
             human_readable=None,
@@ -111,14 +103,45 @@ def lot_symbol(lot) -> LotSymbol:
                 "only."
             ),
         )
-    message = GS1Message.from_element_strings(elements)
-    return LotSymbol(element_string=message.value, human_readable=message.as_hri())
+    return LotSymbol(element_string=value, human_readable=GS1Message.parse(value).as_hri())
 
 
 def element_string(lot) -> str | None:
-    """The lot's GS1 element string (`lot_symbol`), or None when its lot number has no GS1
-    form."""
-    return lot_symbol(lot).element_string
+    """The GS1 element string of a lot (`lot_element_string`, with its product's GTIN)."""
+    return lot_element_string(lot, gtin=lot.product.gtin)
+
+
+def lot_element_string(lot, *, gtin: str | None) -> str | None:
+    """The GS1 element string of a lot (a Lot, or a row of its columns) and its product's
+    GTIN: (01) the GTIN when there is one, (17) the lot's expiry (YYMMDD; day 00 for a
+    month-only expiry), (10) its lot number; None when a field does not match its AI's pattern
+    in biip's table of AIs (a lot number over 20 characters, or with a space), which is what
+    biip refuses such fields for. The fixed-length fields come first and the lot number, the
+    one field that needs a GS separator after it, last: the element string is the fields one
+    after the other. Receiving it (`read_barcode`) finds the same lot again when the product
+    has a GTIN.
+
+    Matching the patterns, rather than having biip build an element string object per field,
+    keeps a page of 50 lots cheap: biip's objects cost more than the rest of the answer."""
+    day = lot.expiry_date
+    gtin_field = f"01{gtin}" if gtin else ""
+    # YYMMDD (as %y%m%d writes it, without strftime's cost); day 00 for a month-only expiry.
+    day_of_month = 0 if lot.expiry_month_only else day.day
+    expiry_field = f"17{day.year % 100:02}{day.month:02}{day_of_month:02}"
+    lot_field = f"10{lot.lot_number}"
+    if not (
+        (not gtin or _GTIN_PATTERN.fullmatch(gtin_field))
+        and _EXPIRY_PATTERN.fullmatch(expiry_field)
+        and _LOT_PATTERN.fullmatch(lot_field)
+    ):
+        return None
+    return gtin_field + expiry_field + lot_field
+
+
+# The patterns of AIs 01, 17 and 10 in biip's table.
+_GTIN_PATTERN, _EXPIRY_PATTERN, _LOT_PATTERN = (
+    re.compile(GS1ApplicationIdentifier.extract(ai).pattern) for ai in ("01", "17", "10")
+)
 
 
 def _element_strings(text: str):

@@ -1,20 +1,21 @@
 """Lots to and from CSV: an all-or-nothing import that names the line of every bad row, and a
 streamed export.
 
-The import checks the whole file before it writes a lot: it streams the file, a chunk of rows
-at a time, into a temporary table, checks across rows there in SQL, then inserts the lots and
-their `receive` movements with one Core statement each (no ORM object per row), which is what
-keeps a million-line file in bounded memory and a hundred thousand lots in seconds. Bulk
-statements bypass the audit log's flush hook, so the import records one summary entry itself.
+The import checks the whole file before it keeps a lot. It streams the file, a chunk of rows
+at a time, into a temporary table (the fields of each row checked in Python, each spelling of a
+value once), then inserts the lots and their `receive` movements set-based, all products at
+once, with no ORM object or SQLAlchemy parameter set per row: that keeps a million-line file in
+bounded memory and a hundred thousand lots in seconds. The lots' unique index is the check that
+no lot repeats one of the file or of the shelf; when it refuses, the inserts are undone and the
+checks across rows name every such line. Bulk statements bypass the audit log's flush hook, so
+the import records one summary entry itself.
 """
 
 import codecs
 import csv
-import dataclasses
 import heapq
-import operator
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
@@ -33,11 +34,12 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.exc import IntegrityError
 
 from core import audit
 from core.clock import clinic_timezone, clinic_today
 from core.database import MAX_ID, UTCDateTime, db, widen_sqlite_page_cache
-from inventory.expiry import ExpiryFormatError, effective_expiry, parse_expiry
+from inventory.expiry import ExpiryFormatError, parse_expiry
 from inventory.models import (
     LOT_NUMBER_LENGTH,
     QUANTITY_MAX,
@@ -58,10 +60,10 @@ EXPORT_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "id", "status", "effecti
 CHUNK_SIZE = 5000
 # A file with thousands of bad rows is reported by its first errors; the count says the rest.
 MAX_REPORTED_ERRORS = 100
-# A hostile file may spell every expiry differently: remember only so many spellings.
+# A hostile file may spell every value differently: remember only so many spellings of each.
 MAX_REMEMBERED_SPELLINGS = 10_000
 _STORAGES = {storage.value for storage in Storage}
-_DIGITS = re.compile(r"[0-9]+")
+_ASCII_DIGITS = frozenset("0123456789")
 _lots = Lot.__table__
 _movements = Movement.__table__
 
@@ -70,12 +72,11 @@ _movements = Movement.__table__
 _staging = Table(
     "lot_import",
     MetaData(),
-    Column("line", Integer, primary_key=True),
+    Column("line", Integer, primary_key=True, autoincrement=False),
     Column("product_id", Integer, nullable=False),
     Column("lot_number", String(LOT_NUMBER_LENGTH), nullable=False),
     Column("expiry_date", Date, nullable=False),
     Column("expiry_month_only", Boolean, nullable=False),
-    Column("effective_expiry", Date, nullable=False),
     Column("quantity_on_hand", Quantity, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("supplier", String(SUPPLIER_LENGTH)),
@@ -93,11 +94,11 @@ class LotImportError(Exception):
         super().__init__(f"{self.total} error(s) in the file; nothing was imported.")
 
 
-@dataclasses.dataclass
+@dataclass
 class _Validation:
     now: datetime
     today: date
-    errors: list[tuple[int, str]] = dataclasses.field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
     error_count: int = 0
 
     def error(self, line: int, message: str) -> None:
@@ -125,8 +126,8 @@ def import_lots(
     the shelf. Never commits.
 
     Memory stays bounded whatever the file's size: the checked rows go, a chunk at a time, to
-    a temporary table, where the checks across rows are SQL and from which the lots and their
-    movements are inserted by one statement each."""
+    a temporary table, from which the lots and their movements are inserted set-based, and
+    where the checks across rows are SQL."""
     check = _Validation(now=now, today=clinic_today(now))
     reader = csv.reader(_text_lines(lines, check))
     try:
@@ -139,21 +140,26 @@ def import_lots(
     connection = db.session.connection()
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_staging.name}")
     _staging.create(connection)
-    _stage_rows(reader, columns, check)
-    if refusal := check.refusal(_repeated_lots(), _lots_on_the_shelf()):
-        raise refusal
-    count = db.session.scalar(select(func.count()).select_from(_staging))
-    if not count:
+    staged = _stage_rows(reader, _RowReader(check, columns, connection.dialect), check)
+    if check.error_count:
+        raise check.refusal(_repeated_lots(), _lots_on_the_shelf())
+    if not staged.lots:
         raise LotImportError(["line 2: the file has no lots"])
-    _insert_staged(reason=f"imported from {source}", user_id=user_id, now=now)
-    product_ids = db.session.scalars(select(_staging.c.product_id).distinct()).all()
+    try:
+        with db.session.begin_nested():
+            _insert_staged(reason=f"imported from {source}", user_id=user_id, now=now)
+    except IntegrityError:
+        # A lot of the file is already on the shelf, or named twice in the file: which lines.
+        if refusal := check.refusal(_repeated_lots(), _lots_on_the_shelf()):
+            raise refusal from None
+        raise
     _staging.drop(connection)
     audit.record(
         "import",
         "lots",
-        changes={"lots": count, "source": source, "product_ids": sorted(product_ids)},
+        changes={"lots": staged.lots, "source": source, "product_ids": sorted(staged.products)},
     )
-    return count
+    return staged.lots
 
 
 def _text_lines(lines: Iterable[bytes], check: _Validation) -> Iterator[str]:
@@ -189,10 +195,18 @@ def _read_header(header: list[str] | None, check: _Validation) -> list[str]:
     return columns
 
 
-def _stage_rows(reader, columns: list[str], check: _Validation) -> None:
-    parse = _RowParser(check)
-    products = _ProductShelfLives()
-    chunk: list[dict] = []
+@dataclass
+class _Staged:
+    """What went into the temporary table: how many lots, of which products."""
+
+    lots: int = 0
+    products: set[int] = field(default_factory=set)
+
+
+def _stage_rows(reader, read_row: "_RowReader", check: _Validation) -> _Staged:
+    products = _KnownProducts()
+    staged = _Staged()
+    chunk: list[tuple] = []
     while True:
         try:
             record = next(reader, None)
@@ -200,161 +214,206 @@ def _stage_rows(reader, columns: list[str], check: _Validation) -> None:
             check.error(reader.line_num, f"not CSV ({error})")
             continue
         if record is None or len(chunk) >= CHUNK_SIZE:
-            _stage(chunk, products, check)
+            _stage(chunk, products, check, staged)
             chunk = []
         if record is None:
-            return
-        if not any(cell.strip() for cell in record):
+            return staged
+        text = "".join(record)
+        if not text or text.isspace():
             continue
-        line = reader.line_num
-        row = parse(line, dict(zip(columns, record, strict=False)), len(record) - len(columns))
+        if "\x00" in text:
+            check.error(reader.line_num, "a NUL character, which no text may hold")
+            continue
+        row = read_row(reader.line_num, record)
         if row is not None:
             chunk.append(row)
 
 
-def _stage(chunk: list[dict], products: "_ProductShelfLives", check: _Validation) -> None:
-    """Rows of known products, with their last day of use, into the temporary table."""
-    products.look_up({row["product_id"] for row in chunk})
-    staged = []
-    for row in chunk:
-        if row["product_id"] not in products.known:
-            check.error(row["line"], f"product_id: no product with id {row['product_id']}")
-            continue
-        row["effective_expiry"] = effective_expiry(
-            row["expiry_date"],
-            None,
-            days_after_opening=products.known[row["product_id"]],
-        )
-        staged.append(row)
-    if staged:
-        _insert_many(_staging, staged)
+def _stage(
+    chunk: list[tuple], products: "_KnownProducts", check: _Validation, staged: _Staged
+) -> None:
+    """The rows of known products into the temporary table."""
+    named = {row[_PRODUCT] for row in chunk}
+    products.look_up(named)
+    known = [row for row in chunk if row[_PRODUCT] in products.known]
+    if len(known) < len(chunk):
+        for row in chunk:
+            if row[_PRODUCT] not in products.known:
+                check.error(row[_LINE], f"product_id: no product with id {row[_PRODUCT]}")
+    if known:
+        _insert_many(_staging, known)
+        staged.lots += len(known)
+        staged.products |= named & products.known
 
 
-class _ProductShelfLives:
-    """Each product's days after opening, looked up once (a file names a few hundred)."""
+class _KnownProducts:
+    """Which of the products a file names exist, each looked up once (a file names a few
+    hundred)."""
 
     def __init__(self):
-        self.known: dict[int, int | None] = {}
+        self.known: set[int] = set()
         self.checked: set[int] = set()
 
     def look_up(self, ids: set[int]) -> None:
         new = sorted(ids - self.checked)
         for start in range(0, len(new), 500):
-            stmt = select(Product.id, Product.days_after_opening).where(
-                Product.id.in_(new[start : start + 500])
-            )
-            self.known.update(db.session.execute(stmt).tuples().all())
+            stmt = select(Product.id).where(Product.id.in_(new[start : start + 500]))
+            self.known.update(db.session.scalars(stmt))
         self.checked.update(new)
 
 
-class _RowParser:
-    """Turns one CSV record into the values of a lot, reporting each bad field."""
+class _Fault(str):
+    """What is wrong with a field, in place of its value."""
 
-    def __init__(self, check: _Validation):
+
+class _Spellings(dict):
+    """What each spelling of a field reads as (its value as the database takes it, or the
+    _Fault naming what is wrong with it), worked out once: a hundred thousand lines spell
+    their products, dates, quantities, suppliers and storages a few hundred ways."""
+
+    def __init__(self, read: Callable[[str], object]):
+        super().__init__()
+        self.read = read
+
+    def __missing__(self, text: str):
+        value = self.read(text)
+        if len(self) < MAX_REMEMBERED_SPELLINGS:
+            self[text] = value
+        return value
+
+
+# Where a staged row (a tuple in the temporary table's column order) holds its line and product.
+_LINE, _PRODUCT = 0, 1
+
+
+class _RowReader:
+    """Turns one CSV record into the row of the temporary table, or reports each bad field."""
+
+    def __init__(self, check: _Validation, columns: list[str], dialect):
         self.check = check
-        # Thousands of lots share a handful of expiry dates: parse each spelling once.
-        self.expiries: dict[str, tuple[date, bool] | str] = {}
+        self.width = len(columns)
+        # A column the file leaves out reads the blank cell appended to every record.
+        self.at = {name: columns.index(name) if name in columns else self.width
+                   for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)}  # fmt: skip
+        bind = _binders(dialect)
+        self.product_ids = _Spellings(self._product_id)
+        self.expiries = _Spellings(
+            lambda text: self._expiry(text, bind["expiry_date"], bind["expiry_month_only"])
+        )
+        self.quantities = _Spellings(lambda text: self._quantity(text, bind["quantity_on_hand"]))
+        self.suppliers = _Spellings(self._supplier)
+        self.storages = _Spellings(self._storage)
+        self.received = _Spellings(lambda text: self._received_at(text, bind["received_at"]))
 
-    def __call__(self, line: int, values: dict, extra_cells: int) -> dict | None:
-        before = self.check.error_count
-        if extra_cells > 0:
-            self.check.error(line, f"{extra_cells} cell(s) more than the header names")
-        if any("\x00" in value for value in values.values()):
-            self.check.error(line, "a NUL character, which no text may hold")
+    def __call__(self, line: int, record: list[str]) -> tuple | None:
+        cells = len(record)
+        if cells > self.width:
+            self.check.error(line, f"{cells - self.width} cell(s) more than the header names")
+            del record[self.width :]
+        elif cells < self.width:
+            record.extend([""] * (self.width - cells))
+        record.append("")
+        at = self.at
+        fields = (
+            self.product_ids[record[at["product_id"]]],
+            _lot_number(record[at["lot_number"]]),
+            self.expiries[record[at["expiry_date"]]],
+            self.quantities[record[at["quantity"]]],
+            self.received[record[at["received_at"]]],
+            self.suppliers[record[at["supplier"]]],
+            self.storages[record[at["storage"]]],
+        )
+        if _Fault in map(type, fields):
+            for fault in fields:
+                if type(fault) is _Fault:
+                    self.check.error(line, fault)
             return None
-        row = {
-            "line": line,
-            "product_id": self._product_id(line, values.get("product_id", "")),
-            "lot_number": self._lot_number(line, unescaped(values.get("lot_number", ""))),
-            "quantity_on_hand": self._quantity(line, values.get("quantity", "")),
-            "supplier": self._supplier(line, unescaped(values.get("supplier", ""))),
-            "storage": self._storage(line, values.get("storage", "")),
-            "received_at": self._received_at(line, values.get("received_at", "")),
-        }
-        expiry = self._expiry(line, values.get("expiry_date", ""))
-        if self.check.error_count > before:
-            return None
-        row["expiry_date"], row["expiry_month_only"] = expiry
-        return row
+        product_id, lot_number, expiry, quantity, received_at, supplier, storage = fields
+        # The expiry reads as its day and whether only its month was printed.
+        return (line, product_id, lot_number, *expiry, quantity, received_at, supplier, storage)
 
-    def _product_id(self, line, text):
+    @staticmethod
+    def _product_id(text: str):
         text = text.strip()
-        if not _DIGITS.fullmatch(text):
-            self.check.error(line, f"product_id: {text!r} is not a product id")
-            return None
-        number = int(text)
-        if number > MAX_ID:
-            self.check.error(line, f"product_id: no product with id {text}")
-        return number
+        if not text or not _ASCII_DIGITS.issuperset(text):
+            return _Fault(f"product_id: {text!r} is not a product id")
+        if int(text) > MAX_ID:
+            return _Fault(f"product_id: no product with id {text}")
+        return int(text)
 
-    def _lot_number(self, line, text):
-        text = text.strip()
-        if not text:
-            self.check.error(line, "lot_number: missing")
-        elif len(text) > LOT_NUMBER_LENGTH:
-            self.check.error(line, f"lot_number: longer than {LOT_NUMBER_LENGTH} characters")
-        return text
+    def _expiry(self, text: str, bind_day, bind_month_only):
+        try:
+            day, month_only = parse_expiry(text)
+        except ExpiryFormatError as error:
+            return _Fault(f"expiry_date: not a date ({error})")
+        if day < self.check.today:
+            return _Fault(f"expiry_date: {day.isoformat()} is already past (expired lot)")
+        return bind_day(day), bind_month_only(month_only)
 
-    def _expiry(self, line, text):
-        known = self.expiries.get(text)
-        if known is None:
-            try:
-                known = parse_expiry(text)
-            except ExpiryFormatError as error:
-                known = f"expiry_date: not a date ({error})"
-            if len(self.expiries) < MAX_REMEMBERED_SPELLINGS:
-                self.expiries[text] = known
-        if isinstance(known, str):
-            self.check.error(line, known)
-            return None, False
-        if known[0] < self.check.today:
-            self.check.error(
-                line, f"expiry_date: {known[0].isoformat()} is already past (expired lot)"
-            )
-        return known
-
-    def _quantity(self, line, text):
+    @staticmethod
+    def _quantity(text: str, bind):
         try:
             amount = Decimal(text.strip())
         except InvalidOperation:
-            self.check.error(line, f"quantity: {text!r} is not a number")
-            return None
+            return _Fault(f"quantity: {text!r} is not a number")
         if not amount.is_finite() or amount <= 0:
-            self.check.error(line, f"quantity: {text!r} must be more than 0")
-        elif amount > QUANTITY_MAX:
-            self.check.error(line, f"quantity: more than {QUANTITY_MAX:,} in one lot")
-        elif amount.as_tuple().exponent < -QUANTITY_PLACES:
-            self.check.error(line, f"quantity: at most {QUANTITY_PLACES} decimal places")
-        return amount
+            return _Fault(f"quantity: {text!r} must be more than 0")
+        if amount > QUANTITY_MAX:
+            return _Fault(f"quantity: more than {QUANTITY_MAX:,} in one lot")
+        if amount.as_tuple().exponent < -QUANTITY_PLACES:
+            return _Fault(f"quantity: at most {QUANTITY_PLACES} decimal places")
+        return bind(amount)
 
-    def _supplier(self, line, text):
-        text = text.strip()
+    @staticmethod
+    def _supplier(text: str):
+        text = unescaped(text).strip()
         if len(text) > SUPPLIER_LENGTH:
-            self.check.error(line, f"supplier: longer than {SUPPLIER_LENGTH} characters")
+            return _Fault(f"supplier: longer than {SUPPLIER_LENGTH} characters")
         return text or None
 
-    def _storage(self, line, text):
+    @staticmethod
+    def _storage(text: str):
         text = text.strip().lower() or Storage.ROOM.value
         if text not in _STORAGES:
-            self.check.error(
-                line, f"storage: {text!r} is not one of {', '.join(sorted(_STORAGES))}"
-            )
+            return _Fault(f"storage: {text!r} is not one of {', '.join(sorted(_STORAGES))}")
         return text
 
-    def _received_at(self, line, text):
+    def _received_at(self, text: str, bind):
         text = text.strip()
         if not text:
-            return self.check.now
+            return bind(self.check.now)
         try:
             moment = datetime.fromisoformat(text)
         except ValueError:
-            self.check.error(line, f"received_at: {text!r} is not an ISO 8601 date or time")
-            return None
+            return _Fault(f"received_at: {text!r} is not an ISO 8601 date or time")
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=clinic_timezone())
         if moment > self.check.now:
-            self.check.error(line, "received_at: in the future")
-        return moment
+            return _Fault("received_at: in the future")
+        return bind(moment)
+
+
+def _lot_number(text: str) -> str:
+    """Each lot's own: never worth remembering."""
+    text = unescaped(text).strip()
+    if not text:
+        return _Fault("lot_number: missing")
+    if len(text) > LOT_NUMBER_LENGTH:
+        return _Fault(f"lot_number: longer than {LOT_NUMBER_LENGTH} characters")
+    return text
+
+
+def _binders(dialect) -> dict[str, Callable]:
+    """Each column of the temporary table's conversion of a value into what the driver takes
+    (the column type's own bind processor), applied once per spelling instead of per row."""
+
+    def unchanged(value):
+        return value
+
+    return {
+        column.name: column.type.dialect_impl(dialect).bind_processor(dialect) or unchanged
+        for column in _staging.c
+    }
 
 
 def _repeated_lots() -> tuple[list[tuple[int, str]], int]:
@@ -400,65 +459,68 @@ def _first_and_count(stmt, message) -> tuple[list[tuple[int, str]], int]:
     return [message(row) for row in first], count
 
 
+_LOT_COLUMNS = ["product_id", "lot_number", "expiry_date", "expiry_month_only",
+                "quantity_on_hand", "received_at", "supplier", "storage"]  # fmt: skip
+_MOVEMENT_COLUMNS = ["lot_id", "kind", "quantity", "reason", "user_id", "created_at"]
+
+
 def _insert_staged(*, reason: str, user_id: int | None, now: datetime) -> None:
-    """The staged rows as available lots, then the `receive` movement of each, found again
-    by (product_id, lot_number) through the lots' unique index: two statements in all."""
-    lot_columns = [
-        "product_id", "lot_number", "expiry_date", "expiry_month_only", "effective_expiry",
-        "quantity_on_hand", "received_at", "supplier", "storage",
-    ]  # fmt: skip
+    """The staged rows as available lots, then the `receive` movement of each: two statements
+    on SQLite, one on PostgreSQL. The lots go in by last day of use (then line), which keeps
+    the lots' indexes that start with it, and those that start with the product then have it,
+    filling a page at a time instead of one row in each page: 200,000 lots over 500 products
+    go in three to five times faster on SQLite than in the file's order. FEFO's last
+    tie-break, the id, still follows the file's lines (ties share a last day)."""
     staged = select(
-        *(_staging.c[name] for name in lot_columns),
+        *(_staging.c[name] for name in _LOT_COLUMNS),
+        # A lot arrives sealed: its last day of use is its expiry date (see effective_expiry).
+        _staging.c.expiry_date,
         literal(LotStatus.AVAILABLE.value, String),
-    ).order_by(_staging.c.line)
-    db.session.execute(insert(_lots).from_select([*lot_columns, "status"], staged))
-    new_lots = select(
-        _lots.c.id,
-        literal(MovementKind.RECEIVE.value, String),
-        _lots.c.quantity_on_hand,
-        literal(reason, Text),
-        literal(user_id, Integer),
-        literal(now, UTCDateTime),
-    ).join(
-        _staging,
-        and_(
-            _lots.c.product_id == _staging.c.product_id,
-            _lots.c.lot_number == _staging.c.lot_number,
-        ),
-    )
-    movement_columns = ["lot_id", "kind", "quantity", "reason", "user_id", "created_at"]
-    db.session.execute(insert(_movements).from_select(movement_columns, new_lots))
+    ).order_by(_staging.c.expiry_date, _staging.c.line)
+    new_lots = insert(_lots).from_select([*_LOT_COLUMNS, "effective_expiry", "status"], staged)
+
+    def receipts(lots):
+        return select(
+            lots.c.id,
+            literal(MovementKind.RECEIVE.value, String),
+            lots.c.quantity_on_hand,
+            literal(reason, Text),
+            literal(user_id, Integer),
+            literal(now, UTCDateTime),
+        )
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        # The movements take the new lots' ids from the insert itself (a data-modifying CTE).
+        inserted = new_lots.returning(_lots.c.id, _lots.c.quantity_on_hand).cte("new_lots")
+        db.session.execute(insert(_movements).from_select(_MOVEMENT_COLUMNS, receipts(inserted)))
+        return
+    # SQLite gives a new row the next id after the highest, and this transaction writes alone
+    # (a write of a transaction that read before another one committed fails): the new lots
+    # are those past the highest id before the insert.
+    before = db.session.scalar(select(func.coalesce(func.max(_lots.c.id), 0)))
+    db.session.execute(new_lots)
+    new = receipts(_lots).where(_lots.c.id > before).order_by(_lots.c.id)
+    db.session.execute(insert(_movements).from_select(_MOVEMENT_COLUMNS, new))
 
 
-def _insert_many(table, rows: list[dict]) -> None:
-    """The rows into the table in one go, each value converted by its column type's own bind
-    processor (where it has one) but without SQLAlchemy building a parameter set per row,
-    which costs more than the insert itself at a hundred thousand rows: COPY on PostgreSQL,
-    one executemany on SQLite."""
+def _insert_many(table, rows: list[tuple]) -> None:
+    """Rows, tuples of the driver's values in the table's column order, into the table in one
+    go: a binary COPY on PostgreSQL (half the time of a text one: no value is written out as
+    text to be parsed again), one executemany on SQLite."""
     connection = db.session.connection()
     dialect = connection.dialect
-    columns = list(table.c)
-    converted = [
-        (column.name, process)
-        for column in columns
-        if (process := column.type.dialect_impl(dialect).bind_processor(dialect))
-    ]
-    for row in rows:
-        for name, process in converted:
-            row[name] = process(row[name])
-    values_of = operator.itemgetter(*(column.name for column in columns))
-    names = ", ".join(column.name for column in columns)
+    names = ", ".join(column.name for column in table.c)
     if dialect.name == "postgresql":
         cursor = connection.connection.dbapi_connection.cursor()
-        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {table.name} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            # The column types as PostgreSQL names them, without their lengths: VARCHAR(60)
+            # is varchar.
+            copy.set_types([c.type.compile(dialect).split("(")[0].lower() for c in table.c])
             for row in rows:
-                copy.write_row(values_of(row))
+                copy.write_row(row)
         return
-    placeholders = ", ".join("?" * len(columns))
-    connection.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})",
-        [values_of(row) for row in rows],
-    )
+    placeholders = ", ".join("?" * len(table.c))
+    connection.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({placeholders})", rows)
 
 
 def export_rows(batch_size: int = 2000) -> Iterator[list]:

@@ -2,12 +2,11 @@
 effective expiry first (ties: earliest received), splitting across lots when needed."""
 
 import dataclasses
-import itertools
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from core.clock import clinic_today, day_text
 from core.database import db
@@ -32,15 +31,18 @@ class Pick:
         return self.lot.lot_number
 
 
-# Lots read at a time: a dispense of one unit from a product with a million usable lots reads
-# the first window only.
-LOT_WINDOW = 100
+# Lots read at a time: the first read takes a few, each next one twice as many as the last,
+# up to the largest. A dispense from one lot reads a few lots (of a million on the shelf), one
+# that empties hundreds reads them in a handful of statements.
+FIRST_WINDOW = 4
+LARGEST_WINDOW = 1024
 
 
 def usable_lots(product_id: int, day: date, *, lock: bool = False) -> Iterator[Lot]:
     """The product's lots usable on that day, in FEFO order, read a window at a time as the
-    caller goes on. With `lock` their rows stay locked until the transaction ends
-    (PostgreSQL), so that picks made from them hold."""
+    caller goes on, each window after the last lot of the one before (never an OFFSET, which
+    reads again every lot it skips). With `lock` their rows stay locked until the transaction
+    ends (PostgreSQL), so that picks made from them hold."""
     stmt = (
         select(Lot)
         .where(
@@ -51,11 +53,19 @@ def usable_lots(product_id: int, day: date, *, lock: bool = False) -> Iterator[L
     )
     if lock:
         stmt = stmt.with_for_update().execution_options(populate_existing=True)
-    for start in itertools.count(0, LOT_WINDOW):
-        window = list(db.session.scalars(stmt.limit(LOT_WINDOW).offset(start)))
+    after, size = stmt, FIRST_WINDOW
+    while True:
+        window = list(db.session.scalars(after.limit(size)))
         yield from window
-        if len(window) < LOT_WINDOW:
+        if len(window) < size:
             return
+        last = window[-1]
+        after = stmt.where(
+            # The first condition is the second's index range: FEFO's order leads with it.
+            Lot.effective_expiry >= last.effective_expiry,
+            tuple_(*FEFO_ORDER) > (last.effective_expiry, last.received_at, last.id),
+        )
+        size = min(2 * size, LARGEST_WINDOW)
 
 
 def fefo_picks(product_id: int, quantity: Decimal, *, day: date, lock: bool = False) -> list[Pick]:
@@ -63,9 +73,9 @@ def fefo_picks(product_id: int, quantity: Decimal, *, day: date, lock: bool = Fa
     is short (nothing is picked then)."""
     picks = []
     missing = quantity
-    for lot in usable_lots(product_id, day, lock=lock):
-        if missing <= 0:
-            break
+    lots = usable_lots(product_id, day, lock=lock)
+    # Stop as soon as the quantity is covered: asking for one more lot may read a window.
+    while missing > 0 and (lot := next(lots, None)) is not None:
         taken = min(lot.quantity_on_hand, missing)
         picks.append(Pick(lot, taken))
         missing -= taken

@@ -11,6 +11,7 @@ from core.audit import acting_as
 from core.clock import clinic_today, utcnow
 from core.database import db, unit_of_work
 from core.errors import DomainError
+from core.sites import Site, ensure_a_site
 from formulary.seed import seed_catalogue, seed_demo_serums
 from inventory.demo import seed_demo_stock
 from ops.alerts_cli import alerts_cli
@@ -33,17 +34,30 @@ DEMO_USERS = [
 @click.option("--role", required=True, type=click.Choice([role.value for role in Role]))
 @click.option("--email", default=None)
 @click.option(
+    "--site",
+    "site_codes",
+    multiple=True,
+    help="The code of a site they work at (repeat for several); default: the clinic's only "
+    "site for a pharmacist or a doctor, every site for an administrator.",
+)
+@click.option(
     "--password",
     prompt=True,
     hide_input=True,
     confirmation_prompt=True,
     help="Prompted for when not given (at least 12 characters).",
 )
-def create_user_command(username, role, email, password):
+def create_user_command(username, role, email, site_codes, password):
     """Create a user."""
     try:
         with acting_as(None, "cli"), unit_of_work():
-            user = create_user(username=username, role=role, password=password, email=email)
+            user = create_user(
+                username=username,
+                role=role,
+                password=password,
+                email=email,
+                site_ids=_site_ids(site_codes),
+            )
     except DomainError as error:
         detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in error.errors.items())
         raise click.ClickException(f"{error.message} {detail}".strip()) from None
@@ -61,6 +75,7 @@ def seed_command(demo):
         )
     try:
         with acting_as(None, "seed"), unit_of_work():
+            new_site = ensure_a_site()
             report = seed_catalogue()
             seed_condition_rules()
             if demo:
@@ -74,6 +89,8 @@ def seed_command(demo):
                 lots_added = seed_demo_stock(utcnow())
     except DomainError as error:
         raise click.ClickException(f"Seeding refused: {error.message}") from None
+    if new_site is not None:
+        click.echo(f"Site: {new_site.name} ({new_site.code}), the clinic's first.")
     click.echo(f"Catalogue: {report.summary()}.")
     for skipped in report.skipped:
         click.echo(f"  left as it is: {skipped}")
@@ -85,6 +102,14 @@ def seed_command(demo):
         click.echo("Demo users (username / password):")
         for username, role, password, _ in DEMO_USERS:
             click.echo(f"  {role.value:<11} {username} / {password}")
+
+
+def _site_ids(codes: tuple[str, ...]) -> list[int]:
+    ids = dict(db.session.execute(db.select(Site.code, Site.id).where(Site.code.in_(codes))).all())
+    unknown = [code for code in codes if code not in ids]
+    if unknown:
+        raise click.ClickException(f"No site with the code {', '.join(unknown)}.")
+    return [ids[code] for code in codes]
 
 
 def _user_named(username: str) -> User | None:

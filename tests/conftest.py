@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
-from sqlalchemy import event, text
+from sqlalchemy import event, insert, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from app import create_app
 from config import database_url as driver_url
 from core.database import db
+from core.sites import Site, default_site_values
 from tests import factories, servers
 from tests.databases import scratch_database
 
@@ -36,9 +37,17 @@ def app(database_url):
     with app.app_context():
         _empty_database()
         db.create_all()
+        _add_the_clinic_site()
     yield app
     with app.app_context():
         db.engine.dispose()
+
+
+def _add_the_clinic_site() -> None:
+    """The one site the migrations give every database (core.sites); written without the
+    audit log, which every test starts empty."""
+    with db.engine.begin() as connection:
+        connection.execute(insert(Site).values(default_site_values()))
 
 
 def _empty_database() -> None:

@@ -8,8 +8,11 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from core.accounts import Role, User, issue_token
 from core.database import db
+from core.sites import Site, create_site
 from inventory.lots import Expiry, receive
 from inventory.products import create_product
 
@@ -29,11 +32,30 @@ def unique(prefix: str) -> str:
 
 
 def make_user(role: str | Role = Role.ADMIN, password: str = DEFAULT_PASSWORD, **fields) -> User:
+    """A user; a pharmacist or a doctor works at the clinic's first site unless `sites` says
+    otherwise, an administrator at every site."""
     fields.setdefault("username", unique(f"{Role(role).value}-"))
     fields.setdefault("email", f"{fields['username']}@clinic.example")
+    if "sites" not in fields:
+        first = clinic_site()
+        fields["sites"] = [] if Role(role) == Role.ADMIN or first is None else [first]
     user = User(role=Role(role), **fields)
     user.set_password(password)
     return save(user)
+
+
+def clinic_site() -> Site | None:
+    """The site every test database starts with (tests/conftest.py; the migrations make it)."""
+    return db.session.scalar(select(Site).order_by(Site.id).limit(1))
+
+
+def make_site(**fields) -> Site:
+    fields.setdefault("code", unique("SITE-"))
+    fields.setdefault("name", f"Clinic {fields['code']}")
+    fields.setdefault("timezone", "Europe/Paris")
+    site = create_site(**fields)
+    db.session.commit()
+    return site
 
 
 def auth_header(user: User, lifetime: timedelta = timedelta(hours=1)) -> dict:

@@ -4,7 +4,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from core.clock import clinic_today
 from core.database import db
@@ -114,11 +114,12 @@ def test_a_dispense_beyond_the_usable_stock_is_a_conflict_and_changes_nothing():
 
 
 def test_a_dispense_reads_only_the_lots_it_needs_a_window_at_a_time(monkeypatch):
-    monkeypatch.setattr(fefo, "LOT_WINDOW", 3)
+    monkeypatch.setattr(fefo, "FIRST_WINDOW", 2)
+    monkeypatch.setattr(fefo, "LARGEST_WINDOW", 4)
     product = factories.make_product()
     lots_by_expiry = [
         factories.make_lot(product, quantity="1", expiry_date=date(2025, 6, day)).lot_number
-        for day in range(1, 8)
+        for day in range(1, 13)
     ]
     product_id = product.id
     loaded = []
@@ -127,13 +128,52 @@ def test_a_dispense_reads_only_the_lots_it_needs_a_window_at_a_time(monkeypatch)
     try:
         db.session.expunge_all()
         one = dispense(product_id, Decimal(1), reason=None, user_id=None, now=NOW)
-        assert len(loaded) == 3  # one window, not the seven lots
+        assert loaded == lots_by_expiry[:2]  # one window, not the twelve lots
+        loaded.clear()
         db.session.expunge_all()
         five = dispense(product_id, Decimal(5), reason=None, user_id=None, now=NOW)
+        assert loaded == lots_by_expiry[1:7]  # a window of 2, then one of 4
     finally:
         event.remove(Lot, *listen)
     assert [p.lot_number for p in one] == lots_by_expiry[:1]
     assert [p.lot_number for p in five] == lots_by_expiry[1:6]
+
+
+def test_lots_of_the_same_day_and_receipt_are_taken_in_id_order_across_windows(monkeypatch):
+    """Each window starts after the last lot of the one before, ties (same last day, same
+    receipt) broken by the id: no lot is read twice or skipped."""
+    monkeypatch.setattr(fefo, "FIRST_WINDOW", 2)
+    product = factories.make_product()
+    tied = [
+        factories.make_lot(product, quantity="1", expiry_date=date(2025, 6, 1), now=NOW).id
+        for _ in range(7)
+    ]
+    later = factories.make_lot(product, quantity="5", expiry_date=date(2025, 7, 1), now=NOW)
+    picks = dispense(product.id, Decimal(9), reason=None, user_id=None, now=NOW)
+    assert picked(picks) == [(lot_id, 1) for lot_id in sorted(tied)] + [(later.id, 2)]
+
+
+def test_a_dispense_of_one_unit_sends_as_many_statements_for_500_usable_lots_as_for_5(
+    count_queries,
+):
+    def statements_of_dispensing_from(usable: int) -> int:
+        product = factories.make_product()
+        rows = [
+            {"product_id": product.id, "lot_number": f"MANY-{n}", "expiry_date": date(2026, 1, 1),
+             "effective_expiry": date(2026, 1, 1), "quantity_on_hand": Decimal(1 + n % 3),
+             "received_at": NOW}
+            for n in range(usable)
+        ]  # fmt: skip
+        db.session.execute(insert(Lot), rows)
+        db.session.commit()
+        product_id = product.id
+        db.session.expunge_all()
+        with count_queries() as counted:
+            [pick] = dispense(product_id, Decimal(1), reason=None, user_id=None, now=NOW)
+        assert pick.lot_number == "MANY-0"
+        return counted.count
+
+    assert statements_of_dispensing_from(500) == statements_of_dispensing_from(5)
 
 
 def test_dispense_answers_the_picks_and_records_dispense_movements(client, login_as):

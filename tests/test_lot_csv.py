@@ -195,6 +195,91 @@ def test_a_lot_already_on_the_shelf_is_reported(runner, tmp_path, product):
     assert "already exists" in result.output
 
 
+def test_a_bad_field_a_repeated_lot_and_a_lot_on_the_shelf_are_all_named_at_once(
+    runner, tmp_path, product
+):
+    factories.make_lot(product, lot_number="SHELF")
+    path = write_csv(
+        tmp_path,
+        HEADER
+        + f"{product.id},DUP,{FAR},1\n{product.id},SHELF,{FAR},1\n"
+        + f"{product.id},DUP,{FAR},1\n{product.id},BAD,{FAR},0\n",
+    )
+    result = runner.invoke(args=["import", "lots", path])
+    assert result.exit_code == 1
+    assert "already exists" in result.output
+    assert "line 4: lot_number: lot DUP repeats line 2" in result.output
+    assert "line 5: quantity: '0' must be more than 0" in result.output
+    assert "3 error(s) in the file" in result.output
+
+
+def test_a_refused_file_leaves_no_lot_even_when_its_repeat_is_found_after_the_inserts(
+    tmp_path, product
+):
+    """The file's lines are all good one by one; its last repeats its first, which only the
+    lots' unique index sees: nothing of it stays, however the caller ends the transaction."""
+    before = lot_count()
+    rows = "".join(f"{product.id},R{n},{FAR},1\n" for n in range(CHUNK_SIZE + 10))
+    path = write_csv(tmp_path, HEADER + rows + f"{product.id},R0,{FAR},1\n")
+    with open(path, "rb") as file, pytest.raises(LotImportError) as refused:
+        import_lots(file, now=utcnow(), source="test")
+    assert refused.value.errors == [f"line {CHUNK_SIZE + 12}: lot_number: lot R0 repeats line 2"]
+    db.session.commit()
+    assert lot_count() == before
+
+
+def test_lots_of_one_last_day_take_their_ids_in_the_order_of_the_file(runner, tmp_path, product):
+    """FEFO's last tie-break is the id: among lots with the same last day (and receipt), the
+    first line is handed out first, however the import orders its inserts."""
+    days = ["2070-03-31", "2070-01-31", "2070-03-31", "2070-01-31", "2070-03-31"]
+    rows = "".join(f"{product.id},T{n},{day},1\n" for n, day in enumerate(days))
+    result = runner.invoke(args=["import", "lots", write_csv(tmp_path, HEADER + rows)])
+    assert result.exit_code == 0, result.output
+    by_id = db.session.execute(
+        select(Lot.lot_number, Lot.effective_expiry)
+        .where(Lot.product_id == product.id)
+        .order_by(Lot.id)
+    ).all()
+    for day in ("2070-01-31", "2070-03-31"):
+        same_day = [number for number, expiry in by_id if expiry.isoformat() == day]
+        assert same_day == [f"T{n}" for n, each in enumerate(days) if each == day]
+
+
+def test_an_import_sends_as_many_statements_for_fifty_products_as_for_one(
+    runner, tmp_path, count_queries
+):
+    """One set of statements for the whole file, not one per product: the check of the
+    products named, the chunks into the temporary table, the inserts of lots and movements."""
+    products = [factories.make_product(kind="consumable") for _ in range(50)]
+
+    def statements_of_importing(spread_over) -> int:
+        rows = "".join(
+            f"{spread_over[n % len(spread_over)].id},S{len(spread_over)}-{n},{FAR},1\n"
+            for n in range(200)
+        )
+        path = write_csv(tmp_path, HEADER + rows)
+        with count_queries() as counted:
+            result = runner.invoke(args=["import", "lots", path])
+        assert result.exit_code == 0, result.output
+        return counted.count
+
+    assert statements_of_importing(products[:1]) == statements_of_importing(products)
+
+
+def test_an_import_gives_each_new_lot_one_receive_movement_and_none_to_the_lots_before(
+    runner, tmp_path, product
+):
+    shelved = [factories.make_lot(product, quantity="4") for _ in range(3)]
+    movements_before = db.session.scalar(select(func.count()).select_from(Movement))
+    rows = "".join(f"{product.id},NEW{n},{FAR},{n + 1}\n" for n in range(5))
+    result = runner.invoke(args=["import", "lots", write_csv(tmp_path, HEADER + rows)])
+    assert result.exit_code == 0, result.output
+    movements = db.session.scalar(select(func.count()).select_from(Movement))
+    assert movements == movements_before + 5
+    assert runner.invoke(args=["inventory", "verify"]).exit_code == 0
+    assert all(db.session.get(Lot, lot.id).quantity_on_hand == 4 for lot in shelved)
+
+
 def test_an_unknown_or_missing_column_is_reported_on_line_1(runner, tmp_path):
     result = runner.invoke(
         args=["import", "lots", write_csv(tmp_path, "product_id,lot,expiry_date,quantity\n")]

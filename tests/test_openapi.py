@@ -12,6 +12,8 @@ def test_the_openapi_document_lists_the_endpoints(client):
         "/api/auth/token",
         "/api/users",
         "/api/users/{user_id}",
+        "/api/sites",
+        "/api/sites/{site_id}",
         "/api/audit",
         "/api/health",
     } <= set(spec["paths"])

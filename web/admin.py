@@ -1,12 +1,14 @@
 """The administrator's pages: an overview (open alerts, scan history, the service's health and
-a scan on demand), users (list, create, deactivate and reactivate), the audit log with its
-filters, and the condition rules the safety screen applies."""
+a scan on demand), users (list, create, deactivate and reactivate, the sites they work at),
+the clinic's sites, the audit log with its filters, and the condition rules the safety screen
+applies."""
 
 import marshmallow as ma
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from wtforms import (
     BooleanField,
     DateField,
@@ -15,10 +17,12 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
+    widgets,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from clinic.conditions import CONDITION_CODE_HINT, create_condition_rule
 from clinic.models import ConditionRule
@@ -27,6 +31,21 @@ from core.audit import audit_writes, entries_of_writes
 from core.clock import clinic_today, day_text, utcnow
 from core.database import db
 from core.errors import DomainError, Invalid
+from core.sites import (
+    SITE_ADDRESS_LENGTH,
+    SITE_CODE,
+    SITE_CODE_HINT,
+    SITE_CODE_LENGTH,
+    SITE_NAME_LENGTH,
+    SITE_PHONE_LENGTH,
+    TIMEZONE_NAMES,
+    Site,
+    accounts_per_site,
+    create_site,
+    get_site,
+    site_list,
+    update_site,
+)
 from formulary.screen import Verdict
 from formulary.serums import drafts_waiting
 from inventory.alerts import open_counts, recent_scan_runs, service_health
@@ -49,6 +68,33 @@ def email_address(form, field) -> None:
         raise ValidationError("Not a valid e-mail address.") from None
 
 
+SITES_HINT = (
+    "A pharmacist or a doctor works at one site at least (with none ticked, at the clinic's "
+    "only site). An administrator with none ticked works at every site."
+)
+# The user forms' field is named site_ids, not sites: a form filled from a user (obj=user)
+# would read the user's Site objects into it.
+USER_FIELDS = {"sites": "site_ids"}
+
+
+def sites_field() -> SelectMultipleField:
+    """The sites as checkboxes labelled with their names; the choices are set per request."""
+    return SelectMultipleField(
+        "Works at",
+        coerce=int,
+        widget=widgets.ListWidget(prefix_label=False),
+        option_widget=widgets.CheckboxInput(),
+        description=SITES_HINT,
+    )
+
+
+def with_site_choices(form):
+    form.site_ids.choices = [
+        SelectChoice(site.id, site.name) for site in db.session.scalars(site_list())
+    ]
+    return form
+
+
 class UserForm(FlaskForm):
     username = StringField("Username", validators=[DataRequired(), Length(max=80)])
     role = SelectField("Role", choices=[SelectChoice(role.value) for role in Role])
@@ -59,6 +105,7 @@ class UserForm(FlaskForm):
         description=f"At least {PASSWORD_MIN_LENGTH} characters; the user can be told it once.",
     )
     alert_emails = BooleanField("Send this user the alert e-mails")
+    site_ids = sites_field()
 
 
 class UserEditForm(FlaskForm):
@@ -71,6 +118,56 @@ class UserEditForm(FlaskForm):
         description=f"Leave empty to keep the current one; at least {PASSWORD_MIN_LENGTH} "
         "characters.",
     )
+    site_ids = sites_field()
+
+
+def site_code(value):
+    """People type codes as they come; the code is kept in capitals."""
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def stripped(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class SiteForm(FlaskForm):
+    code = StringField(
+        "Code",
+        validators=[
+            DataRequired(),
+            Length(max=SITE_CODE_LENGTH),
+            Regexp(rf"{SITE_CODE.pattern}\Z", message=f"Not a site code. {SITE_CODE_HINT}"),
+        ],
+        filters=[site_code],
+        description=f"Printed on transfer notes and written in CSV files. {SITE_CODE_HINT}",
+    )
+    name = StringField(
+        "Name", validators=[DataRequired(), Length(max=SITE_NAME_LENGTH)], filters=[stripped]
+    )
+    address = TextAreaField(
+        "Address (optional)",
+        validators=[Optional(), Length(max=SITE_ADDRESS_LENGTH)],
+        filters=[stripped],
+    )
+    phone = StringField(
+        "Phone (optional)",
+        validators=[Optional(), Length(max=SITE_PHONE_LENGTH)],
+        filters=[stripped],
+    )
+    timezone = SelectField(
+        "Time zone",
+        choices=[SelectChoice(name) for name in TIMEZONE_NAMES],
+        description="The site's local clock.",
+    )
+
+    def site_fields(self) -> dict:
+        return {
+            "code": self.code.data,
+            "name": self.name.data,
+            "address": self.address.data or None,
+            "phone": self.phone.data or None,
+            "timezone": self.timezone.data,
+        }
 
 
 class AuditFilterForm(FlaskForm):
@@ -158,14 +255,16 @@ def users():
 
 
 def _users_page(form: UserForm, status: int = 200):
-    page = page_of(select(User).order_by(User.username, User.id))
+    users = select(User).options(selectinload(User.sites)).order_by(User.username, User.id)
+    page = page_of(users)
+    form = with_site_choices(form)
     return render_template("admin/users.html", page=page, form=form), status
 
 
 @bp.route("/users", methods=["POST"])
 @role_page(Role.ADMIN)
 def add_user():
-    form = UserForm()
+    form = with_site_choices(UserForm())
     if not form.validate():
         return _users_page(form, status=422)
     try:
@@ -175,9 +274,10 @@ def add_user():
             password=form.password.data,
             email=form.email.data or None,
             alert_emails=form.alert_emails.data,
+            site_ids=form.site_ids.data,
         )
     except DomainError as error:
-        return _users_page(form, status=show_domain_error(form, error))
+        return _users_page(form, status=show_domain_error(form, error, USER_FIELDS))
     flash(f"User {user.username} ({user.role.value}) created.", "success")
     return redirect(url_for("admin.users"))
 
@@ -186,10 +286,11 @@ def add_user():
 @role_page(Role.ADMIN)
 def user_page(user_id):
     user = get_user(user_id)
-    return _user_page(user, UserEditForm(obj=user))
+    return _user_page(user, UserEditForm(obj=user, site_ids=[site.id for site in user.sites]))
 
 
 def _user_page(user: User, form: UserEditForm, status: int = 200):
+    form = with_site_choices(form)
     return render_template("admin/user.html", user=user, form=form), status
 
 
@@ -197,17 +298,18 @@ def _user_page(user: User, form: UserEditForm, status: int = 200):
 @role_page(Role.ADMIN)
 def edit_user(user_id):
     user = get_user(user_id)
-    form = UserEditForm()
+    form = with_site_choices(UserEditForm())
     if not form.validate():
         return _user_page(user, form, status=422)
     changes = {"role": form.role.data, "email": form.email.data or None}
     changes["alert_emails"] = form.alert_emails.data
+    changes["sites"] = form.site_ids.data
     if form.password.data:
         changes["password"] = form.password.data
     try:
         update_user(user, changes, by=current_user)
     except DomainError as error:
-        status = show_domain_error(form, error)
+        status = show_domain_error(form, error, USER_FIELDS)
         return _user_page(user, form, status=status)
     flash(f"{user.username}'s account is saved.", "success")
     return redirect(url_for("admin.users"))
@@ -242,6 +344,59 @@ def set_user_active(user_id):
     return redirect(url_for("admin.users"))
 
 
+@bp.route("/sites")
+@role_page(Role.ADMIN)
+def sites():
+    form = SiteForm(formdata=None, timezone=current_app.config["CLINIC_TIMEZONE"])
+    return _sites_page(form)
+
+
+def _sites_page(form: SiteForm, status: int = 200):
+    page = page_of(site_list())
+    accounts = accounts_per_site()
+    return render_template("admin/sites.html", page=page, accounts=accounts, form=form), status
+
+
+@bp.route("/sites", methods=["POST"])
+@role_page(Role.ADMIN)
+def add_site():
+    form = SiteForm()
+    if not form.validate():
+        return _sites_page(form, status=422)
+    try:
+        site = create_site(**form.site_fields())
+    except DomainError as error:
+        return _sites_page(form, status=show_domain_error(form, error))
+    flash(f"Site {site.name} ({site.code}) added.", "success")
+    return redirect(url_for("admin.sites"))
+
+
+@bp.route("/sites/<id:site_id>")
+@role_page(Role.ADMIN)
+def site_page(site_id):
+    site = get_site(site_id)
+    return _site_page(site, SiteForm(obj=site))
+
+
+def _site_page(site: Site, form: SiteForm, status: int = 200):
+    return render_template("admin/site.html", site=site, form=form), status
+
+
+@bp.route("/sites/<id:site_id>", methods=["POST"])
+@role_page(Role.ADMIN)
+def edit_site(site_id):
+    site = get_site(site_id)
+    form = SiteForm()
+    if not form.validate():
+        return _site_page(site, form, status=422)
+    try:
+        update_site(site, form.site_fields())
+    except DomainError as error:
+        return _site_page(site, form, status=show_domain_error(form, error))
+    flash(f"Site {site.name} is saved.", "success")
+    return redirect(url_for("admin.sites"))
+
+
 @bp.route("/audit")
 @role_page(Role.ADMIN)
 def audit():
@@ -271,8 +426,8 @@ def condition_rules():
 
 
 def _rules_page(form: ConditionRuleForm, status: int = 200):
-    rules = db.session.scalars(select(ConditionRule).order_by(ConditionRule.code)).all()
-    return render_template("admin/condition_rules.html", rules=rules, form=form), status
+    page = page_of(select(ConditionRule).order_by(ConditionRule.code))
+    return render_template("admin/condition_rules.html", page=page, form=form), status
 
 
 @bp.route("/condition-rules", methods=["POST"])

@@ -17,6 +17,7 @@ from core.accounts import User
 from core.audit import AuditEntry
 from core.clock import day_text, moment_text
 from core.database import db
+from core.sites import Site
 from formulary.models import CrossReactivityGroup, Serum, Substance
 from inventory.alerts import Alert
 from inventory.models import Batch, Lot, Product
@@ -39,6 +40,7 @@ RECORD_KINDS = {
     "serums": ("serum formula", "serum formulas"),
     "sessions": ("session", "sessions"),
     "side_effects": ("side effect", "side effects"),
+    "sites": ("site", "sites"),
     "substance_lineage": ("substance lineage", "substance lineage"),
     "substance_relations": ("substance relation", "substance relations"),
     "substance_synonyms": ("synonym", "synonyms"),
@@ -67,6 +69,7 @@ RECORD_NAMES = {
     "lots": (Lot, lambda lot: f"{lot.lot_number} of {lot.product.name}", (Lot.product,)),
     "sessions": (TreatmentSession, lambda session: f"of {day_text(session.scheduled_date)}"),
     "side_effects": (SideEffect, lambda effect: effect.kind.value.replace("_", " ")),
+    "sites": (Site, lambda site: site.name),
     "substances": (Substance, lambda substance: substance.name),
     "users": (User, lambda user: user.username),
 }

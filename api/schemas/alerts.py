@@ -4,11 +4,12 @@ import marshmallow as ma
 
 from api.pagination import AfterSchema, id_field
 from api.schemas.fields import Integer, QuantityField
+from api.schemas.lean import LeanSchema
 from inventory.alerts import AlertKind, AlertStatus
 from inventory.alerts.inbox import MOST_ACKNOWLEDGED_AT_ONCE
 
 
-class AlertSchema(ma.Schema):
+class AlertSchema(LeanSchema):
     id = Integer()
     kind = ma.fields.Enum(AlertKind, by_value=True)
     product_id = Integer()

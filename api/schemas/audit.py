@@ -4,9 +4,10 @@ import marshmallow as ma
 
 from api.pagination import AfterSchema, id_field
 from api.schemas.fields import Integer
+from api.schemas.lean import LeanSchema
 
 
-class AuditEntrySchema(ma.Schema):
+class AuditEntrySchema(LeanSchema):
     id = Integer()
     at = ma.fields.AwareDateTime()
     user_id = Integer(allow_none=True)

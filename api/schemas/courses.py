@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.pagination import id_field
 from api.schemas.fields import NOTE, REASON, Integer, QuantityField
+from api.schemas.lean import LeanSchema
 from clinic import courses
 from clinic.models import SessionStatus, Severity, SideEffectKind, Technique
 from formulary.screen import Verdict
@@ -15,7 +16,7 @@ class NeedleField(QuantityField):
         super().__init__(**kwargs)
 
 
-class SideEffectSchema(ma.Schema):
+class SideEffectSchema(LeanSchema):
     id = Integer(dump_only=True)
     kind = ma.fields.Enum(SideEffectKind, by_value=True, required=True)
     severity = ma.fields.Enum(Severity, by_value=True, required=True)
@@ -23,7 +24,7 @@ class SideEffectSchema(ma.Schema):
     recorded_at = ma.fields.AwareDateTime(dump_only=True)
 
 
-class SessionSchema(ma.Schema):
+class SessionSchema(LeanSchema):
     id = Integer()
     course_id = Integer()
     patient_id = Integer()
@@ -50,7 +51,7 @@ class SessionSchema(ma.Schema):
     side_effects = ma.fields.List(ma.fields.Nested(SideEffectSchema))
 
 
-class CourseSchema(ma.Schema):
+class CourseSchema(LeanSchema):
     id = Integer(dump_only=True)
     patient_id = Integer(dump_only=True)
     serum_id = Integer(required=True)

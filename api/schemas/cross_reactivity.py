@@ -4,13 +4,14 @@ import marshmallow as ma
 
 from api.pagination import id_list
 from api.schemas.fields import NOTE, Integer
+from api.schemas.lean import LeanSchema
 from api.schemas.substances import FlatErrorsSchema, SubstanceRefSchema
 from formulary.cross_reactivity import MIN_MEMBERS
 
 GROUP_NAME_LENGTH = ma.validate.Length(min=1, max=120)
 
 
-class CrossReactivityGroupSchema(ma.Schema):
+class CrossReactivityGroupSchema(LeanSchema):
     id = Integer()
     name = ma.fields.String()
     members = ma.fields.Pluck(

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.pagination import AsOfSchema
 from api.schemas.fields import Integer, QuantityField
+from api.schemas.lean import LeanSchema
 from inventory.forecast import MAX_WEEKS
 
 
@@ -15,7 +16,7 @@ class ForecastQuerySchema(AsOfSchema):
     )
 
 
-class WeekSchema(ma.Schema):
+class WeekSchema(LeanSchema):
     week_start = ma.fields.Date()
     needed = QuantityField(
         dump_only=True, metadata={"description": "Doses the week's planned sessions need."}
@@ -26,7 +27,7 @@ class WeekSchema(ma.Schema):
     )
 
 
-class ForecastSchema(ma.Schema):
+class ForecastSchema(LeanSchema):
     product_id = Integer(
         allow_none=True, metadata={"description": "None when no product stocks the serum."}
     )

@@ -1,6 +1,7 @@
 """Schemas of lots (`api.lots`)."""
 
 import marshmallow as ma
+from sqlalchemy import Row
 
 from api.pagination import AfterSchema, AsOfSchema, id_field
 from api.schemas.fields import (
@@ -12,14 +13,31 @@ from api.schemas.fields import (
     JSONBoolean,
     QuantityField,
 )
-from inventory.barcodes import element_string
+from api.schemas.lean import LeanSchema
+from inventory.barcodes import lot_element_string
 from inventory.lots import LotSort, LotState
-from inventory.models import LOT_NUMBER_LENGTH, SUPPLIER_LENGTH, LotStatus, MovementKind, Storage
+from inventory.models import (
+    LOT_NUMBER_LENGTH,
+    SUPPLIER_LENGTH,
+    Lot,
+    LotStatus,
+    MovementKind,
+    Product,
+    Storage,
+)
 
 _BY_FIELDS = ("product_id", "lot_number", "expiry_date")
+# What LotSchema reads of a lot: its columns and its product's GTIN. A page of the lot list is
+# read as rows of these (api.pagination's `columns`), not as Lot and Product objects.
+LOT_ROW = (*Lot.__table__.columns, Product.gtin.label("product_gtin"))
 
 
-class LotSchema(ma.Schema):
+def _element_string(lot) -> str | None:
+    gtin = lot.product_gtin if isinstance(lot, Row) else lot.product.gtin
+    return lot_element_string(lot, gtin=gtin)
+
+
+class LotSchema(LeanSchema):
     id = Integer()
     product_id = Integer()
     lot_number = ma.fields.String()
@@ -36,7 +54,7 @@ class LotSchema(ma.Schema):
     supplier = ma.fields.String(allow_none=True)
     storage = ma.fields.Enum(Storage, by_value=True)
     gs1_element_string = ma.fields.Function(
-        element_string,
+        _element_string,
         allow_none=True,
         metadata={"type": "string",
                   "description": "What the lot's label symbol (GS1 DataMatrix) carries: (01) "
@@ -125,7 +143,7 @@ class RecallSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=REASON_REQUIRED)
 
 
-class MovementSchema(ma.Schema):
+class MovementSchema(LeanSchema):
     id = Integer()
     lot_id = Integer()
     kind = ma.fields.Enum(MovementKind, by_value=True)
@@ -137,7 +155,7 @@ class MovementSchema(ma.Schema):
     created_at = ma.fields.AwareDateTime()
 
 
-class TracedSessionSchema(ma.Schema):
+class TracedSessionSchema(LeanSchema):
     session_id = Integer()
     patient_id = Integer()
     mrn = ma.fields.String()

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.pagination import id_field
 from api.schemas.fields import Integer, JSONBoolean
+from api.schemas.lean import LeanSchema
 from clinic import patients
 from clinic.conditions import CONDITION_CODE, CONDITION_CODE_HINT
 from clinic.models import (
@@ -39,12 +40,12 @@ class StageField(ma.fields.Field):
         return value
 
 
-class ConditionSchema(ma.Schema):
+class ConditionSchema(LeanSchema):
     code = ma.fields.String(required=True, metadata=CONDITION_CODE_DOC)
     active = JSONBoolean(load_default=True)
 
 
-class PatientSchema(ma.Schema):
+class PatientSchema(LeanSchema):
     id = Integer(dump_only=True)
     mrn = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=160))
@@ -145,7 +146,7 @@ class AllergyUpdateSchema(ma.Schema):
     note = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=2000))
 
 
-class ReasonSchema(ma.Schema):
+class ReasonSchema(LeanSchema):
     kind = ma.fields.String()
     verdict = ma.fields.String()
     component = ma.fields.String(allow_none=True)
@@ -161,17 +162,17 @@ class ScreenSchema(ma.Schema):
     reasons = ma.fields.List(ma.fields.Nested(ReasonSchema))
 
 
-class SerumRefSchema(ma.Schema):
+class SerumRefSchema(LeanSchema):
     id = Integer()
     code = ma.fields.String()
     name = ma.fields.String()
     version = Integer()
 
 
-class ScreenedSerumSchema(ma.Schema):
+class ScreenedSerumSchema(LeanSchema):
     serum = ma.fields.Nested(SerumRefSchema)
     verdict = ma.fields.Function(lambda s: s.screen.verdict.value)
-    reasons = ma.fields.Function(lambda s: [r.as_dict() for r in s.screen.reasons])
+    reasons = ma.fields.Function(lambda s: [r.shared_dict for r in s.screen.reasons])
 
 
 class SafetyQuerySchema(ma.Schema):

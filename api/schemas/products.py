@@ -4,11 +4,12 @@ import marshmallow as ma
 
 from api.pagination import AsOfSchema
 from api.schemas.fields import REASON, Integer, Number, QuantityField
+from api.schemas.lean import LeanSchema
 from api.schemas.substances import FlatErrorsSchema
 from inventory.models import PRODUCT_NAME_LENGTH, STRENGTH_UNIT_LENGTH, ProductKind, Storage
 
 
-class StrengthSchema(ma.Schema):
+class StrengthSchema(LeanSchema):
     value = Number(
         required=True,
         places=6,
@@ -29,7 +30,7 @@ STRENGTH = {
 }
 
 
-class ProductSchema(FlatErrorsSchema):
+class ProductSchema(LeanSchema, FlatErrorsSchema):
     id = Integer(dump_only=True)
     kind = ma.fields.Enum(ProductKind, by_value=True, required=True)
     name = ma.fields.String(

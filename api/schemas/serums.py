@@ -3,13 +3,14 @@
 import marshmallow as ma
 
 from api.schemas.fields import Integer, Number
+from api.schemas.lean import LeanSchema
 from api.schemas.substances import AmountSchema, FlatErrorsSchema
 from formulary.models import SerumSource, SerumStatus
 
 DOSE_VOLUME = ma.validate.Range(min=0, min_inclusive=False, max=1000)
 
 
-class ComponentSchema(ma.Schema):
+class ComponentSchema(LeanSchema):
     substance_id = Integer()
     substance = ma.fields.Function(lambda component: component.substance.name)
     amount_per_dose = ma.fields.Nested(AmountSchema)
@@ -18,7 +19,7 @@ class ComponentSchema(ma.Schema):
     )
 
 
-class SerumSchema(ma.Schema):
+class SerumSchema(LeanSchema):
     id = Integer()
     code = ma.fields.String()
     name = ma.fields.String()

@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from api.schemas.fields import NOTE, Integer, JSONBoolean, Number
+from api.schemas.lean import LeanSchema
 from formulary.codes import CODE_SYSTEMS
 from formulary.models import Category
 
@@ -28,7 +29,7 @@ class FlatErrorsSchema(ma.Schema):
         raise ma.ValidationError(flatten_errors(error.messages))
 
 
-class AmountSchema(ma.Schema):
+class AmountSchema(LeanSchema):
     value = Number(
         required=True,
         places=6,
@@ -39,7 +40,7 @@ class AmountSchema(ma.Schema):
     )
 
 
-class CodeSchema(ma.Schema):
+class CodeSchema(LeanSchema):
     system = ma.fields.String(
         required=True,
         validate=ma.validate.OneOf(CODE_SYSTEMS),
@@ -53,15 +54,15 @@ class CodeSchema(ma.Schema):
     )
 
 
-class SynonymSchema(ma.Schema):
+class SynonymSchema(LeanSchema):
     name = ma.fields.String()
 
 
-class SubstanceRefSchema(ma.Schema):
+class SubstanceRefSchema(LeanSchema):
     id = Integer()
 
 
-class SubstanceSchema(ma.Schema):
+class SubstanceSchema(LeanSchema):
     id = Integer()
     name = ma.fields.String()
     category = ma.fields.Enum(Category, by_value=True)
