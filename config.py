@@ -27,6 +27,15 @@ def _expiry_alert_days(raw: str) -> tuple[int, ...]:
     return tuple(days)
 
 
+def _review_weeks(raw: str) -> int:
+    weeks = int(raw)
+    if not 10 <= weeks <= 12:
+        raise ValueError(
+            f"REVIEW_WEEKS_AFTER_FIRST_SESSION must be 10 to 12 weeks (2 to 3 months), got {raw!r}"
+        )
+    return weeks
+
+
 def _flag(raw: str | None, default: bool) -> bool:
     if raw is None or raw == "":
         return default
@@ -65,6 +74,16 @@ class BaseConfig:
     CLINIC_NAME = os.environ.get("CLINIC_NAME", "")
     CLINIC_ADDRESS = os.environ.get("CLINIC_ADDRESS", "")
     CLINIC_PHONE = os.environ.get("CLINIC_PHONE", "")
+    # The review of a course (its results, and whether to go on): this many weeks after the
+    # first session, as the clinic's guide says results take 2 to 3 months to show.
+    REVIEW_WEEKS_AFTER_FIRST_SESSION = _review_weeks(
+        os.environ.get("REVIEW_WEEKS_AFTER_FIRST_SESSION", "11")
+    )
+    # Scalp photos of assessments: the largest upload taken (bytes), the longest side kept
+    # (pixels; larger photos are scaled down), and where they are stored, by content hash.
+    PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
+    PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "2048"))
+    PHOTO_FOLDER = os.environ.get("PHOTO_FOLDER") or str(INSTANCE_DIR / "photos")
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 

@@ -1,9 +1,11 @@
-"""Treatment courses and their sessions: planning, completing (screen re-run, stock consumed),
-cancelling, side effects (doctors write, administrators read)."""
+"""Treatment courses and their sessions: planning, more maintenance sessions, completing
+(screen re-run, stock consumed), cancelling, side effects (doctors write, administrators
+read)."""
 
 from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate
+from api.schemas.assessments import MaintenanceSchema
 from api.schemas.courses import (
     CancelSchema,
     CompleteSchema,
@@ -15,7 +17,7 @@ from api.schemas.courses import (
 from clinic import courses, sessions
 from clinic.patients import get_patient
 from core.accounts import CLINICAL_ROLES, Role
-from core.clock import utcnow
+from core.clock import clinic_today, utcnow
 
 blp = Blueprint(
     "courses", __name__, url_prefix="/api", description="Treatment courses and sessions."
@@ -46,7 +48,20 @@ def plan_course(fields, patient_id):
         maintenance_months=fields["maintenance_months"],
         doctor=current_api_user(),
         doses_per_session=fields["doses_per_session"],
+        indication=fields["indication"],
     )
+
+
+@blp.route("/courses/<id:course_id>/maintenance", methods=["POST"])
+@roles_required(Role.DOCTOR)
+@blp.arguments(MaintenanceSchema)
+@blp.response(200, CourseSchema)
+def add_maintenance_sessions(fields, course_id):
+    """More monthly maintenance sessions, after the course's last one (or after today); refused
+    once the review stopped the course or changed its serum (409). Answers the course."""
+    course = courses.get_course(course_id, lock=True)
+    courses.add_maintenance_sessions(course, fields["sessions"], as_of=clinic_today())
+    return course
 
 
 @blp.route("/sessions", methods=["GET"])

@@ -107,7 +107,7 @@ def delete_allergy(patient_id, allergy_id):
 def safety(query, patient_id):
     patient = patients.get_patient(patient_id)
     serum = get_serum(query["serum_id"])  # an unknown id in the query: 404 (SPEC 4)
-    return screen_patient_serum(patient, serum).as_dict()
+    return screen_patient_serum(patient, serum, indication=query.get("indication")).as_dict()
 
 
 @blp.route("/patients/<id:patient_id>/serums", methods=["GET"])
@@ -117,7 +117,9 @@ def safety(query, patient_id):
 @blp.paginate(**PAGINATION)
 def screened_serums(query, patient_id, pagination_parameters):
     """Every approved serum with its verdict for this patient, safest first."""
-    screened = screen_approved_serums(patients.get_patient(patient_id), query.get("verdict"))
+    screened = screen_approved_serums(
+        patients.get_patient(patient_id), query.get("verdict"), indication=query.get("indication")
+    )
     return paginate_list(screened, pagination_parameters)
 
 

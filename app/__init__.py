@@ -13,6 +13,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (
     alerts,
+    assessments,
     audit,
     batches,
     condition_rules,
@@ -44,6 +45,7 @@ from web import aftercare as web_aftercare
 from web import alerts as web_alerts
 from web import auth as web_auth
 from web.doctor import patients as doctor_patients
+from web.doctor import results as doctor_results
 from web.doctor import today as doctor_today
 from web.formulary import approvals as formulary_approvals
 from web.formulary import common as formulary_home
@@ -77,6 +79,7 @@ REST_BLUEPRINTS = [
     products.blp,
     lots.blp,
     courses.blp,
+    assessments.blp,
     batches.blp,
     forecast.blp,
     alerts.blp,
@@ -89,6 +92,7 @@ WEB_BLUEPRINTS = [
     stock_trace.bp,
     stock_batches.bp,
     doctor_patients.bp,
+    doctor_results.bp,
     doctor_today.bp,
     web_admin.bp,
     web_aftercare.bp,

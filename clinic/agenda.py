@@ -55,9 +55,11 @@ def planned_sessions_query(*, first: date, last: date) -> Select:
 
 
 def agenda_entries(sessions: list[TreatmentSession]) -> list[AgendaEntry]:
-    """Each session with its serum's screen for its patient, in the sessions' order."""
-    screens = screen_pairs({(s.patient_id, s.course.serum_id) for s in sessions})
-    return [
-        AgendaEntry(session, screens[session.patient_id, session.course.serum_id])
-        for session in sessions
-    ]
+    """Each session with its serum's screen for its patient (as for what its course treats),
+    in the sessions' order."""
+
+    def pair(session: TreatmentSession) -> tuple:
+        return session.patient_id, session.course.serum_id, session.course.indication
+
+    screens = screen_pairs({pair(session) for session in sessions})
+    return [AgendaEntry(session, screens[pair(session)]) for session in sessions]

@@ -1,17 +1,30 @@
 """Treatment courses (SPEC 3.6): 4 to 8 weekly induction sessions, then one maintenance
-session a month, planned for an approved serum the patient's screen does not contraindicate."""
+session a month, planned for an approved serum the patient's screen does not contraindicate,
+with the review of the results 10 to 12 weeks after the first session; the doctor may add
+maintenance sessions later."""
 
 from datetime import date, timedelta
 from decimal import Decimal
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from clinic.models import Course, Patient, SessionStatus, TreatmentSession
+from clinic.models import (
+    Assessment,
+    AssessmentKind,
+    Course,
+    Indication,
+    Patient,
+    ReviewDecision,
+    SessionStatus,
+    TreatmentSession,
+)
 from clinic.safety import screen_patient_serum
 from core.accounts import User
+from core.clock import day_text
 from core.database import db
-from core.errors import Conflict, Invalid
+from core.errors import Conflict, Invalid, NotFound
 from formulary.models import SerumStatus
 from formulary.screen import Verdict
 from formulary.serums import get_serum
@@ -44,6 +57,26 @@ def session_dates(start: date, induction_sessions: int, *, maintenance_months: i
     return weekly + monthly
 
 
+def review_date(start_date: date, *, weeks: int | None = None) -> date:
+    """When a course's results are reviewed: `weeks` (REVIEW_WEEKS_AFTER_FIRST_SESSION unless
+    given) after its first session."""
+    if weeks is None:
+        weeks = current_app.config["REVIEW_WEEKS_AFTER_FIRST_SESSION"]
+    return start_date + timedelta(weeks=weeks)
+
+
+def get_course(course_id: int, *, lock: bool = False) -> Course:
+    """The course; with `lock` its row is locked and re-read (PostgreSQL), so that two changes
+    of its plan are made one after the other."""
+    stmt = select(Course).where(Course.id == course_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    course = db.session.scalar(stmt)
+    if course is None:
+        raise NotFound(f"No course with id {course_id}.")
+    return course
+
+
 def courses_query(patient_id: int):
     """A patient's courses, newest first, with their sessions and side effects loaded up
     front (a fixed number of queries whatever their number)."""
@@ -64,10 +97,13 @@ def plan_course(
     maintenance_months: int,
     doctor: User,
     doses_per_session: Decimal = Decimal(1),
+    indication: Indication | str = Indication.ANDROGENETIC_ALOPECIA,
 ) -> Course:
-    """A course and all its planned sessions. Refused for a serum that is not approved or that
-    the patient's screen contraindicates (409 with the screen's reasons)."""
+    """A course and all its planned sessions, and the day of its review. Refused for a serum
+    that is not approved or that the patient's screen, as for what the course treats,
+    contraindicates (409 with the screen's reasons)."""
     _check_plan(induction_sessions, maintenance_months, doses_per_session)
+    indication = _indication(indication)
     serum = get_serum(serum_id, field="serum_id")
     if serum.status != SerumStatus.APPROVED:
         raise Conflict(
@@ -75,7 +111,7 @@ def plan_course(
             "only an approved serum can be planned.",
             {"serum_id": ["Not approved."]},
         )
-    screen = screen_patient_serum(patient, serum)
+    screen = screen_patient_serum(patient, serum, indication=indication)
     if screen.verdict == Verdict.CONTRAINDICATED:
         raise Conflict(
             f"{serum.name} is contraindicated for this patient.",
@@ -89,6 +125,8 @@ def plan_course(
         induction_sessions=induction_sessions,
         maintenance_months=maintenance_months,
         doses_per_session=doses_per_session,
+        indication=indication,
+        review_date=review_date(start_date),
         created_by_id=doctor.id,
     )
     course.sessions = [
@@ -117,3 +155,63 @@ def _check_plan(induction_sessions: int, maintenance_months: int, doses: Decimal
         errors["doses_per_session"] = ["Must be more than 0."]
     if errors:
         raise Invalid(errors)
+
+
+def _indication(value: Indication | str) -> Indication:
+    try:
+        return Indication(value)
+    except ValueError:
+        names = ", ".join(indication.value for indication in Indication)
+        raise Invalid({"indication": [f"One of {names}."]}) from None
+
+
+# The review's decisions after which a course plans nothing more.
+STOPPING_DECISIONS = (ReviewDecision.STOP, ReviewDecision.CHANGE_SERUM)
+
+
+def stopping_review(course: Course) -> Assessment | None:
+    """The course's review, when it decided to stop or to change the serum."""
+    return db.session.scalar(
+        select(Assessment).where(
+            Assessment.course_id == course.id,
+            Assessment.kind == AssessmentKind.REVIEW,
+            Assessment.decision.in_(STOPPING_DECISIONS),
+        )
+    )
+
+
+def add_maintenance_sessions(
+    course: Course, sessions: int, *, as_of: date
+) -> list[TreatmentSession]:
+    """Extend a course's monthly maintenance by `sessions` sessions: the j-th j months after
+    the course's last session that is not cancelled, or after `as_of` when that is later (a
+    plan never adds a session in the past). Refused once the review stopped the course or
+    changed its serum (409)."""
+    if not 1 <= sessions <= MAX_MAINTENANCE_MONTHS - course.maintenance_months:
+        room = MAX_MAINTENANCE_MONTHS - course.maintenance_months
+        raise Invalid(
+            {"sessions": [f"From 1 to {room}: a course plans at most "
+                          f"{MAX_MAINTENANCE_MONTHS} monthly sessions."]}
+        )  # fmt: skip
+    review = stopping_review(course)
+    if review is not None:
+        raise Conflict(
+            f"The review of {day_text(review.date)} decided to {review.decision.words}: this "
+            "course plans no more sessions."
+        )
+    kept = [s.performed_on or s.scheduled_date for s in course.sessions
+            if s.status != SessionStatus.CANCELLED]  # fmt: skip
+    anchor = max([*kept, as_of])
+    added = [
+        TreatmentSession(
+            patient_id=course.patient_id,
+            scheduled_date=add_months(anchor, month),
+            status=SessionStatus.PLANNED,
+            doses=course.doses_per_session,
+        )
+        for month in range(1, sessions + 1)
+    ]
+    course.sessions.extend(added)
+    course.maintenance_months += sessions
+    db.session.flush()
+    return added

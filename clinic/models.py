@@ -1,6 +1,8 @@
 """Clinic tables: patients, their allergies and conditions, the condition rule table the
-safety screen reads, and the treatment itself: courses, their sessions and side effects."""
+safety screen reads, and the treatment itself: courses, their sessions and side effects, and
+the assessments of a course's results with their scalp photos."""
 
+import datetime as dt
 import enum
 from datetime import date, datetime
 from decimal import Decimal
@@ -15,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -212,6 +215,14 @@ class SideEffectKind(enum.StrEnum):
     OTHER = "other"
 
 
+class Indication(enum.StrEnum):
+    """What a course treats: androgenetic alopecia (staged on Norwood or Ludwig) or hair loss
+    after pregnancy and childbirth (not staged)."""
+
+    ANDROGENETIC_ALOPECIA = "androgenetic_alopecia"
+    POSTPARTUM = "postpartum"
+
+
 class Course(db.Model):
     """A planned treatment of one patient with one approved serum version: weekly induction
     sessions, then monthly maintenance (SPEC 3.6)."""
@@ -234,6 +245,13 @@ class Course(db.Model):
     maintenance_months: Mapped[int] = mapped_column(default=0)
     # What each planned session is expected to use; the forecast counts it.
     doses_per_session: Mapped[Decimal] = mapped_column(Quantity, default=Decimal(1))
+    indication: Mapped[Indication] = mapped_column(
+        value_enum(Indication, length=30),
+        default=Indication.ANDROGENETIC_ALOPECIA,
+        server_default=Indication.ANDROGENETIC_ALOPECIA.value,
+    )
+    # When the results are reviewed: REVIEW_WEEKS_AFTER_FIRST_SESSION after the first session.
+    review_date: Mapped[date] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -324,3 +342,131 @@ class SideEffect(db.Model):
     )
 
     session: Mapped[TreatmentSession] = relationship()
+
+
+class AssessmentKind(enum.StrEnum):
+    BASELINE = "baseline"
+    REVIEW = "review"
+    FOLLOW_UP = "follow_up"
+
+
+class ReviewDecision(enum.StrEnum):
+    CONTINUE_MAINTENANCE = "continue_maintenance"
+    STOP = "stop"
+    CHANGE_SERUM = "change_serum"
+
+    @property
+    def words(self) -> str:
+        """The decision as the doctor says it: stop the treatment."""
+        return DECISION_WORDS[self]
+
+
+DECISION_WORDS = {
+    ReviewDecision.CONTINUE_MAINTENANCE: "continue with monthly maintenance",
+    ReviewDecision.STOP: "stop the treatment",
+    ReviewDecision.CHANGE_SERUM: "change the serum",
+}
+
+
+class PhotoView(enum.StrEnum):
+    """The standardised views of the scalp."""
+
+    VERTEX = "vertex"
+    FRONTAL = "frontal"
+    LEFT = "left"
+    RIGHT = "right"
+
+
+class Assessment(db.Model):
+    """The results of a course at one visit: the clinician's global photographic assessment
+    (-3 much worse to +3 much better, 0 at baseline), the patient's own ratings of the four
+    outcomes (0 to 10, 10 the best), a hair-pull test and scalp photos; the review also decides
+    how the course goes on."""
+
+    __tablename__ = "assessments"
+    __table_args__ = (
+        CheckConstraint("global_assessment BETWEEN -3 AND 3", name="global_assessment_range"),
+        CheckConstraint(
+            "kind <> 'baseline' OR global_assessment = 0", name="baseline_is_the_reference"
+        ),
+        CheckConstraint("hair_loss_score BETWEEN 0 AND 10", name="hair_loss_score_range"),
+        CheckConstraint("scalp_health_score BETWEEN 0 AND 10", name="scalp_health_score_range"),
+        CheckConstraint("itching_score BETWEEN 0 AND 10", name="itching_score_range"),
+        CheckConstraint("hair_quality_score BETWEEN 0 AND 10", name="hair_quality_score_range"),
+        CheckConstraint("pull_test_count >= 0", name="pull_test_count_not_negative"),
+        CheckConstraint("decision IS NULL OR kind = 'review'", name="only_a_review_decides"),
+        # A course's assessments by date (its results, its chart).
+        Index("ix_assessments_course_id_date", "course_id", "date"),
+        # One baseline and one review per course.
+        Index(
+            "uq_assessments_one_baseline_per_course",
+            "course_id",
+            unique=True,
+            sqlite_where=text("kind = 'baseline'"),
+            postgresql_where=text("kind = 'baseline'"),
+        ),
+        Index(
+            "uq_assessments_one_review_per_course",
+            "course_id",
+            unique=True,
+            sqlite_where=text("kind = 'review'"),
+            postgresql_where=text("kind = 'review'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
+    # The visit's day (`dt.date`: the attribute's own name hides the type in this class).
+    date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[AssessmentKind] = mapped_column(value_enum(AssessmentKind))
+    global_assessment: Mapped[int] = mapped_column(default=0)
+    hair_loss_score: Mapped[int]
+    scalp_health_score: Mapped[int]
+    itching_score: Mapped[int]
+    hair_quality_score: Mapped[int]
+    pull_test_count: Mapped[int | None]
+    note: Mapped[str | None] = mapped_column(Text)
+    decision: Mapped[ReviewDecision | None] = mapped_column(value_enum(ReviewDecision, length=30))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    course: Mapped[Course] = relationship()
+    photos: Mapped[list["AssessmentPhoto"]] = relationship(
+        back_populates="assessment", order_by="AssessmentPhoto.id"
+    )
+
+    @property
+    def patient_scores(self) -> dict[str, int]:
+        return {
+            "hair_loss": self.hair_loss_score,
+            "scalp_health": self.scalp_health_score,
+            "itching": self.itching_score,
+            "hair_quality": self.hair_quality_score,
+        }
+
+
+class AssessmentPhoto(db.Model):
+    """A scalp photo of an assessment, one per view: checked, scaled down and stripped of its
+    metadata on upload, stored under the instance folder by the hash of what was kept."""
+
+    __tablename__ = "assessment_photos"
+    __table_args__ = (
+        UniqueConstraint("assessment_id", "view", name="uq_assessment_photos_assessment_view"),
+        CheckConstraint("width > 0 AND height > 0", name="size_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assessment_id: Mapped[int] = mapped_column(ForeignKey("assessments.id", ondelete="RESTRICT"))
+    view: Mapped[PhotoView] = mapped_column(value_enum(PhotoView))
+    # SHA-256 of the stored file, in hex: its name in the photo folder.
+    content_hash: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(20))
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assessment: Mapped[Assessment] = relationship(back_populates="photos")

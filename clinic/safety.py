@@ -4,13 +4,13 @@ pure function in formulary/screen.py."""
 
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from clinic.models import Allergy, ConditionRule, Patient
+from clinic.models import Allergy, ConditionRule, Course, Indication, Patient
 from core.database import db
 from formulary.graph import lineages
 from formulary.models import (
@@ -58,10 +58,13 @@ class ScreenedSerum(NamedTuple):
     screen: Screen
 
 
-def patient_profile(patient: Patient) -> PatientProfile:
+def patient_profile(patient: Patient, *, indication: Indication | None = None) -> PatientProfile:
+    """The patient as the screen sees them; with an `indication`, for a course that treats it
+    (the stage rules follow it)."""
     counting = [allergy for allergy in _allergies(patient) if allergy.counts]
     allergen_lineages = lineages({a.substance_id for a in counting if a.substance_id})
-    return _profile(patient, counting, allergen_lineages, _condition_rules([patient]))
+    profile = _profile(patient, counting, allergen_lineages, _condition_rules([patient]))
+    return replace(profile, indication=indication)
 
 
 def patient_profiles(patient_ids: Collection[int]) -> dict[int, PatientProfile]:
@@ -130,8 +133,11 @@ def _profile(
     )
 
 
-def screen_patient_serum(patient: Patient, serum: Serum) -> Screen:
-    profile = patient_profile(patient)
+def screen_patient_serum(
+    patient: Patient, serum: Serum, *, indication: Indication | None = None
+) -> Screen:
+    """One serum's screen; with an `indication`, for a course that treats it."""
+    profile = patient_profile(patient, indication=indication)
     reach = lineages({component.substance_id for component in serum.components})
     components = _screen_components(serum.components, reach)
     return screen_serum(profile, components, groups=cross_reactivity_facts())
@@ -154,29 +160,52 @@ def serum_formulas(which) -> list[SerumFormula]:
     return [SerumFormula(SerumRef(*serum), tuple(components[serum.id])) for serum in serums]
 
 
-def screen_approved_serums(patient: Patient, verdict: Verdict | None = None) -> list[ScreenedSerum]:
-    """Every approved serum with its verdict, safest first (then by code)."""
-    screened = _screen_where(patient, Serum.status == SerumStatus.APPROVED)
+def screen_approved_serums(
+    patient: Patient, verdict: Verdict | None = None, *, indication: Indication | None = None
+) -> list[ScreenedSerum]:
+    """Every approved serum with its verdict, safest first (then by code); with an
+    `indication`, as for a course that treats it."""
+    screened = _screen_where(patient, Serum.status == SerumStatus.APPROVED, indication)
     if verdict is not None:
         screened = [s for s in screened if s.screen.verdict == verdict]
     return sorted(screened, key=lambda s: s.screen.verdict.rank)
 
 
-def screen_serums(patient: Patient, serum_ids: set[int]) -> dict[int, Screen]:
+def screen_serums(
+    patient: Patient, serum_ids: set[int], *, indication: Indication | None = None
+) -> dict[int, Screen]:
     """The screen of each of the serums, whatever their status (a course keeps the version it
     was planned with after a newer one is approved), in a fixed number of queries."""
     if not serum_ids:
         return {}
-    screened = _screen_where(patient, Serum.id.in_(sorted(serum_ids)))
+    screened = _screen_where(patient, Serum.id.in_(sorted(serum_ids)), indication)
     return {item.serum.id: item.screen for item in screened}
 
 
-def _screen_where(patient: Patient, which) -> list[ScreenedSerum]:
+def screen_courses(patient: Patient, courses: Iterable[Course]) -> dict[int, Screen]:
+    """Today's screen of each course's serum for the patient, as for what the course treats:
+    by course id, in a fixed number of queries per indication whatever the number of
+    courses."""
+    by_indication: dict[Indication, list[Course]] = defaultdict(list)
+    for course in courses:
+        by_indication[course.indication].append(course)
+    screens = {}
+    for indication, treating in by_indication.items():
+        serums = screen_serums(
+            patient, {course.serum_id for course in treating}, indication=indication
+        )
+        screens.update({course.id: serums[course.serum_id] for course in treating})
+    return screens
+
+
+def _screen_where(
+    patient: Patient, which, indication: Indication | None = None
+) -> list[ScreenedSerum]:
     """The serums a condition selects, screened, by code. A fixed number of queries whatever
     their number, and the cost of a serum that nothing speaks against is one row: only the
     components that reach a substance the patient's allergies watch are read, each one's
     reasons are worked out once, and serums that raise the same reasons share one screen."""
-    profile = patient_profile(patient)
+    profile = patient_profile(patient, indication=indication)
     groups = cross_reactivity_facts()
     serums = db.session.execute(_serum_rows(which)).all()
     flagged = _components_reaching(which, watched_substances(profile, groups=groups))
@@ -235,29 +264,31 @@ def _components_reaching(which, watched: frozenset[int]) -> dict[int, tuple[tupl
     return {serum_id: tuple(found) for serum_id, found in components.items()}
 
 
-def screen_pairs(pairs: Collection[tuple[int, int]]) -> dict[tuple[int, int], Screen]:
-    """The screen of each (patient id, serum id) pair, as of now, in a fixed number of queries
-    whatever the number of pairs, patients and serums (the doctor's agenda screens a week of
-    sessions across patients this way)."""
+def screen_pairs(
+    pairs: Collection[tuple[int, int, Indication | None]],
+) -> dict[tuple[int, int, Indication | None], Screen]:
+    """The screen of each (patient id, serum id, indication) triple, as of now, in a fixed
+    number of queries whatever the number of triples, patients and serums (the doctor's agenda
+    screens a week of sessions across patients this way, each as for what its course
+    treats)."""
     if not pairs:
         return {}
-    profiles = patient_profiles({patient_id for patient_id, _ in pairs})
-    formulas = {
-        formula.serum.id: formula
-        for formula in serum_formulas(Serum.id.in_(sorted({serum_id for _, serum_id in pairs})))
-    }
+    profiles = patient_profiles({patient_id for patient_id, _, _ in pairs})
+    serum_ids = sorted({serum_id for _, serum_id, _ in pairs})
+    formulas = {formula.serum.id: formula for formula in serum_formulas(Serum.id.in_(serum_ids))}
     groups = cross_reactivity_facts()
     reach = lineages({sid for formula in formulas.values() for sid, _ in formula.components})
     screens = {}
-    for patient_id, serum_id in pairs:
+    for patient_id, serum_id, indication in pairs:
         profile, formula = profiles.get(patient_id), formulas.get(serum_id)
         if profile is None or formula is None:
             continue
+        profile = replace(profile, indication=indication)
         components = [
             ScreenComponent(substance_id, name, tuple(reach.get(substance_id, ())))
             for substance_id, name in formula.components
         ]
-        screens[patient_id, serum_id] = screen_serum(profile, components, groups=groups)
+        screens[patient_id, serum_id, indication] = screen_serum(profile, components, groups=groups)
     return screens
 
 

@@ -105,7 +105,7 @@ def complete_session(
     doses = fields.get("doses") or session.doses
     _check_procedure(fields, doses)
     serum = session.course.serum
-    screen = screen_patient_serum(session.patient, serum)
+    screen = screen_patient_serum(session.patient, serum, indication=session.course.indication)
     override_reason = (fields.get("override_reason") or "").strip() or None
     _refuse_unsafe(screen, serum, override_reason)
     with db.session.begin_nested():

@@ -39,6 +39,9 @@ INDICATED_STAGES = {
     ("female", "ludwig"): Indication(2, "female"),
 }
 ROMAN = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI", 7: "VII"}
+# Hair loss after pregnancy and childbirth: a shedding, not a pattern staged on Norwood or
+# Ludwig, so the stage rules do not speak to a course for it (clinic.models.Indication).
+UNSTAGED_INDICATIONS = frozenset({"postpartum"})
 
 
 class Lineage(Protocol):
@@ -83,6 +86,10 @@ class PatientProfile:
     # Allergens outside the catalogue, as received, that no doctor has reviewed yet: nothing
     # can be checked against them, so every serum is at least a caution.
     unscreened_allergies: tuple[str, ...] = ()
+    # What the serum would treat (a course's indication); None when the screen is not about
+    # one course, as in the serum listing, which then applies the stage rules as for
+    # androgenetic alopecia.
+    indication: str | None = None
 
 
 @dataclass(frozen=True)
@@ -295,6 +302,8 @@ def _condition_reasons(profile: PatientProfile) -> list[Reason]:
 
 
 def _eligibility_reasons(profile: PatientProfile) -> list[Reason]:
+    if profile.indication in UNSTAGED_INDICATIONS:
+        return []
     stage = profile.alopecia_stage
     if stage is None:
         return [

@@ -20,10 +20,14 @@ from sqlalchemy import insert, select
 from clinic.models import (
     Allergy,
     AllergyStatus,
+    Assessment,
+    AssessmentKind,
+    AssessmentPhoto,
     ConditionRule,
     Course,
     Patient,
     PatientCondition,
+    PhotoView,
     SessionStatus,
     SideEffect,
     TreatmentSession,
@@ -414,7 +418,8 @@ def add_courses(place: dict, count: int, *, patients: list[int] | None = None,
     starts = [start + timedelta(days=n * days_apart) for n in range(count)]
     courses = bulk(
         Course,
-        [{"patient_id": patient, "serum_id": serum, "start_date": day}
+        [{"patient_id": patient, "serum_id": serum, "start_date": day,
+          "review_date": day + timedelta(weeks=11)}
          for patient, serum, day in zip(patients, serums, starts, strict=True)],
         induction_sessions=4, created_by_id=place["doctor"],
     )  # fmt: skip
@@ -433,6 +438,35 @@ def add_courses(place: dict, count: int, *, patients: list[int] | None = None,
         SideEffect,
         [{"session_id": i} for i, row in zip(ids, sessions, strict=True) if "lot_id" in row],
         kind="redness", severity="mild", recorded_by_id=place["doctor"],
+    )  # fmt: skip
+
+
+def a_course() -> dict:
+    """A course of the clinic's patient, planned by its doctor."""
+    place = a_clinic()
+    add_courses(place, 1)
+    course = db.session.scalar(select(Course).where(Course.patient_id == place["patient_id"]))
+    return {**place, "course_id": course.id}
+
+
+def add_assessments(place: dict, count: int) -> None:
+    """Follow-ups of the place's course, recorded by users who change every ten, each with a
+    photo of two views."""
+    first = AS_OF + timedelta(days=place.get("assessed", 0))
+    place["assessed"] = place.get("assessed", 0) + count
+    ids = bulk(
+        Assessment,
+        [{"date": first + timedelta(days=n), "recorded_by_id": user, "global_assessment": n % 4}
+         for n, user in enumerate(tens(new_users, count))],
+        course_id=place["course_id"], kind=AssessmentKind.FOLLOW_UP, hair_loss_score=5,
+        scalp_health_score=6, itching_score=7, hair_quality_score=8, pull_test_count=4,
+        recorded_at=PAST,
+    )  # fmt: skip
+    bulk(
+        AssessmentPhoto,
+        [{"assessment_id": i, "view": view, "content_hash": f"{i:064x}"}
+         for i in ids for view in (PhotoView.VERTEX, PhotoView.FRONTAL)],
+        media_type="image/jpeg", width=2048, height=1536, size_bytes=400_000, uploaded_at=PAST,
     )  # fmt: skip
 
 
@@ -524,6 +558,7 @@ API_LISTS = {
     "/api/patients": Case(Role.DOCTOR, add_patients),
     "/api/patients/{patient_id}/allergies": Case(Role.DOCTOR, add_allergies, a_patient),
     "/api/patients/{patient_id}/courses": Case(Role.DOCTOR, add_courses, a_clinic),
+    "/api/courses/{course_id}/assessments": Case(Role.DOCTOR, add_assessments, a_course),
     "/api/patients/{patient_id}/serums": Case(Role.DOCTOR, add_serums, a_patient),
     "/api/products": Case(Role.PHARMACIST, add_products, formulary_place, DAY),
     "/api/serums": Case(Role.PHARMACIST, add_serums, formulary_place),
@@ -589,6 +624,8 @@ NOT_LISTS = {
     "/formulary/substances/new": "a form",
     "/patients/<id:patient_id>": "one record",
     "/patients/<id:patient_id>/allergies/<id:allergy_id>": "one record",
+    "/patients/<id:patient_id>/photos/<id:photo_id>": "one photo",
+    "/courses/<id:course_id>/assessments/new": "a form",
     "/sessions/<id:session_id>/aftercare": "one record",
     "/stock/batches/<id:batch_id>": "one record",
     "/stock/lots/<id:lot_id>": "one record",

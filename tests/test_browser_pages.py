@@ -6,19 +6,25 @@ role, the test follows every link from the role's home (one page per address pat
 - axe-core (vendored in tests/vendor/axe-core with its licence) finds no serious or critical
   violation.
 
-A new page is covered as soon as a link leads to it.
+A new page is covered as soon as a link leads to it. The demo clinic's first course has its
+results (a baseline and a review, with a photo each; every course has, whichever patient the
+crawl reaches first), so that the patient page shows the
+photos side by side, the charts and the review's decision, and links to the assessment form.
 """
 
+import io
 import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Page
 from sqlalchemy import select
 
+from clinic.assessments import add_photo, first_session_day, record_assessment
 from clinic.courses import plan_course
-from clinic.models import Patient
+from clinic.models import Course, Patient
 from core.accounts import User
 from core.clock import clinic_today, utcnow
 from core.database import db
@@ -41,12 +47,23 @@ SERIOUS = {"serious", "critical"}
 
 
 @pytest.fixture
-def demo_clinic(live_app):
-    """The demo data of `make run`, a planned course and a scan's alerts."""
+def photo_folder(live_app, tmp_path, monkeypatch):
+    """One photo folder for the fixture's writes and the server's reads (set before it
+    starts)."""
+    folder = str(tmp_path / "photos")
+    monkeypatch.setenv("PHOTO_FOLDER", folder)
+    monkeypatch.setitem(live_app.config, "PHOTO_FOLDER", folder)
+    return folder
+
+
+@pytest.fixture
+def demo_clinic(live_app, photo_folder):
+    """The demo data of `make run`, a planned course with its results and a scan's alerts."""
     with live_app.app_context():
         result = live_app.test_cli_runner().invoke(args=["seed", "--demo"])
         assert result.exit_code == 0, result.output
         _plan_courses()
+        _assess_the_courses()
         db.session.commit()
         run_scan_job(as_of=clinic_today())
     return live_app
@@ -71,6 +88,30 @@ def _plan_courses() -> None:
                 break
             except DomainError:
                 continue
+
+
+def _assess_the_courses() -> None:
+    """A baseline (on the first session's day, or today if that is later) and, once the first
+    session is due, a review (today) of each course, with a vertex photo each: the results as
+    the patient page shows them, the decision still open."""
+    doctor = db.session.scalar(select(User).where(User.username == "doctor"))
+    now = utcnow()
+    today = clinic_today(now)
+    scores = {"hair_loss": 3, "scalp_health": 5, "itching": 6, "hair_quality": 4}
+    for course in db.session.scalars(select(Course).order_by(Course.id)):
+        first = first_session_day(course)
+        visits = [("baseline", {"date": min(first, today)}, 120)]
+        if first <= today:
+            visits.append(("review", {"date": today, "global_assessment": 1}, 90))
+        for kind, extra, shade in visits:
+            assessment = record_assessment(
+                course, fields={"kind": kind, "patient_scores": scores, **extra},
+                doctor=doctor, now=now,
+            )  # fmt: skip
+            photo = io.BytesIO()
+            Image.new("RGB", (640, 480), (shade, 100, 80)).save(photo, "JPEG")
+            photo.seek(0)
+            add_photo(assessment, photo, view="vertex", doctor=doctor, now=now)
 
 
 def _sign_in(page: Page, role: str) -> None:

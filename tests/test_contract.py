@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -27,7 +28,13 @@ PASSWORDS = {username: password for username, _, password, _ in DEMO_USERS}
 
 @pytest.fixture(scope="module")
 def demo_server(database_url):
-    with scratch_database(database_url) as url:
+    # The photos a run uploads go to a folder of its own, not the instance folder.
+    with (
+        tempfile.TemporaryDirectory() as photos,
+        pytest.MonkeyPatch.context() as patch,
+        scratch_database(database_url) as url,
+    ):
+        patch.setenv("PHOTO_FOLDER", photos)
         app = servers.prepared_app(url)
         with app.app_context():
             result = app.test_cli_runner().invoke(args=["seed", "--demo"])

@@ -16,6 +16,12 @@ def test_the_openapi_document_lists_the_endpoints(client):
         "/api/sites/{site_id}",
         "/api/audit",
         "/api/health",
+        "/api/courses/{course_id}/assessments",
+        "/api/courses/{course_id}/maintenance",
+        "/api/assessments/{assessment_id}",
+        "/api/assessments/{assessment_id}/decision",
+        "/api/assessments/{assessment_id}/photos",
+        "/api/patients/{patient_id}/photos/{photo_id}",
     } <= set(spec["paths"])
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
 
@@ -89,3 +95,13 @@ def test_every_refusal_has_only_the_fields_of_the_documented_error(client, login
     client.post(allergies, json={"substance_id": substance.id}, headers=doctor)
     again = client.post(allergies, json={"substance_id": substance.id}, headers=doctor)
     assert again.status_code == 409 and set(again.get_json()) <= properties
+
+
+def test_a_photo_uploads_as_multipart_and_is_served_as_an_image(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    upload = paths["/api/assessments/{assessment_id}/photos"]["post"]["requestBody"]
+    form = upload["content"]["multipart/form-data"]["schema"]
+    assert form["required"] == ["file", "view"]
+    assert form["properties"]["file"] == {**form["properties"]["file"], "format": "binary"}
+    served = paths["/api/patients/{patient_id}/photos/{photo_id}"]["get"]["responses"]["200"]
+    assert set(served["content"]) == {"image/jpeg", "image/png"}

@@ -168,15 +168,24 @@ def confirmed() -> bool:
 
 
 def confirmation_page(
-    *, title: str, question: str, action: str, cancel_url: str, details: tuple[str, ...] = ()
+    *,
+    title: str,
+    question: str,
+    action: str,
+    cancel_url: str,
+    details: tuple[str, ...] = (),
+    action_url: str | None = None,
+    fields: list[tuple[str, str]] | None = None,
 ):
     """The page that asks before an irreversible step when no script asked: it posts the form
-    again, as it was filled in, with the yes. Nothing has been written yet."""
-    fields = [
-        (name, value)
-        for name, value in request.form.items(multi=True)
-        if name not in ("csrf_token", CONFIRMED)
-    ]
+    again, as it was filled in, with the yes (or `fields` to `action_url`, for a step that
+    follows what the form recorded). Nothing irreversible has been done yet."""
+    if fields is None:
+        fields = [
+            (name, value)
+            for name, value in request.form.items(multi=True)
+            if name not in ("csrf_token", CONFIRMED)
+        ]
     page = render_template(
         "confirm.html",
         title=title,
@@ -185,5 +194,6 @@ def confirmation_page(
         cancel_url=cancel_url,
         details=details,
         fields=fields,
+        action_url=action_url or request.path,
     )
     return page, 200

@@ -6,7 +6,7 @@ from api.pagination import id_field
 from api.schemas.fields import NOTE, REASON, Integer, QuantityField
 from api.schemas.lean import LeanSchema
 from clinic import courses
-from clinic.models import SessionStatus, Severity, SideEffectKind, Technique
+from clinic.models import Indication, SessionStatus, Severity, SideEffectKind, Technique
 from formulary.screen import Verdict
 
 
@@ -70,6 +70,23 @@ class CourseSchema(LeanSchema):
         load_default=1,
         validate=ma.validate.Range(min=0, min_inclusive=False),
         metadata={"description": "Doses each planned session is expected to use."},
+    )
+    indication = ma.fields.Enum(
+        Indication,
+        by_value=True,
+        load_default=Indication.ANDROGENETIC_ALOPECIA,
+        metadata={
+            "description": "What the course treats: androgenetic_alopecia (staged on Norwood "
+            "or Ludwig) or postpartum hair loss (no stage needed: a missing stage is no "
+            "caution for it). The screen's stage rules follow it."
+        },
+    )
+    review_date = ma.fields.Date(
+        dump_only=True,
+        metadata={
+            "description": "When the results are reviewed: REVIEW_WEEKS_AFTER_FIRST_SESSION "
+            "(11 unless configured) after the first session."
+        },
     )
     sessions = ma.fields.List(ma.fields.Nested(SessionSchema), dump_only=True)
 

@@ -12,6 +12,7 @@ from clinic.models import (
     AlopeciaScale,
     ClinicalStatus,
     Criticality,
+    Indication,
     Severity,
     Sex,
     VerificationStatus,
@@ -175,12 +176,26 @@ class ScreenedSerumSchema(LeanSchema):
     reasons = ma.fields.Function(lambda s: [r.shared_dict for r in s.screen.reasons])
 
 
+def _indication_field():
+    return ma.fields.Enum(
+        Indication,
+        by_value=True,
+        metadata={
+            "description": "Screen as for a course that treats this (the stage rules follow "
+            "it: postpartum hair loss needs no stage). Without it, the stage rules of "
+            "androgenetic alopecia apply."
+        },
+    )
+
+
 class SafetyQuerySchema(ma.Schema):
     serum_id = id_field(required=True)
+    indication = _indication_field()
 
 
 class SerumListQuerySchema(ma.Schema):
     verdict = ma.fields.Enum(Verdict, by_value=True)
+    indication = _indication_field()
 
 
 class FhirBundleSchema(ma.Schema):

@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
     DateField,
@@ -26,11 +27,15 @@ from wtforms.validators import (
 
 from clinic import patients as patient_rules
 from clinic.allergies import REACTION_LENGTH
+from clinic.assessments import GLOBAL_ASSESSMENT_WORDS, MAX_PULL_TEST_COUNT
 from clinic.courses import INDUCTION_SESSIONS, MAX_MAINTENANCE_MONTHS
 from clinic.models import (
     AlopeciaScale,
     ClinicalStatus,
     Criticality,
+    Indication,
+    PhotoView,
+    ReviewDecision,
     Severity,
     Sex,
     SideEffectKind,
@@ -188,12 +193,25 @@ def one_decimal(form, field) -> None:
         raise ValidationError("At most one decimal place (e.g. 4 or 6.5).")
 
 
+INDICATION_WORDS = {
+    Indication.ANDROGENETIC_ALOPECIA: "Androgenetic alopecia (pattern hair loss)",
+    Indication.POSTPARTUM: "Hair loss after pregnancy and childbirth (postpartum)",
+}
+
+
 class CourseForm(FlaskForm):
     PREFIX = "course"  # it shares the patient page with the allergy and profile forms
     # The choices offer only serums the screen does not contraindicate; any id is accepted
     # here so that the clinic's rule, not the form, refuses the others, with its reasons.
     serum_id = SelectField(
         "Serum", coerce=optional_record_id, validate_choice=False, validators=[DataRequired()]
+    )
+    indication = SelectField(
+        "Treats",
+        choices=[SelectChoice(value.value, words) for value, words in INDICATION_WORDS.items()],
+        default=Indication.ANDROGENETIC_ALOPECIA.value,
+        description="Postpartum hair loss is not staged: a missing alopecia stage is no "
+        "caution for it.",
     )
     start_date = DateField("First session", validators=[InputRequired()])
     induction_sessions = SelectField(
@@ -289,3 +307,116 @@ class SideEffectForm(FlaskForm):
 
 # Each session's forms are prefixed with its id: many share the page, and each label and error
 # must point at its own field.
+
+
+# --- assessments of a course's results --------------------------------------------------------
+
+OUTCOMES = {
+    "hair_loss": "Less hair loss",
+    "scalp_health": "Healthier scalp",
+    "itching": "Less itching",
+    "hair_quality": "Better hair quality",
+}
+VIEW_WORDS = {
+    PhotoView.VERTEX: "Vertex (crown, from above)",
+    PhotoView.FRONTAL: "Frontal (hairline)",
+    PhotoView.LEFT: "Left side",
+    PhotoView.RIGHT: "Right side",
+}
+STOPPING_CHOICES = (ReviewDecision.STOP, ReviewDecision.CHANGE_SERUM)
+
+
+def _outcome(name: str) -> IntegerField:
+    return IntegerField(
+        f"{OUTCOMES[name]} (0 to 10)",
+        validators=[InputRequired(message="The patient's answer, 0 to 10."), NumberRange(0, 10)],
+    )
+
+
+def _photo(view: PhotoView) -> FileField:
+    return FileField(f"Photo: {VIEW_WORDS[view].lower()}", validators=[Optional()])
+
+
+def decision_choices(cancels: str) -> list[SelectChoice]:
+    """The review's decisions; the two that cancel sessions ask first (static/confirm.js reads
+    the chosen option's data-confirm), saying what they cancel."""
+    return [
+        SelectChoice("", "Decide after seeing the results"),
+        *(
+            SelectChoice(
+                decision.value,
+                decision.words.capitalize(),
+                render_kw={"data-confirm": f"{decision.words.capitalize()}? "
+                           f"{cancels}"} if decision in STOPPING_CHOICES else {},
+            )
+            for decision in ReviewDecision
+        ),
+    ]  # fmt: skip
+
+
+class AssessmentForm(FlaskForm):
+    """An assessment of a course's results, with up to one photo of each view."""
+
+    date = DateField("Date of the visit", validators=[Optional()], description="Empty: today.")
+    global_assessment = SelectField(
+        "Global photographic assessment",
+        choices=[
+            SelectChoice("", "Choose"),
+            *(
+                SelectChoice(str(value), f"{value:+d} {words}" if value else f"0 {words}")
+                for value, words in sorted(GLOBAL_ASSESSMENT_WORDS.items(), reverse=True)
+            ),
+        ],
+        coerce=_blank_is_none,
+        description="Yours, comparing the photos with the baseline's.",
+    )
+    hair_loss = _outcome("hair_loss")
+    scalp_health = _outcome("scalp_health")
+    itching = _outcome("itching")
+    hair_quality = _outcome("hair_quality")
+    pull_test_count = IntegerField(
+        "Hair-pull test: hairs that came out",
+        validators=[Optional(), NumberRange(0, MAX_PULL_TEST_COUNT)],
+        description="Empty: not done.",
+    )
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_LENGTH)])
+    photo_vertex = _photo(PhotoView.VERTEX)
+    photo_frontal = _photo(PhotoView.FRONTAL)
+    photo_left = _photo(PhotoView.LEFT)
+    photo_right = _photo(PhotoView.RIGHT)
+    decision = SelectField("Decision", coerce=_blank_is_none, validate_choice=True)
+
+    def photo_fields(self) -> list:
+        return [self.photo_vertex, self.photo_frontal, self.photo_left, self.photo_right]
+
+    def photos(self) -> list[tuple[PhotoView, object]]:
+        """(view, uploaded file) of each photo given."""
+        return [
+            (view, field.data)
+            for view, field in zip(PhotoView, self.photo_fields(), strict=True)
+            if field.data is not None and getattr(field.data, "filename", "")
+        ]
+
+    def fields_for_the_clinic(self, kind: str) -> dict:
+        """The form as record_assessment reads it (the decision is taken apart)."""
+        return {
+            "kind": kind,
+            "date": self.date.data,
+            "global_assessment": int(self.global_assessment.data)
+            if self.global_assessment.data is not None
+            else None,
+            "patient_scores": {name: getattr(self, name).data for name in OUTCOMES},
+            "pull_test_count": self.pull_test_count.data,
+            "note": self.note.data,
+        }
+
+
+class MaintenanceForm(FlaskForm):
+    PREFIX = "maintenance"
+    sessions = IntegerField(
+        "Monthly maintenance sessions to add",
+        default=3,
+        validators=[InputRequired(), NumberRange(1, MAX_MAINTENANCE_MONTHS)],
+        description="Each a month after the one before, from the course's last session (or "
+        "from today, when later).",
+    )

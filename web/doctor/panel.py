@@ -1,6 +1,7 @@
 """The courses part of the doctor's patient page: the forms of each session, and what the page
 shows of each course
-(its serum's verdict today, the lot each session used, the lots a session may use).
+(its serum's verdict today, the lot each session used, the lots a session may use, and its
+results: the assessments, their photos side by side, their scores as charts).
 
 The routes are in `web.doctor.patients`, the forms in `web.doctor.forms`; this module builds
 the page's data, in a fixed number of queries whatever the number of courses and sessions.
@@ -16,21 +17,39 @@ from wtforms import (
     SelectChoice,
 )
 
-from clinic.courses import courses_query
+from clinic.assessments import (
+    GLOBAL_ASSESSMENT_WORDS,
+    ViewComparison,
+    compare_views,
+    patient_assessments,
+    review_of,
+)
+from clinic.courses import STOPPING_DECISIONS, courses_query
 from clinic.models import (
+    Assessment,
+    AssessmentKind,
     Course,
     Patient,
     SessionStatus,
     TreatmentSession,
 )
-from clinic.safety import ScreenedSerum, screen_serums
+from clinic.safety import ScreenedSerum, screen_courses
 from core.clock import day_text
 from core.database import db
 from core.errors import DomainError
 from formulary.screen import Screen, Verdict
 from inventory.models import Lot, LotStatus, Product, ProductKind
 from inventory.serum_stock import usable_serum_lots
-from web.doctor.forms import FEFO_CHOICE, CancelForm, CompleteForm, CourseForm, SideEffectForm
+from web.doctor.charts import LineChart, Observation, line_chart
+from web.doctor.forms import (
+    FEFO_CHOICE,
+    OUTCOMES,
+    CancelForm,
+    CompleteForm,
+    CourseForm,
+    MaintenanceForm,
+    SideEffectForm,
+)
 from web.pages import doses_text, quantity_text
 
 
@@ -46,6 +65,10 @@ def side_effect_prefix(session_id: int) -> str:
     return f"effect-{session_id}"
 
 
+def maintenance_prefix(course_id: int) -> str:
+    return f"maintenance-{course_id}"
+
+
 @dataclasses.dataclass
 class SubmittedForm:
     """A refused form to draw again on the patient page, in place of its blank twin: `kind`
@@ -57,8 +80,27 @@ class SubmittedForm:
 
 
 @dataclasses.dataclass
+class CourseResults:
+    """What the page shows of a course's results, and what the doctor may record next."""
+
+    assessments: list[Assessment]
+    comparisons: list[ViewComparison]
+    review: Assessment | None
+    # The review decided to stop or to change the serum: the course plans nothing more.
+    stopped: bool
+    # The kinds of assessment the course can take now, in their order.
+    next_kinds: list[AssessmentKind]
+    # The planned sessions a decision to stop would cancel (from the review's day on).
+    cancellable: int
+    scores_chart: LineChart | None
+    global_chart: LineChart | None
+    maintenance_form: MaintenanceForm | None = None
+
+
+@dataclasses.dataclass
 class CoursesPanel:
     courses: list[Course]
+    # By course id: today's screen of its serum, as for what the course treats.
     screens: dict[int, Screen]
     lot_numbers: dict[int, str]
     # The lots sessions used that were recalled since: the page links each to its trace.
@@ -71,6 +113,8 @@ class CoursesPanel:
     # What a refused form said when the page no longer draws that form (a session cancelled
     # or completed meanwhile): shown at the top of the courses.
     refusals: list[str] = dataclasses.field(default_factory=list)
+    # By course id.
+    results: dict[int, CourseResults] = dataclasses.field(default_factory=dict)
 
 
 def courses_panel(
@@ -82,8 +126,9 @@ def courses_panel(
 ) -> CoursesPanel:
     courses = list(db.session.scalars(courses_query(patient.id).options(joinedload(Course.serum))))
     sessions = [s for course in courses for s in course.sessions]
-    screens = screen_serums(patient, {course.serum_id for course in courses})
+    screens = screen_courses(patient, courses)
     used = _used_lots({s.lot_id for s in sessions if s.lot_id is not None})
+    assessed = patient_assessments([course.id for course in courses])
     panel = CoursesPanel(
         courses=courses,
         screens=screens,
@@ -92,13 +137,19 @@ def courses_panel(
         plan_form=None,
         session_forms={},
         open_session_id=submitted.session_id if submitted else None,
+        results={course.id: course_results(course, assessed[course.id]) for course in courses},
     )
     if not can_edit:
         return panel
+    for course in courses:
+        if not panel.results[course.id].stopped:
+            panel.results[course.id].maintenance_form = MaintenanceForm(
+                formdata=None, prefix=maintenance_prefix(course.id)
+            )
     panel.plan_form = _plan_form(screened, submitted)
     lot_choices = _lot_choices({course.serum_id for course in courses}, today)
     for course in courses:
-        caution = screens[course.serum_id].verdict == Verdict.CAUTION
+        caution = screens[course.id].verdict == Verdict.CAUTION
         for session in course.sessions:
             panel.session_forms[session.id] = _session_forms(
                 session, lot_choices.get(course.serum_id, []), caution, submitted
@@ -108,6 +159,88 @@ def courses_panel(
         if drawn is not submitted.form:
             panel.refusals = _messages(submitted.form)
     return panel
+
+
+def course_results(course: Course, assessments: list[Assessment]) -> CourseResults:
+    review = review_of(assessments)
+    kinds = {a.kind for a in assessments}
+    next_kinds = [
+        kind
+        for kind, open_ in (
+            (AssessmentKind.BASELINE, AssessmentKind.BASELINE not in kinds),
+            (AssessmentKind.REVIEW, review is None),
+            (AssessmentKind.FOLLOW_UP, review is not None),
+        )
+        if open_
+    ]
+    cancellable = 0
+    if review is not None:
+        cancellable = sum(
+            1
+            for s in course.sessions
+            if s.status == SessionStatus.PLANNED and s.scheduled_date >= review.date
+        )
+    return CourseResults(
+        assessments=assessments,
+        comparisons=compare_views(assessments),
+        review=review,
+        stopped=review is not None and review.decision in STOPPING_DECISIONS,
+        next_kinds=next_kinds,
+        cancellable=cancellable,
+        scores_chart=_scores_chart(course, assessments),
+        global_chart=_global_chart(course, assessments),
+    )
+
+
+def assessment_words(assessment: Assessment) -> str:
+    """What a visit was, as the chart's points and the table say it: baseline, review,
+    follow-up."""
+    return assessment.kind.value.replace("_", "-")
+
+
+def _scores_chart(course: Course, assessments: list[Assessment]) -> LineChart | None:
+    if not assessments:
+        return None
+    return line_chart(
+        chart_id=f"course-{course.id}-scores-chart",
+        title="The patient's scores over time",
+        description="The patient's own rating, 0 to 10 (10 best), of each outcome at each "
+        "assessment: " + "; ".join(_scores_text(a) for a in assessments) + ".",
+        series=list(OUTCOMES.items()),
+        observations=[Observation(a.date, assessment_words(a), a.patient_scores)
+                      for a in assessments],
+        lowest=0,
+        highest=10,
+        step=2,
+    )  # fmt: skip
+
+
+def _scores_text(assessment: Assessment) -> str:
+    scores = ", ".join(
+        f"{label.lower()} {assessment.patient_scores[key]}" for key, label in OUTCOMES.items()
+    )
+    return f"{assessment_words(assessment)} of {day_text(assessment.date)}: {scores}"
+
+
+def _global_chart(course: Course, assessments: list[Assessment]) -> LineChart | None:
+    later = [a for a in assessments if a.kind != AssessmentKind.BASELINE]
+    if not later:
+        return None
+    return line_chart(
+        chart_id=f"course-{course.id}-global-chart",
+        title="Global photographic assessment over time",
+        description="The clinician's assessment of the photos against the baseline's, from "
+        "-3 (much worse) to +3 (much better): " + "; ".join(
+            f"{assessment_words(a)} of {day_text(a.date)}: {a.global_assessment:+d} "
+            f"({GLOBAL_ASSESSMENT_WORDS[a.global_assessment]})"
+            for a in assessments
+        ) + ".",
+        series=[("global", "Global assessment")],
+        observations=[Observation(a.date, assessment_words(a), {"global": a.global_assessment})
+                      for a in assessments],
+        lowest=-3,
+        highest=3,
+    )  # fmt: skip
 
 
 def _messages(form: FlaskForm) -> list[str]:

@@ -390,6 +390,7 @@ def plan_course(patient_id):
             maintenance_months=form.maintenance_months.data,
             doctor=_doctor(),
             doses_per_session=form.doses_per_session.data,
+            indication=form.indication.data,
         )
     except DomainError as error:
         status = show_domain_error(form, error)
