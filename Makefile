@@ -42,7 +42,9 @@ test: lint chromium
 
 # `make bench`: every benchmark of bench/ on SQLite, and on PostgreSQL when BENCH_DATABASE_URL
 # names a database it may drop and make again; writes bench/RESULTS.md. It takes a while.
+# The API benchmark's load generator is ApacheBench (`ab`, Debian's apache2-utils).
 bench: install-dev
+	command -v ab >/dev/null || (apt-get update && apt-get install -y apache2-utils)
 	$(BIN)/python bench/run_all.py
 
 clean:
