@@ -9,6 +9,9 @@ benchmark starts from an empty database, as it expects.
     make bench                                   # SQLite only
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/bench make bench
     .venv/bin/python bench/run_all.py --only scan --only import_lots
+
+Every finding is also kept in bench/RESULTS.json; a run `--only` some benchmarks keeps the
+findings of the others from there, so that RESULTS.md always holds every benchmark.
 """
 
 import argparse
@@ -44,6 +47,7 @@ def main() -> None:
     parser.add_argument("--only", action="append", help="run only this benchmark (repeatable)")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     arguments = parser.parse_args()
+    kept = HERE / "RESULTS.json"
     chosen = [
         (script, args)
         for script, args in BENCHMARKS
@@ -52,7 +56,7 @@ def main() -> None:
     postgres = os.environ.get("BENCH_DATABASE_URL")
     databases = [None] + ([postgres] if postgres else [])
     started = datetime.now(UTC)
-    findings, failures = [], []
+    findings, failures = kept_findings(kept, arguments.only), []
     for script, args in chosen:
         for url in databases:
             outcome = run_benchmark(script, args, url)
@@ -60,10 +64,24 @@ def main() -> None:
                 failures.append(outcome)
             else:
                 findings.extend(outcome)
-    arguments.output.write_text(results_page(findings, failures, started, postgres))
+    findings.sort(key=lambda f: ORDER.index(f["benchmark"]))
+    kept.write_text(json.dumps(findings, indent=2) + "\n")
+    arguments.output.write_text(
+        results_page(findings, failures, started, postgres, rerun=arguments.only)
+    )
     print(f"wrote {arguments.output.relative_to(ROOT)}")
     if failures:
         sys.exit(f"{len(failures)} benchmark run(s) failed")
+
+
+ORDER = list(dict.fromkeys(script.removesuffix(".py") for script, _ in BENCHMARKS))
+
+
+def kept_findings(kept: Path, only: list[str] | None) -> list[dict]:
+    """The earlier run's findings of the benchmarks this run does not run again."""
+    if not only or not kept.exists():
+        return []
+    return [f for f in json.loads(kept.read_text()) if f["benchmark"] not in only]
 
 
 def run_benchmark(script: str, args: list[str], url: str | None) -> list[dict] | str:
@@ -99,13 +117,21 @@ def recreate_database(url: str) -> None:
     engine.dispose()
 
 
-def results_page(findings: list[dict], failures: list[str], started, postgres) -> str:
+def results_page(
+    findings: list[dict], failures: list[str], started, postgres, *, rerun: list[str] | None
+) -> str:
     met = sum(1 for f in findings if f["met"])
     lines = [
         "# Benchmark results",
         "",
         f"Written by `make bench` (bench/run_all.py), started {started:%Y-%m-%d %H:%M} UTC, "
-        f"at commit {commit()}.",
+        f"at commit {commit()}."
+        + (
+            f" It ran {', '.join(rerun)} again; the other findings are the run's before "
+            "(bench/RESULTS.json)."
+            if rerun
+            else ""
+        ),
         "",
         "## Machine",
         "",
