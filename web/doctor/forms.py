@@ -22,6 +22,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    Regexp,
     ValidationError,
 )
 
@@ -34,6 +35,7 @@ from clinic.models import (
     ClinicalStatus,
     Criticality,
     Indication,
+    Language,
     PhotoView,
     ReviewDecision,
     Severity,
@@ -173,6 +175,32 @@ class ProfileForm(FlaskForm):
         widget=widgets.ListWidget(prefix_label=False),
         option_widget=widgets.CheckboxInput(),
         validate_choice=True,
+    )
+
+
+class ContactForm(FlaskForm):
+    """The patient's contact details and consent to be contacted by e-mail."""
+
+    PREFIX = "contact"
+    email = StringField(
+        "E-mail",
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="An e-mail address: name@example.org."),
+        ],
+    )
+    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    language = SelectField(
+        "Language of reminders",
+        choices=[
+            SelectChoice(Language.EN.value, "English"),
+            SelectChoice(Language.FR.value, "French"),
+        ],
+    )
+    contact_consent = BooleanField(
+        "The patient consents to be contacted by e-mail (session reminders, aftercare advice)",
+        description="Recorded with today's date and your name; untick to withdraw it.",
     )
 
 

@@ -39,6 +39,7 @@ from web.doctor.forms import (
     AllergyForm,
     AllergyLinkForm,
     AllergyReviewForm,
+    ContactForm,
     PatientForm,
     PatientSearchForm,
     ProfileForm,
@@ -121,6 +122,7 @@ def _patient_page(
     patient: Patient,
     allergy_form: AllergyForm | None = None,
     profile_form: ProfileForm | None = None,
+    contact_form: ContactForm | None = None,
     status_error: str | None = None,
     submitted: SubmittedForm | None = None,
     status: int = 200,
@@ -139,6 +141,7 @@ def _patient_page(
         screened=screened,
         allergy_form=allergy_form or AllergyForm(formdata=None),
         profile_form=profile_form,
+        contact_form=contact_form or _contact_form_for(patient),
         status_error=status_error,
         recorded_allergy=next((a for a in patient.allergies if a.id == recorded_allergy_id), None),
         substance_names=_substance_names() if can_edit else [],
@@ -342,6 +345,44 @@ def update_profile(patient_id):
         patient = patient_rules.get_patient(patient_id)
         return _patient_page(patient, profile_form=form, status=status)
     flash("Stage and conditions saved.", "success")
+    return redirect(url_for("doctor.patient_page", patient_id=patient.id))
+
+
+def _contact_form_for(patient: Patient) -> ContactForm:
+    return ContactForm(
+        formdata=None,
+        prefix=ContactForm.PREFIX,
+        email=patient.email,
+        phone=patient.phone,
+        language=patient.language.value,
+        contact_consent=patient.contact_consent_at is not None,
+    )
+
+
+@bp.route("/patients/<id:patient_id>/contact", methods=["POST"])
+@role_page(Role.DOCTOR)
+def update_contact(patient_id):
+    patient = patient_rules.get_patient(patient_id)
+    form = ContactForm(prefix=ContactForm.PREFIX)
+    if not form.validate():
+        return _patient_page(patient, contact_form=form, status=422)
+    try:
+        patient_rules.update_patient(
+            patient,
+            {
+                "email": form.email.data,
+                "phone": form.phone.data,
+                "language": form.language.data,
+                "contact_consent": {"given": form.contact_consent.data},
+            },
+            recorded_by=_doctor(),
+            now=utcnow(),
+        )
+    except DomainError as error:
+        status = show_domain_error(form, error)
+        patient = patient_rules.get_patient(patient_id)
+        return _patient_page(patient, contact_form=form, status=status)
+    flash("Contact details saved.", "success")
     return redirect(url_for("doctor.patient_page", patient_id=patient.id))
 
 
