@@ -523,6 +523,8 @@ class SentReminder(db.Model):
         UniqueConstraint(
             "session_id", "kind", "session_date", name="uq_sent_reminders_session_kind_date"
         ),
+        # The corrections look only at what was announced for the days still to come.
+        Index("ix_sent_reminders_session_date", "session_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,22 +5,12 @@ CLINIC_PHONE in the configuration), with the doctor and the next planned session
 from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 
+from clinic.advice import AFTER, BEFORE
 from clinic.sessions import get_session, next_planned_session, session_doctor
 from core.accounts import CLINICAL_ROLES
 from core.errors import NotFound
 
 bp = Blueprint("aftercare", __name__)
-
-
-BEFORE = (
-    "Limit aspirin and other blood thinners before the session (ask your doctor first if they "
-    "were prescribed to you): they raise the risk of bruising.",
-    "Wash your hair the day before or on the morning of the session.",
-)
-AFTER = (
-    "Do not wash your hair (no shampoo) for 48 hours.",
-    "No swimming and no sauna for 48 hours.",
-)
 
 
 @bp.route("/sessions/<id:session_id>/aftercare")

@@ -79,9 +79,13 @@ def upgrade():
         sa.UniqueConstraint("session_id", "kind", "session_date",
                             name="uq_sent_reminders_session_kind_date"),
     )  # fmt: skip
+    with op.batch_alter_table("sent_reminders", schema=None) as batch_op:
+        batch_op.create_index("ix_sent_reminders_session_date", ["session_date"], unique=False)
 
 
 def downgrade():
+    with op.batch_alter_table("sent_reminders", schema=None) as batch_op:
+        batch_op.drop_index("ix_sent_reminders_session_date")
     op.drop_table("sent_reminders")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_column("attachments")
