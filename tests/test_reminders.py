@@ -274,3 +274,45 @@ def test_a_run_with_nothing_new_to_send_reads_the_same_few_rows_however_many_wer
             assert queued(reminded + timedelta(minutes=10)) == {}
         statements.append(counted.count)
     assert statements[0] == statements[1]
+
+
+def test_the_doctor_moves_a_session_through_the_api_and_the_patient_is_told(client, login_as):
+    session = first_session(consenting_patient(), start_date=date(2030, 3, 4))
+    assert queued(datetime(2030, 3, 3, 8, 0, tzinfo=UTC)) == {"day_before": 1}
+    headers = login_as("doctor")
+    moved = client.post(
+        f"/api/sessions/{session.id}/move", json={"scheduled_date": "2030-03-06"}, headers=headers
+    )
+    assert moved.status_code == 200, moved.json
+    assert moved.json["scheduled_date"] == "2030-03-06"
+    assert queued(datetime(2030, 3, 3, 8, 10, tzinfo=UTC)) == {"moved": 1}
+    past = client.post(
+        f"/api/sessions/{session.id}/move", json={"scheduled_date": "2020-01-01"}, headers=headers
+    )
+    assert past.status_code == 422 and "scheduled_date" in str(past.json)
+    cancelled = factories.make_course(consenting_patient(email="c@example.org")).sessions[0]
+    cancel_session(cancelled, None, now=datetime(2025, 3, 1, tzinfo=UTC))
+    db.session.commit()
+    refused = client.post(
+        f"/api/sessions/{cancelled.id}/move", json={"scheduled_date": "2030-03-06"}, headers=headers
+    )
+    assert refused.status_code == 409
+
+
+def test_the_doctor_moves_a_session_on_the_patient_page(client, sign_in_page):
+    sign_in_page("doctor")
+    patient = consenting_patient()
+    session = first_session(patient, start_date=date(2030, 3, 4))
+    page = client.get(f"/patients/{patient.id}").get_data(as_text=True)
+    assert f'action="/sessions/{session.id}/move"' in page
+    response = client.post(
+        f"/sessions/{session.id}/move", data={f"move-{session.id}-scheduled_date": "2030-03-05"}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert session.scheduled_date == date(2030, 3, 5)
+    refused = client.post(
+        f"/sessions/{session.id}/move", data={f"move-{session.id}-scheduled_date": "2020-01-01"}
+    )
+    assert refused.status_code == 422
+    assert "Cannot be before today" in refused.get_data(as_text=True)

@@ -312,6 +312,10 @@ class CancelForm(FlaskForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=REASON_LENGTH)])
 
 
+class MoveForm(FlaskForm):
+    scheduled_date = DateField("New date", validators=[InputRequired(message="Give the new day.")])
+
+
 class SideEffectForm(FlaskForm):
     # No preset: a side effect is a clinical record, never the result of one careless click.
     kind = SelectField(

@@ -48,11 +48,13 @@ from web.doctor.panel import (
     CancelForm,
     CompleteForm,
     CourseForm,
+    MoveForm,
     SideEffectForm,
     SubmittedForm,
     cancel_prefix,
     complete_prefix,
     courses_panel,
+    move_prefix,
     place_screen_reasons,
     side_effect_prefix,
 )
@@ -502,6 +504,25 @@ def cancel_session(session_id):
     except DomainError as error:
         return _session_refused(patient_id, submitted, show_domain_error(form, error))
     flash(f"Session of {day_text(session.scheduled_date)} cancelled.", "success")
+    return redirect(_to_session(session))
+
+
+@bp.route("/sessions/<id:session_id>/move", methods=["POST"])
+@role_page(Role.DOCTOR)
+def move_session(session_id):
+    """Another day for a planned session; a patient already reminded is sent a correction."""
+    session = session_rules.get_session(session_id, lock=True)
+    patient_id = session.patient_id
+    form = MoveForm(prefix=move_prefix(session_id))
+    submitted = SubmittedForm("move", form, session_id)
+    if not form.validate():
+        return _session_refused(patient_id, submitted, 422)
+    old_day = session.scheduled_date
+    try:
+        session_rules.move_session(session, form.scheduled_date.data, now=utcnow())
+    except DomainError as error:
+        return _session_refused(patient_id, submitted, show_domain_error(form, error))
+    flash(f"Session of {day_text(old_day)} moved to {day_text(session.scheduled_date)}.", "success")
     return redirect(_to_session(session))
 
 
