@@ -52,7 +52,7 @@ bench: install-dev
 # (tests/test_reminders.py checks that each .mo says what its .po says).
 translations: install-dev
 	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching -w 96
 	$(BIN)/pybabel compile -d translations
 
 clean:
