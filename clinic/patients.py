@@ -15,6 +15,7 @@ from clinic.models import (
     PatientCondition,
     Sex,
 )
+from clinic.reminders import withdraw_queued_reminders
 from core.accounts import User
 from core.clock import utcnow
 from core.database import db
@@ -145,6 +146,8 @@ def record_contact_consent(
     withdrawn (from then on nothing is sent). Consent needs an address to write to. Giving it
     again when it stands keeps the first record."""
     if not given:
+        if patient.contact_consent_at is not None and patient.id is not None:
+            withdraw_queued_reminders(patient.id)
         patient.contact_consent_at = None
         patient.contact_consent_by = None
         return patient

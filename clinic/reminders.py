@@ -22,7 +22,7 @@ from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import contains_eager
 
 from clinic.advice import AFTER, BEFORE
@@ -34,7 +34,7 @@ from clinic.models import (
     TreatmentSession,
 )
 from core.database import db
-from core.mail import queue_message
+from core.mail import OutboxMessage, OutboxStatus, queue_message
 
 # The kinds that told the patient a date to come: a later change of that date needs a
 # correction.
@@ -84,6 +84,29 @@ def queue_due_reminders(*, now: datetime) -> dict[str, int]:
         _queue(session, kind, day=day, now=now)
         counts[kind.value] += 1
     return counts
+
+
+def withdraw_queued_reminders(patient_id: int) -> int:
+    """Take back the patient's messages still waiting in the outbox (the mail server was down
+    when they were queued): a withdrawn consent stops what was not sent yet. Answers how many.
+    A message already claimed by a deliverer is on its way and goes."""
+    waiting = (
+        select(OutboxMessage.id)
+        .join(SentReminder, SentReminder.outbox_id == OutboxMessage.id)
+        .join(TreatmentSession, TreatmentSession.id == SentReminder.session_id)
+        .where(
+            TreatmentSession.patient_id == patient_id,
+            OutboxMessage.status == OutboxStatus.QUEUED,
+        )
+    )
+    ids = db.session.scalars(waiting).all()
+    if not ids:
+        return 0
+    db.session.execute(
+        update(SentReminder).where(SentReminder.outbox_id.in_(ids)).values(outbox_id=None)
+    )
+    db.session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    return len(ids)
 
 
 def _may_be_mailed():

@@ -316,3 +316,24 @@ def test_the_doctor_moves_a_session_on_the_patient_page(client, sign_in_page):
     )
     assert refused.status_code == 422
     assert "Cannot be before today" in refused.get_data(as_text=True)
+
+
+def test_a_reminder_still_waiting_for_the_mail_server_is_not_sent_after_a_withdrawal(
+    mail_config, client, login_as
+):
+    patient = consenting_patient()
+    first_session(patient)
+    # No mail server configured: the reminder waits in the outbox.
+    assert queued(datetime(2026, 3, 29, 7, 0, tzinfo=UTC)) == {"day_before": 1}
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 1
+    answer = client.patch(
+        f"/api/patients/{patient.id}",
+        json={"contact_consent": {"given": False}},
+        headers=login_as("doctor"),
+    )
+    assert answer.status_code == 200
+    with smtp_server() as (port, mailbox):
+        mail_config(port)
+        assert queued(datetime(2026, 3, 29, 7, 10, tzinfo=UTC)) == {}
+    assert mailbox.messages == []
+    assert db.session.scalar(select(func.count(OutboxMessage.id))) == 0
