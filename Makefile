@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 FLASK := FLASK_CONFIG=development $(BIN)/flask --app wsgi
 
-.PHONY: run test lint chromium bench install install-dev clean
+.PHONY: run test lint chromium bench install install-dev clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ test: lint chromium
 bench: install-dev
 	command -v ab >/dev/null || (apt-get update && apt-get install -y apache2-utils)
 	$(BIN)/python bench/run_all.py
+
+# The patients' texts: after changing one in clinic/advice.py or clinic/reminders.py, extract
+# them, update each language's .po, translate, and compile; the .po and the .mo are committed
+# (tests/test_reminders.py checks that each .mo says what its .po says).
+translations: install-dev
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching -w 96
+	$(BIN)/pybabel compile -d translations
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -36,6 +36,13 @@ def _review_weeks(raw: str) -> int:
     return weeks
 
 
+def _reminder_hour(raw: str) -> int:
+    hour = int(raw)
+    if not 0 <= hour <= 23:
+        raise ValueError(f"REMINDER_HOUR must be an hour of the day, 0 to 23, got {raw!r}")
+    return hour
+
+
 def _flag(raw: str | None, default: bool) -> bool:
     if raw is None or raw == "":
         return default
@@ -84,6 +91,13 @@ class BaseConfig:
     PHOTO_MAX_BYTES = int(os.environ.get("PHOTO_MAX_BYTES", str(10 * 1024 * 1024)))
     PHOTO_MAX_PIXELS = int(os.environ.get("PHOTO_MAX_PIXELS", "2048"))
     PHOTO_FOLDER = os.environ.get("PHOTO_FOLDER") or str(INSTANCE_DIR / "photos")
+    # Patient reminders: the day before a session (REMINDER_DAYS_BEFORE days before, at
+    # REMINDER_HOUR on the clinic's wall clock), looked for every REMINDER_INTERVAL_SECONDS;
+    # the aftercare advice after a session completed within the last AFTERCARE_WITHIN_HOURS.
+    REMINDER_DAYS_BEFORE = int(os.environ.get("REMINDER_DAYS_BEFORE", "1"))
+    REMINDER_HOUR = _reminder_hour(os.environ.get("REMINDER_HOUR", "9"))
+    REMINDER_INTERVAL_SECONDS = float(os.environ.get("REMINDER_INTERVAL_SECONDS", "600"))
+    AFTERCARE_WITHIN_HOURS = int(os.environ.get("AFTERCARE_WITHIN_HOURS", "24"))
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 

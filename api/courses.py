@@ -10,6 +10,7 @@ from api.schemas.courses import (
     CancelSchema,
     CompleteSchema,
     CourseSchema,
+    MoveSchema,
     SessionQuerySchema,
     SessionSchema,
     SideEffectSchema,
@@ -101,6 +102,16 @@ def complete_session(fields, session_id):
 def cancel_session(fields, session_id):
     session = sessions.get_session(session_id, lock=True)
     return sessions.cancel_session(session, fields["reason"], now=utcnow())
+
+
+@blp.route("/sessions/<id:session_id>/move", methods=["POST"])
+@roles_required(Role.DOCTOR)
+@blp.arguments(MoveSchema)
+@blp.response(200, SessionSchema)
+def move_session(fields, session_id):
+    """Plan a planned session for another day; the patient, if reminded, is told."""
+    session = sessions.get_session(session_id, lock=True)
+    return sessions.move_session(session, fields["scheduled_date"], now=utcnow())
 
 
 @blp.route("/sessions/<id:session_id>/side-effects", methods=["POST"])

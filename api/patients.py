@@ -47,7 +47,7 @@ def list_patients(filters, pagination_parameters):
 @blp.arguments(PatientSchema)
 @blp.response(201, PatientSchema)
 def create_patient(fields):
-    return patients.create_patient(fields)
+    return patients.create_patient(fields, recorded_by=current_api_user())
 
 
 @blp.route("/patients/<id:patient_id>", methods=["GET"])
@@ -62,7 +62,9 @@ def get_patient(patient_id):
 @blp.arguments(PatientUpdateSchema)
 @blp.response(200, PatientSchema)
 def update_patient(changes, patient_id):
-    return patients.update_patient(patients.get_patient(patient_id), changes)
+    return patients.update_patient(
+        patients.get_patient(patient_id), changes, recorded_by=current_api_user()
+    )
 
 
 @blp.route("/patients/<id:patient_id>/allergies", methods=["GET"])

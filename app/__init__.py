@@ -32,7 +32,7 @@ from api import (
 from api.documentation import complete_the_document
 from app.converters import IdConverter
 from app.errors import register_error_handlers
-from app.extensions import api, csrf, migrate
+from app.extensions import api, babel, csrf, migrate
 from app.models import MODEL_MODULES
 from app.security import register_security_headers
 from config import BaseConfig, config_for
@@ -161,6 +161,7 @@ def register_extensions(app: Flask) -> None:
     complete_the_document(api)
     login_manager.init_app(app)
     csrf.init_app(app)
+    babel.init_app(app, default_translation_directories=str(ROOT / "translations"))
 
 
 def register_blueprints(app: Flask) -> None:

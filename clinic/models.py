@@ -74,6 +74,13 @@ class Severity(enum.StrEnum):
     SEVERE = "severe"
 
 
+class Language(enum.StrEnum):
+    """The language of what the patient reads: reminders and the aftercare advice."""
+
+    EN = "en"
+    FR = "fr"
+
+
 class Patient(db.Model):
     __tablename__ = "patients"
     __table_args__ = (
@@ -98,13 +105,39 @@ class Patient(db.Model):
         value_enum(AllergyStatus, length=30), default=AllergyStatus.UNKNOWN
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Contact details, and the patient's consent to be contacted by e-mail: when it was given
+    # and who recorded it (both null: never given, or withdrawn; the audit log keeps the history).
+    email: Mapped[str | None] = mapped_column(String(254))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    language: Mapped[Language] = mapped_column(
+        value_enum(Language, length=5), default=Language.EN, server_default=Language.EN.value
+    )
+    contact_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    contact_consent_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
+    # Joined: the consent's {given, at, by} is part of every patient the API answers.
+    contact_consent_by: Mapped[User | None] = relationship(lazy="joined")
     allergies: Mapped[list["Allergy"]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", order_by="Allergy.id"
     )
     conditions: Mapped[list["PatientCondition"]] = relationship(
         back_populates="patient", cascade="all, delete-orphan", order_by="PatientCondition.code"
     )
+
+    @property
+    def contact_consent(self) -> dict:
+        return {
+            "given": self.contact_consent_at is not None,
+            "at": self.contact_consent_at,
+            "by": self.contact_consent_by.username if self.contact_consent_by else None,
+        }
+
+    @property
+    def may_be_mailed(self) -> bool:
+        """Consent recorded and not withdrawn, and an address to write to."""
+        return self.contact_consent_at is not None and bool(self.email)
 
 
 class Allergy(db.Model):
@@ -470,3 +503,36 @@ class AssessmentPhoto(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     assessment: Mapped[Assessment] = relationship(back_populates="photos")
+
+
+class ReminderKind(enum.StrEnum):
+    """What a message to the patient about a session says."""
+
+    DAY_BEFORE = "day_before"  # the session is tomorrow: the date, the place, how to prepare
+    MOVED = "moved"  # a correction: the session announced is now on another day
+    CANCELLED = "cancelled"  # a correction: the session announced will not take place
+    AFTERCARE = "aftercare"  # the session took place: what to do now
+
+
+class SentReminder(db.Model):
+    """A message queued to a patient about a session, once per session, kind and the session
+    date it is about: the unique key is what makes the reminder job idempotent."""
+
+    __tablename__ = "sent_reminders"
+    __table_args__ = (
+        UniqueConstraint(
+            "session_id", "kind", "session_date", name="uq_sent_reminders_session_kind_date"
+        ),
+        # The corrections look only at what was announced for the days still to come.
+        Index("ix_sent_reminders_session_date", "session_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    kind: Mapped[ReminderKind] = mapped_column(value_enum(ReminderKind, length=20))
+    # The day the message told the patient (the new day for a move).
+    session_date: Mapped[date] = mapped_column(Date)
+    recipient: Mapped[str] = mapped_column(String(254))
+    language: Mapped[Language] = mapped_column(value_enum(Language, length=5))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

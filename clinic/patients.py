@@ -2,11 +2,22 @@
 patient search the list pages and the API share."""
 
 import enum
+from datetime import datetime
 
 from sqlalchemy import Select, or_, select
 
 from clinic.conditions import check_condition_code
-from clinic.models import AllergyStatus, AlopeciaScale, Patient, PatientCondition, Sex
+from clinic.models import (
+    AllergyStatus,
+    AlopeciaScale,
+    Language,
+    Patient,
+    PatientCondition,
+    Sex,
+)
+from clinic.reminders import withdraw_queued_reminders
+from core.accounts import User
+from core.clock import utcnow
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
 
@@ -93,7 +104,11 @@ def _stage_number(stage: str | int) -> int | None:
     return int(text) if text.isdigit() else ROMAN_STAGES.get(text)
 
 
-def create_patient(fields: dict) -> Patient:
+def create_patient(
+    fields: dict, *, recorded_by: User | None = None, now: datetime | None = None
+) -> Patient:
+    """A new patient; `contact_consent` ({given}) in the fields is recorded as given by
+    `recorded_by` at `now`."""
     _refuse_taken_mrn(fields["mrn"])
     scale = _scale(fields.get("alopecia_scale"))
     patient = Patient(
@@ -105,12 +120,50 @@ def create_patient(fields: dict) -> Patient:
         alopecia_stage=parse_stage(scale, fields.get("alopecia_stage")),
     )
     patient.conditions = _conditions(fields.get("conditions", []))
+    _change_contact(patient, fields)
+    if (fields.get("contact_consent") or {}).get("given"):
+        record_contact_consent(patient, given=True, by=recorded_by, now=now or utcnow())
     db.session.add(patient)
     db.session.flush()
     return patient
 
 
-def update_patient(patient: Patient, changes: dict) -> Patient:
+def _change_contact(patient: Patient, changes: dict) -> None:
+    for field in ("email", "phone"):
+        if field in changes:
+            setattr(patient, field, (changes[field] or "").strip() or None)
+    if changes.get("language") is not None:
+        patient.language = Language(changes["language"])
+    if patient.email is None and patient.contact_consent_at is not None:
+        # An address removed takes the consent with it: a consent is to write to an address.
+        record_contact_consent(patient, given=False, by=None, now=utcnow())
+
+
+def record_contact_consent(
+    patient: Patient, *, given: bool, by: User | None, now: datetime
+) -> Patient:
+    """The patient's consent to be contacted by e-mail, given (when, recorded by whom) or
+    withdrawn (from then on nothing is sent). Consent needs an address to write to. Giving it
+    again when it stands keeps the first record."""
+    if not given:
+        if patient.contact_consent_at is not None and patient.id is not None:
+            withdraw_queued_reminders(patient.id)
+        patient.contact_consent_at = None
+        patient.contact_consent_by = None
+        return patient
+    if not patient.email:
+        raise Invalid({"contact_consent": ["Record the patient's e-mail address first."]})
+    if patient.contact_consent_at is None:
+        patient.contact_consent_at = now
+        patient.contact_consent_by = by
+    return patient
+
+
+def update_patient(
+    patient: Patient, changes: dict, *, recorded_by: User | None = None, now: datetime | None = None
+) -> Patient:
+    """Changes to a patient; a `contact_consent` ({given}) in them is recorded as given or
+    withdrawn by `recorded_by` at `now`."""
     if "mrn" in changes and changes["mrn"] != patient.mrn:
         _refuse_taken_mrn(changes["mrn"])
         patient.mrn = changes["mrn"]
@@ -128,6 +181,14 @@ def update_patient(patient: Patient, changes: dict) -> Patient:
         _replace_conditions(patient, changes["conditions"])
     if "allergy_status" in changes:
         state_allergy_status(patient, changes["allergy_status"])
+    _change_contact(patient, changes)
+    if changes.get("contact_consent") is not None:
+        record_contact_consent(
+            patient,
+            given=bool(changes["contact_consent"].get("given")),
+            by=recorded_by,
+            now=now or utcnow(),
+        )
     db.session.flush()
     return patient
 

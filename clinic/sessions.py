@@ -146,6 +146,19 @@ def cancel_session(
     return session
 
 
+def move_session(session: TreatmentSession, new_date: date, *, now: datetime) -> TreatmentSession:
+    """Plan a session for another day (not before today in the clinic). A patient already
+    reminded of the old day is sent a correction by the reminder job (clinic.reminders), which
+    compares the day it told with the session's day."""
+    _refuse_unless(session, SessionStatus.PLANNED, "moved")
+    today = clinic_today(now)
+    if new_date < today:
+        raise Invalid({"scheduled_date": [f"Cannot be before today ({day_text(today)})."]})
+    session.scheduled_date = new_date
+    db.session.flush()
+    return session
+
+
 def record_side_effect(
     session: TreatmentSession,
     kind: SideEffectKind | str,

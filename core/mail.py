@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 
 from flask import current_app
-from sqlalchemy import Index, String, Text, select
+from sqlalchemy import JSON, Index, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.clock import utcnow
@@ -44,6 +44,9 @@ class OutboxMessage(db.Model):
     recipient: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
+    # Files sent with the message: [{filename, content_type, content}], text content (an
+    # iCalendar invitation), stored with the message so that a retry sends the same files.
+    attachments: Mapped[list | None] = mapped_column(JSON)
     status: Mapped[OutboxStatus] = mapped_column(
         value_enum(OutboxStatus), default=OutboxStatus.QUEUED
     )
@@ -54,11 +57,17 @@ class OutboxMessage(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-def queue_message(recipient: str, subject: str, *, body: str) -> OutboxMessage:
+def queue_message(
+    recipient: str, subject: str, *, body: str, attachments: list[dict] | None = None
+) -> OutboxMessage:
     """Store a message for the delivery job. Line breaks in the recipient or the subject (a
-    product named with one) become spaces: a value never starts a header of its own."""
+    product named with one) become spaces: a value never starts a header of its own.
+    `attachments` are text files: {filename, content_type ("text/calendar"), content}."""
     message = OutboxMessage(
-        recipient=_one_line(recipient)[:254], subject=_one_line(subject)[:200], body=body
+        recipient=_one_line(recipient)[:254],
+        subject=_one_line(subject)[:200],
+        body=body,
+        attachments=attachments or None,
     )
     db.session.add(message)
     db.session.flush()
@@ -109,6 +118,14 @@ def compose(message: OutboxMessage) -> EmailMessage:
     email["Subject"] = message.subject
     email["Message-ID"] = f"<outbox-{message.id}@serum-formulary>"
     email.set_content(message.body)
+    for attachment in message.attachments or ():
+        maintype, subtype = attachment["content_type"].split("/", 1)
+        email.add_attachment(
+            attachment["content"].encode(),
+            maintype=maintype,
+            subtype=subtype,
+            filename=attachment["filename"],
+        )
     return email
 
 

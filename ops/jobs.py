@@ -17,6 +17,7 @@ from datetime import date, datetime
 from flask import current_app
 
 from clinic.forecast import shortfalls
+from clinic.reminders import queue_due_reminders
 from core.audit import Actor, acting_as
 from core.clock import clinic_today, utcnow
 from core.database import commit_even_if_refused, db, unit_of_work, writing
@@ -100,3 +101,14 @@ def deliver_job() -> dict:
             record_attempt(last_id, error)
         sent, failed = (sent + 1, failed) if error is None else (sent, failed + 1)
     return {"sent": sent, "failed": failed, "queued": queued_count()}
+
+
+def run_reminders_job(now: datetime | None = None, actor: Actor = SCHEDULER) -> dict:
+    """Queue the patient reminders due at `now` (default: this moment) in one transaction, then
+    deliver the outbox; answers how many of each kind were queued. Run again, it queues none of
+    them twice (clinic.reminders records each one under a unique key)."""
+    now = now or utcnow()
+    with writing(), acting_as(actor.user_id, actor.username), unit_of_work():
+        counts = queue_due_reminders(now=now)
+    deliver_job()
+    return counts

@@ -11,7 +11,10 @@ Jobs have fixed ids and are registered with `replace_existing`, so registering t
 doubles them:
 - `daily-scan`: the alert scan every day at SCAN_TIME in CLINIC_TIMEZONE;
 - `outbox-retry`: the outbox delivery every OUTBOX_RETRY_SECONDS (5 minutes; digests whose
-  send failed, and recall notices queued by requests).
+  send failed, and recall notices queued by requests);
+- `patient-reminders`: the patient reminders due, every REMINDER_INTERVAL_SECONDS (10
+  minutes), then the outbox delivery; a run missed is caught up by the next (each reminder
+  is queued once, whenever the job finds it due).
 
 On start, and on taking over from a scheduler that died, a scan missed while no scheduler
 worked (decided from the recorded runs) runs once.
@@ -38,13 +41,14 @@ from flask.helpers import get_debug_flag
 from core.clock import utcnow
 from core.database import db
 from inventory.alerts import last_successful_scan
-from ops.jobs import deliver_job, run_scan_job
+from ops.jobs import deliver_job, run_reminders_job, run_scan_job
 from ops.leader import AloneOnSQLite, SchedulerLock, scheduler_lock
 
 log = logging.getLogger(__name__)
 
 DAILY_SCAN = "daily-scan"
 OUTBOX_RETRY = "outbox-retry"
+PATIENT_REMINDERS = "patient-reminders"
 CATCH_UP = "catch-up"
 LOCK_WATCH = "scheduler-lock-watch"
 
@@ -108,12 +112,17 @@ def scheduled_delivery(app: Flask) -> None:
         deliver_job()
 
 
+def scheduled_reminders(app: Flask) -> None:
+    with app.app_context():
+        run_reminders_job()
+
+
 def scheduled_catch_up(app: Flask) -> None:
     catch_up(app)
 
 
 def build_scheduler(app: Flask, scheduler_class: type[BaseScheduler] = BackgroundScheduler):
-    """A scheduler holding the two recurring jobs, not started."""
+    """A scheduler holding the recurring jobs, not started."""
     tz = ZoneInfo(app.config["CLINIC_TIMEZONE"])
     scan_time = parse_scan_time(app.config["SCAN_TIME"])
     scheduler = scheduler_class(
@@ -135,6 +144,14 @@ def build_scheduler(app: Flask, scheduler_class: type[BaseScheduler] = Backgroun
         args=[app],
         id=OUTBOX_RETRY,
         name="Outbox delivery retry",
+        replace_existing=True,
+    )
+    scheduler.add_job(
+        scheduled_reminders,
+        IntervalTrigger(seconds=app.config["REMINDER_INTERVAL_SECONDS"], timezone=tz),
+        args=[app],
+        id=PATIENT_REMINDERS,
+        name="Patient reminders",
         replace_existing=True,
     )
     return scheduler

@@ -121,3 +121,24 @@ def test_the_aftercare_sheet_has_a_print_button_its_script_shows(client, session
     script = client.get("/static/print.js")
     assert script.status_code == 200 and "window.print()" in script.get_data(as_text=True)
     script.close()
+
+
+def test_a_french_patients_sheet_is_in_french(client, app, monkeypatch):
+    from clinic.models import Language
+
+    monkeypatch.setitem(app.config, "CLINIC_NAME", "Clinique du Marais")
+    monkeypatch.setitem(app.config, "CLINIC_PHONE", "+33 1 23 45 67 89")
+    patient = factories.make_safe_patient(name="Chloé Martin", language=Language.FR)
+    session = factories.make_course(patient).sessions[0]
+    sign_in(client, factories.make_user(role="doctor"))
+    html = client.get(f"/sessions/{session.id}/aftercare").get_data(as_text=True)
+    for text in (
+        "<h1>Conseils après la séance</h1>",
+        '<time datetime="2025-03-03">3 mars 2025</time>',
+        "Lavez-vous les cheveux la veille ou le matin de la séance.",
+        "Ne lavez pas vos cheveux (pas de shampoing) pendant 48 heures.",
+        "Appelez immédiatement Clinique du Marais au +33 1 23 45 67 89",
+    ):
+        assert text in html
+    # The staff's own words on the page stay English.
+    assert "Print this page with your browser" in html

@@ -86,6 +86,7 @@ ROLES = {
     ("GET", "/api/sessions/{session_id}"): CLINICAL,
     ("POST", "/api/sessions/{session_id}/complete"): (D,),
     ("POST", "/api/sessions/{session_id}/cancel"): (D,),
+    ("POST", "/api/sessions/{session_id}/move"): (D,),
     ("POST", "/api/sessions/{session_id}/side-effects"): (D,),
     ("POST", "/api/sessions/{session_id}/side-effects/{side_effect_id}/entered-in-error"): (D,),
     ("POST", "/api/batches"): (P,),

@@ -20,6 +20,7 @@ from ops.leader import scheduler_lock
 from ops.scheduler import (
     DAILY_SCAN,
     OUTBOX_RETRY,
+    PATIENT_REMINDERS,
     build_scheduler,
     catch_up,
     in_process_scheduler_wanted,
@@ -59,13 +60,17 @@ def test_the_daily_scan_in_sao_paulo_fires_at_nine_utc(app, monkeypatch):
     assert later == datetime(2025, 7, 11, 9, 0, tzinfo=UTC)
 
 
-def test_the_scheduler_holds_two_jobs_with_fixed_ids_and_the_outbox_retry_every_five_minutes(
+def test_the_scheduler_holds_three_jobs_with_fixed_ids_and_the_outbox_retry_every_five_minutes(
     app, monkeypatch
 ):
     scheduler = build_scheduler(app, BackgroundScheduler)
     build_again = build_scheduler(app, BackgroundScheduler)
-    assert sorted(job.id for job in scheduler.get_jobs()) == [DAILY_SCAN, OUTBOX_RETRY]
-    assert len(build_again.get_jobs()) == 2
+    assert sorted(job.id for job in scheduler.get_jobs()) == [
+        DAILY_SCAN,
+        OUTBOX_RETRY,
+        PATIENT_REMINDERS,
+    ]
+    assert len(build_again.get_jobs()) == 3
     retry = scheduler.get_job(OUTBOX_RETRY).trigger
     assert retry.interval == timedelta(minutes=5)
 

@@ -1,10 +1,13 @@
-"""The printable aftercare sheet of a session (SPEC 3.6): what the patient does before and
-after a mesotherapy session, on the clinic's letterhead (CLINIC_NAME, CLINIC_ADDRESS and
-CLINIC_PHONE in the configuration), with the doctor and the next planned session."""
+"""The printable aftercare sheet of a session (SPEC 3.6), in the patient's language: what the
+patient does before and after a mesotherapy session, on the clinic's letterhead (CLINIC_NAME,
+CLINIC_ADDRESS and CLINIC_PHONE in the configuration), with the doctor and the next planned
+session."""
 
 from flask import Blueprint, abort, current_app, render_template
+from flask_babel import force_locale, format_date
 from flask_login import current_user, login_required
 
+from clinic.advice import AFTER, BEFORE
 from clinic.sessions import get_session, next_planned_session, session_doctor
 from core.accounts import CLINICAL_ROLES
 from core.errors import NotFound
@@ -12,15 +15,10 @@ from core.errors import NotFound
 bp = Blueprint("aftercare", __name__)
 
 
-BEFORE = (
-    "Limit aspirin and other blood thinners before the session (ask your doctor first if they "
-    "were prescribed to you): they raise the risk of bruising.",
-    "Wash your hair the day before or on the morning of the session.",
-)
-AFTER = (
-    "Do not wash your hair (no shampoo) for 48 hours.",
-    "No swimming and no sauna for 48 hours.",
-)
+@bp.app_template_filter("patient_day")
+def patient_day(day) -> str:
+    """A day as the patient reads it, in the patient's language: 3 Mar 2025, 3 mars 2025."""
+    return format_date(day, "d MMM y")
 
 
 @bp.route("/sessions/<id:session_id>/aftercare")
@@ -33,6 +31,11 @@ def aftercare(session_id):
     except NotFound:
         abort(404)
     day = session.performed_on or session.scheduled_date
+    with force_locale(session.patient.language.value):
+        return _sheet(session, day)
+
+
+def _sheet(session, day):
     return render_template(
         "aftercare.html",
         session=session,

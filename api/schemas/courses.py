@@ -114,6 +114,16 @@ class CancelSchema(ma.Schema):
     reason = ma.fields.String(allow_none=True, load_default=None, validate=REASON)
 
 
+class MoveSchema(ma.Schema):
+    scheduled_date = ma.fields.Date(
+        required=True,
+        metadata={
+            "description": "The session's new day (today or later). A patient already reminded "
+            "of the old day is sent a correction."
+        },
+    )
+
+
 class SessionQuerySchema(ma.Schema):
     patient_id = id_field()
     first = ma.fields.Date(data_key="from", metadata={"description": "From this date on."})

@@ -13,6 +13,7 @@ from clinic.models import (
     ClinicalStatus,
     Criticality,
     Indication,
+    Language,
     Severity,
     Sex,
     VerificationStatus,
@@ -46,6 +47,20 @@ class ConditionSchema(LeanSchema):
     active = JSONBoolean(load_default=True)
 
 
+class ContactConsentSchema(ma.Schema):
+    given = JSONBoolean(
+        required=True,
+        metadata={
+            "description": "True records the patient's consent to be contacted by e-mail "
+            "(now, by the signed-in doctor; an e-mail address is needed); false withdraws it."
+        },
+    )
+    at = ma.fields.DateTime(dump_only=True, allow_none=True)
+    by = ma.fields.String(
+        dump_only=True, allow_none=True, metadata={"description": "Who recorded it."}
+    )
+
+
 class PatientSchema(LeanSchema):
     id = Integer(dump_only=True)
     mrn = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=40))
@@ -56,6 +71,15 @@ class PatientSchema(LeanSchema):
     alopecia_stage = StageField(allow_none=True)
     allergy_status = ma.fields.Enum(AllergyStatus, by_value=True, dump_only=True)
     conditions = ma.fields.List(ma.fields.Nested(ConditionSchema))
+    email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
+    phone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
+    language = ma.fields.Enum(
+        Language,
+        by_value=True,
+        load_default=None,
+        metadata={"description": "What the patient reads reminders in (default en)."},
+    )
+    contact_consent = ma.fields.Nested(ContactConsentSchema)
 
     @ma.validates("birth_date")
     def birth_date_not_in_future(self, value, **kwargs):

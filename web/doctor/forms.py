@@ -22,6 +22,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    Regexp,
     ValidationError,
 )
 
@@ -34,6 +35,7 @@ from clinic.models import (
     ClinicalStatus,
     Criticality,
     Indication,
+    Language,
     PhotoView,
     ReviewDecision,
     Severity,
@@ -176,6 +178,32 @@ class ProfileForm(FlaskForm):
     )
 
 
+class ContactForm(FlaskForm):
+    """The patient's contact details and consent to be contacted by e-mail."""
+
+    PREFIX = "contact"
+    email = StringField(
+        "E-mail",
+        validators=[
+            Optional(),
+            Length(max=254),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="An e-mail address: name@example.org."),
+        ],
+    )
+    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    language = SelectField(
+        "Language of reminders",
+        choices=[
+            SelectChoice(Language.EN.value, "English"),
+            SelectChoice(Language.FR.value, "French"),
+        ],
+    )
+    contact_consent = BooleanField(
+        "The patient consents to be contacted by e-mail (session reminders, aftercare advice)",
+        description="Recorded with today's date and your name; untick to withdraw it.",
+    )
+
+
 # A scalp takes hundreds of injection points, never thousands; the bound keeps a typing
 # slip from reaching the database as an out-of-range integer.
 MAX_INJECTION_POINTS = 2000
@@ -282,6 +310,10 @@ class CompleteForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=REASON_LENGTH)])
+
+
+class MoveForm(FlaskForm):
+    scheduled_date = DateField("New date", validators=[InputRequired(message="Give the new day.")])
 
 
 class SideEffectForm(FlaskForm):

@@ -48,6 +48,7 @@ from web.doctor.forms import (
     CompleteForm,
     CourseForm,
     MaintenanceForm,
+    MoveForm,
     SideEffectForm,
 )
 from web.pages import doses_text, quantity_text
@@ -59,6 +60,10 @@ def complete_prefix(session_id: int) -> str:
 
 def cancel_prefix(session_id: int) -> str:
     return f"cancel-{session_id}"
+
+
+def move_prefix(session_id: int) -> str:
+    return f"move-{session_id}"
 
 
 def side_effect_prefix(session_id: int) -> str:
@@ -106,7 +111,7 @@ class CoursesPanel:
     # The lots sessions used that were recalled since: the page links each to its trace.
     recalled_lot_ids: set[int]
     plan_form: CourseForm | None
-    # session id -> {"complete": form, "cancel": form, "side_effect": form}
+    # session id -> {"complete": form, "cancel": form, "move": form, "side_effect": form}
     session_forms: dict[int, dict[str, FlaskForm]]
     # A session whose form was refused: its details are drawn open.
     open_session_id: int | None
@@ -293,7 +298,13 @@ def _session_forms(
         cancel = submitted_or(
             "cancel", lambda: CancelForm(formdata=None, prefix=cancel_prefix(session.id))
         )
-        return {"complete": complete, "cancel": cancel}
+        move = submitted_or(
+            "move",
+            lambda: MoveForm(
+                formdata=None, prefix=move_prefix(session.id), scheduled_date=session.scheduled_date
+            ),
+        )
+        return {"complete": complete, "cancel": cancel, "move": move}
     if session.status == SessionStatus.COMPLETED:
         effect = submitted_or(
             "side_effect",

@@ -39,6 +39,7 @@ from web.doctor.forms import (
     AllergyForm,
     AllergyLinkForm,
     AllergyReviewForm,
+    ContactForm,
     PatientForm,
     PatientSearchForm,
     ProfileForm,
@@ -47,11 +48,13 @@ from web.doctor.panel import (
     CancelForm,
     CompleteForm,
     CourseForm,
+    MoveForm,
     SideEffectForm,
     SubmittedForm,
     cancel_prefix,
     complete_prefix,
     courses_panel,
+    move_prefix,
     place_screen_reasons,
     side_effect_prefix,
 )
@@ -121,6 +124,7 @@ def _patient_page(
     patient: Patient,
     allergy_form: AllergyForm | None = None,
     profile_form: ProfileForm | None = None,
+    contact_form: ContactForm | None = None,
     status_error: str | None = None,
     submitted: SubmittedForm | None = None,
     status: int = 200,
@@ -139,6 +143,7 @@ def _patient_page(
         screened=screened,
         allergy_form=allergy_form or AllergyForm(formdata=None),
         profile_form=profile_form,
+        contact_form=contact_form or _contact_form_for(patient),
         status_error=status_error,
         recorded_allergy=next((a for a in patient.allergies if a.id == recorded_allergy_id), None),
         substance_names=_substance_names() if can_edit else [],
@@ -345,6 +350,44 @@ def update_profile(patient_id):
     return redirect(url_for("doctor.patient_page", patient_id=patient.id))
 
 
+def _contact_form_for(patient: Patient) -> ContactForm:
+    return ContactForm(
+        formdata=None,
+        prefix=ContactForm.PREFIX,
+        email=patient.email,
+        phone=patient.phone,
+        language=patient.language.value,
+        contact_consent=patient.contact_consent_at is not None,
+    )
+
+
+@bp.route("/patients/<id:patient_id>/contact", methods=["POST"])
+@role_page(Role.DOCTOR)
+def update_contact(patient_id):
+    patient = patient_rules.get_patient(patient_id)
+    form = ContactForm(prefix=ContactForm.PREFIX)
+    if not form.validate():
+        return _patient_page(patient, contact_form=form, status=422)
+    try:
+        patient_rules.update_patient(
+            patient,
+            {
+                "email": form.email.data,
+                "phone": form.phone.data,
+                "language": form.language.data,
+                "contact_consent": {"given": form.contact_consent.data},
+            },
+            recorded_by=_doctor(),
+            now=utcnow(),
+        )
+    except DomainError as error:
+        status = show_domain_error(form, error)
+        patient = patient_rules.get_patient(patient_id)
+        return _patient_page(patient, contact_form=form, status=status)
+    flash("Contact details saved.", "success")
+    return redirect(url_for("doctor.patient_page", patient_id=patient.id))
+
+
 @bp.route("/patients/<id:patient_id>/no-known-allergies", methods=["POST"])
 @role_page(Role.DOCTOR)
 def no_known_allergies(patient_id):
@@ -461,6 +504,25 @@ def cancel_session(session_id):
     except DomainError as error:
         return _session_refused(patient_id, submitted, show_domain_error(form, error))
     flash(f"Session of {day_text(session.scheduled_date)} cancelled.", "success")
+    return redirect(_to_session(session))
+
+
+@bp.route("/sessions/<id:session_id>/move", methods=["POST"])
+@role_page(Role.DOCTOR)
+def move_session(session_id):
+    """Another day for a planned session; a patient already reminded is sent a correction."""
+    session = session_rules.get_session(session_id, lock=True)
+    patient_id = session.patient_id
+    form = MoveForm(prefix=move_prefix(session_id))
+    submitted = SubmittedForm("move", form, session_id)
+    if not form.validate():
+        return _session_refused(patient_id, submitted, 422)
+    old_day = session.scheduled_date
+    try:
+        session_rules.move_session(session, form.scheduled_date.data, now=utcnow())
+    except DomainError as error:
+        return _session_refused(patient_id, submitted, show_domain_error(form, error))
+    flash(f"Session of {day_text(old_day)} moved to {day_text(session.scheduled_date)}.", "success")
     return redirect(_to_session(session))
 
 
