@@ -1,3 +1,4 @@
+import contextlib
 import logging
 from logging.config import fileConfig
 
@@ -99,9 +100,29 @@ def run_migrations_online():
 
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
-
-        with context.begin_transaction():
+        with foreign_keys_checked_at_the_end(connection), context.begin_transaction():
             context.run_migrations()
+
+
+@contextlib.contextmanager
+def foreign_keys_checked_at_the_end(connection):
+    """On SQLite, a batch migration rebuilds a table by copying it and dropping the old one,
+    which fails while other tables' rows point at it and foreign keys are on (Alembic's
+    documentation: "Dealing with Referencing Foreign Keys"). Off for the migration (the pragma
+    is set outside any transaction, on the driver's connection), then every reference is
+    checked before they are on again."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver = connection.connection.driver_connection
+    driver.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+        broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migration left rows pointing at nothing: {broken[:10]}")
+    finally:
+        driver.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():
