@@ -21,6 +21,7 @@ from api.schemas.lots import (
 from clinic.recall import trace_to_patients
 from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import utcnow
+from core.sites import site_for_new_record
 from inventory import lots
 from inventory.labels import lot_label
 from inventory.ledger import lot_ledger
@@ -47,7 +48,9 @@ def list_lots(filters, pagination_parameters):
 @blp.alt_response(200, schema=LotSchema, description="More of a lot already on the shelf.")
 def receive_lot(fields):
     """Receive a new lot (201) or more of an existing one (200, a `receive` movement)."""
-    fields.update(user_id=current_api_user().id, now=utcnow())
+    user = current_api_user()
+    site = site_for_new_record(user, fields.pop("site_id", None))
+    fields.update(user_id=user.id, now=utcnow(), site_id=site.id)
     if "barcode" in fields:
         fields["expiry"] = fields.pop("expiry_date", None)
         receipt = lots.receive_scanned(fields.pop("barcode"), **fields)

@@ -1,3 +1,4 @@
+import contextlib
 import logging
 from logging.config import fileConfig
 
@@ -100,8 +101,28 @@ def run_migrations_online():
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
+        with _sqlite_foreign_keys_checked_at_the_end(connection), context.begin_transaction():
             context.run_migrations()
+
+
+@contextlib.contextmanager
+def _sqlite_foreign_keys_checked_at_the_end(connection):
+    """SQLite changes a table's constraints by copying it to a new table and dropping the old
+    one (Alembic's batch mode), which foreign keys enforced row by row refuse for a table
+    others refer to (lots: movements, batches). They are switched off for the migrations,
+    outside any transaction as SQLite requires, and every reference is checked afterwards."""
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    raw = connection.connection.driver_connection
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+        broken = raw.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise RuntimeError(f"the migrations broke references: {broken[:10]}")
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
 
 
 if context.is_offline_mode():

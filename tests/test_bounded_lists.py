@@ -206,7 +206,8 @@ def new_lots(products: list[int], **fields) -> list[int]:
         Lot,
         [{"product_id": product, "lot_number": factories.unique("LISTED-")}
          for product in products],
-        quantity_on_hand=Decimal(10), received_at=PAST, **fields,
+        quantity_on_hand=Decimal(10), received_at=PAST, site_id=factories.clinic_site().id,
+        **fields,
     )  # fmt: skip
 
 

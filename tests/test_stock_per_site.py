@@ -1,0 +1,218 @@
+"""Stock per site (issue 15): every lot is on one site's shelves; receiving, FEFO and the
+lot list are per site; someone outside a site is refused its stock with a 403; the migration
+puts an existing clinic's whole stock at its first site."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import flask_migrate
+import pytest
+from sqlalchemy import MetaData, func, select, text
+
+from app import create_app
+from config import database_url as driver_url
+from core.database import db
+from core.errors import Conflict, Invalid
+from inventory.fefo import dispense
+from inventory.lots import Expiry, receive
+from inventory.models import Lot, Movement
+from tests import factories
+
+NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+# Far enough for the API, which receives and dispenses now.
+LATER = date(2099, 12, 31)
+
+
+@pytest.fixture
+def lyon():
+    return factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+
+
+def lot_body(product, **fields) -> dict:
+    return {
+        "product_id": product.id,
+        "lot_number": factories.unique("SITE-"),
+        "expiry_date": LATER.isoformat(),
+        "quantity": 4,
+        **fields,
+    }
+
+
+# --- receiving at a site ---------------------------------------------------------------------
+
+
+def test_a_lot_received_by_someone_at_one_site_goes_to_that_site(client, login_as):
+    product = factories.make_product()
+    created = client.post("/api/lots", json=lot_body(product), headers=login_as("pharmacist"))
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["site_id"] == factories.clinic_site().id
+
+
+def test_in_a_chain_a_pharmacist_at_several_sites_names_the_site(client, login_as, lyon):
+    product = factories.make_product()
+    both = factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon])
+    refused = client.post("/api/lots", json=lot_body(product), headers=login_as(both))
+    assert refused.status_code == 422
+    assert "site_id" in refused.get_json()["errors"]
+    named = client.post(
+        "/api/lots", json=lot_body(product, site_id=lyon.id), headers=login_as(both)
+    )
+    assert named.status_code == 201 and named.get_json()["site_id"] == lyon.id
+
+
+def test_receiving_at_a_site_one_does_not_work_at_is_a_403(client, login_as, lyon):
+    product = factories.make_product()
+    refused = client.post(
+        "/api/lots", json=lot_body(product, site_id=lyon.id), headers=login_as("pharmacist")
+    )
+    assert refused.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(Lot)) == 0
+
+
+def test_the_same_lot_number_is_a_lot_of_its_own_at_each_site(lyon):
+    product = factories.make_product()
+    here = factories.make_lot(
+        product, lot_number="A-1", quantity="3", site_id=factories.clinic_site().id
+    )
+    there = factories.make_lot(product, lot_number="A-1", quantity="5", site_id=lyon.id)
+    again = receive(
+        product_id=product.id, lot_number="A-1", expiry=Expiry(here.expiry_date),
+        quantity=Decimal(2), user_id=None, now=NOW, site_id=lyon.id,
+    )  # fmt: skip
+    assert here.id != there.id and (again.lot.id, again.created) == (there.id, False)
+    assert (here.quantity_on_hand, there.quantity_on_hand) == (3, 7)
+
+
+def test_the_domain_asks_for_the_site_in_a_chain(lyon):
+    product = factories.make_product()
+    with pytest.raises(Invalid) as refused:
+        factories.make_lot(product)
+    assert set(refused.value.errors) == {"site_id"}
+
+
+# --- FEFO per site ---------------------------------------------------------------------------
+
+
+def test_fefo_takes_from_the_sites_own_lots_only(lyon):
+    product = factories.make_product()
+    main_site = factories.clinic_site()
+    earliest_elsewhere = factories.make_lot(
+        product, quantity="10", expiry_date=date(2025, 4, 1), site_id=lyon.id
+    )
+    here = factories.make_lot(
+        product, quantity="3", expiry_date=date(2025, 9, 1), site_id=main_site.id
+    )
+    [pick] = dispense(
+        product.id, Decimal(2), reason=None, user_id=None, now=NOW, site_id=main_site.id
+    )
+    assert (pick.lot_id, pick.quantity) == (here.id, 2)
+    with pytest.raises(Conflict):
+        # Lyon's ten units do not make up for what this site lacks.
+        dispense(product.id, Decimal(2), reason=None, user_id=None, now=NOW, site_id=main_site.id)
+    db.session.refresh(earliest_elsewhere)
+    assert earliest_elsewhere.quantity_on_hand == 10
+
+
+def test_a_dispense_at_a_site_one_does_not_work_at_is_a_403(client, login_as, lyon):
+    product = factories.make_product()
+    lot = factories.make_lot(product, quantity="5", expiry_date=LATER, site_id=lyon.id)
+    refused = client.post(
+        f"/api/products/{product.id}/dispense",
+        json={"quantity": 1, "site_id": lyon.id},
+        headers=login_as("pharmacist"),
+    )
+    assert refused.status_code == 403
+    db.session.refresh(lot)
+    assert lot.quantity_on_hand == 5
+    at_lyon = factories.make_user(role="pharmacist", sites=[lyon])
+    done = client.post(
+        f"/api/products/{product.id}/dispense", json={"quantity": 1}, headers=login_as(at_lyon)
+    )
+    assert done.status_code == 200 and done.get_json()["picks"][0]["lot_id"] == lot.id
+
+
+# --- the migration ---------------------------------------------------------------------------
+
+
+def fill_the_0019_schema(connection) -> None:
+    """A product, three lots and their movements, as 0019's tables hold them (reflected)."""
+    tables = MetaData()
+    tables.reflect(connection, only=["products", "lots", "movements"])
+
+    def insert(table: str, *rows: dict) -> None:
+        for row in rows:
+            connection.execute(tables.tables[table].insert(), row)
+
+    insert(
+        "products",
+        {"id": 1, "kind": "consumable", "name": "Syringe", "unit": "piece",
+         "reorder_point": 0, "created_at": NOW},
+    )  # fmt: skip
+    insert(
+        "lots",
+        *[
+            {"id": n, "product_id": 1, "lot_number": f"L{n}", "expiry_date": date(2030, 1, n),
+             "expiry_month_only": False, "effective_expiry": date(2030, 1, n),
+             "quantity_on_hand": 2_000_000, "status": "available", "received_at": NOW,
+             "storage": "room"}
+            for n in (1, 2, 3)
+        ],
+    )  # fmt: skip
+    insert(
+        "movements",
+        *[
+            {"id": 10 * n + k, "lot_id": n, "kind": kind, "quantity": quantity,
+             "created_at": NOW}
+            for n in (1, 2, 3)
+            for k, (kind, quantity) in enumerate([("receive", 3_000_000),
+                                                  ("dispense", -1_000_000)])
+        ],
+    )  # fmt: skip
+
+
+def stock_rows() -> tuple[list, list]:
+    lots = db.session.execute(
+        text("SELECT id, product_id, lot_number, quantity_on_hand FROM lots ORDER BY id")
+    ).all()
+    movements = db.session.execute(
+        text("SELECT id, lot_id, kind, quantity FROM movements ORDER BY id")
+    ).all()
+    return [tuple(row) for row in lots], [tuple(row) for row in movements]
+
+
+@pytest.mark.own_database
+def test_the_migration_puts_every_lot_at_the_first_site_and_keeps_every_movement(scratch_db):
+    app = create_app({"CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": driver_url(scratch_db)})
+    with app.app_context():
+        try:
+            flask_migrate.upgrade(revision="0019")
+            with db.engine.begin() as connection:
+                fill_the_0019_schema(connection)
+                connection.execute(
+                    text(
+                        "INSERT INTO sites (code, name, timezone)"
+                        " VALUES ('LYON', 'Lyon', 'Europe/Paris')"
+                    )
+                )
+            before = stock_rows()
+            db.session.remove()
+
+            flask_migrate.upgrade(revision="0020")
+            assert stock_rows() == before
+            first = db.session.scalar(text("SELECT min(id) FROM sites"))
+            sites = db.session.scalars(text("SELECT DISTINCT site_id FROM lots")).all()
+            assert sites == [first]
+            db.session.remove()
+
+            flask_migrate.downgrade(revision="0019")
+            assert stock_rows() == before
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
+def test_every_movement_stays_with_its_lot_at_its_site(lyon):
+    product = factories.make_product()
+    lot = factories.make_lot(product, site_id=lyon.id)
+    [movement] = db.session.scalars(select(Movement).where(Movement.lot_id == lot.id)).all()
+    assert movement.lot.site_id == lyon.id
