@@ -406,6 +406,7 @@ def lot_list(
     *,
     lot_number: str | None = None,
     product_id: int | None = None,
+    site_ids: list[int] | None = None,
     state: LotState | str | None = None,
     status: LotStatus | str | None = None,
     storage: Storage | str | None = None,
@@ -417,7 +418,8 @@ def lot_list(
     descending: bool = False,
 ) -> Select:
     """Every lot, whatever its state or date, with its product loaded, as one select to page
-    through: `lot_number` is found anywhere in the lot number, whatever its case; the expiry
+    through: `site_ids` keeps the lots of those sites (None: every site); `lot_number` is
+    found anywhere in the lot number, whatever its case; the expiry
     range (both days included) is on the last day of use; `expiring_within_days` keeps the lots
     not yet past it on `as_of` (default today) that reach it within that many days. Sorted by
     `sort`, then by id, so that pages never overlap."""
@@ -430,6 +432,8 @@ def lot_list(
         stmt = stmt.where(Lot.lot_number.icontains(lot_number.strip(), autoescape=True))
     if product_id is not None:
         stmt = stmt.where(Lot.product_id == product_id)
+    if site_ids is not None:
+        stmt = stmt.where(Lot.site_id.in_(site_ids))
     if state is not None:
         stmt = stmt.where(_STATE_CONDITIONS[LotState(state)])
     if status is not None:

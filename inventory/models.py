@@ -223,6 +223,22 @@ class Lot(db.Model):
     product: Mapped[Product] = relationship()
 
 
+class SiteReorderPoint(db.Model):
+    """A product's reorder point at one site, in place of the product's own there: a busy
+    site keeps more of it than a small one."""
+
+    __tablename__ = "product_site_reorder_points"
+    __table_args__ = (CheckConstraint("reorder_point >= 0", name="reorder_point_not_negative"),)
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    reorder_point: Mapped[Decimal] = mapped_column(Quantity)
+
+
 class Movement(db.Model):
     """One line of the append-only stock ledger: a signed change of one lot's quantity."""
 

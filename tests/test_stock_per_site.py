@@ -13,9 +13,13 @@ from app import create_app
 from config import database_url as driver_url
 from core.database import db
 from core.errors import Conflict, Invalid
+from inventory.alerts import Alert, scan
+from inventory.alerts.models import AlertKind
 from inventory.fefo import dispense
 from inventory.lots import Expiry, receive
 from inventory.models import Lot, Movement
+from inventory.products import set_site_reorder_point
+from inventory.stock import low_stock, stock_of
 from tests import factories
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -216,3 +220,108 @@ def test_every_movement_stays_with_its_lot_at_its_site(lyon):
     lot = factories.make_lot(product, site_id=lyon.id)
     [movement] = db.session.scalars(select(Movement).where(Movement.lot_id == lot.id)).all()
     assert movement.lot.site_id == lyon.id
+
+
+# --- low stock per site ----------------------------------------------------------------------
+
+
+def test_low_stock_is_per_product_and_site_with_the_sites_own_reorder_point(lyon):
+    main_site = factories.clinic_site()
+    product = factories.make_product(reorder_point=Decimal(5))
+    factories.make_lot(product, quantity="8", expiry_date=LATER, site_id=main_site.id)
+    factories.make_lot(product, quantity="3", expiry_date=LATER, site_id=lyon.id)
+    as_of = date(2025, 3, 1)
+    [short] = low_stock(as_of)
+    assert (short.site.id, short.usable, short.reorder_point, short.missing) == (lyon.id, 3, 5, 2)
+    assert low_stock(as_of, site_ids=[main_site.id]) == []
+    # The main site keeps more: 8 is short of its own 10; Lyon needs only 2.
+    set_site_reorder_point(product, main_site.id, reorder_point=Decimal(10))
+    set_site_reorder_point(product, lyon.id, reorder_point=Decimal(2))
+    [short] = low_stock(as_of)
+    assert (short.site.id, short.usable, short.reorder_point) == (main_site.id, 8, 10)
+    [stock] = stock_of([product], as_of=as_of, site_ids=[lyon.id])
+    assert (stock.usable, stock.reorder_point, stock.low) == (3, 2, False)
+    [both] = stock_of([product], as_of=as_of)
+    assert (both.on_hand, both.usable, both.reorder_point, both.low) == (11, 11, 12, True)
+    set_site_reorder_point(product, main_site.id, reorder_point=None)
+    assert low_stock(as_of) == []
+
+
+def test_the_scan_tells_low_stock_once_per_product_and_site(lyon):
+    main_site = factories.clinic_site()
+    product = factories.make_product(reorder_point=Decimal(5))
+    factories.make_lot(product, quantity="1", expiry_date=LATER, site_id=main_site.id)
+    factories.make_lot(product, quantity="2", expiry_date=LATER, site_id=lyon.id)
+    as_of = date(2025, 3, 1)
+    scan(as_of, now=NOW)
+    scan(as_of, now=NOW)
+    alerts = db.session.scalars(
+        select(Alert).where(Alert.kind == AlertKind.LOW_STOCK).order_by(Alert.site_id)
+    ).all()
+    assert [(a.site_id, a.quantity, a.resolved) for a in alerts] == [
+        (main_site.id, 1, False),
+        (lyon.id, 2, False),
+    ]
+    # Lyon recovers: its alert is resolved, the main site's stands.
+    factories.make_lot(product, quantity="9", expiry_date=LATER, site_id=lyon.id)
+    scan(as_of, now=NOW)
+    db.session.expire_all()
+    assert [(a.site_id, a.resolved) for a in alerts] == [(main_site.id, False), (lyon.id, True)]
+
+
+def test_a_lots_alerts_carry_its_site(lyon):
+    lot = factories.make_lot(expiry_date=date(2025, 3, 5), site_id=lyon.id)
+    scan(date(2025, 3, 1), now=NOW)
+    [expiring] = db.session.scalars(select(Alert).where(Alert.lot_id == lot.id)).all()
+    assert expiring.site_id == lyon.id
+
+
+# --- the lots of a site one does not work at ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "action", "body"),
+    [
+        ("get", "", None),
+        ("get", "/movements", None),
+        ("get", "/trace", None),
+        ("get", "/label", None),
+        ("post", "/open", {}),
+        ("post", "/adjust", {"quantity": 1, "reason": "count"}),
+        ("post", "/dispose", {"reason": "broken"}),
+        ("post", "/recall", {"reason": "sterility"}),
+        ("post", "/release", None),
+    ],
+)
+def test_a_lot_of_a_site_one_does_not_work_at_is_a_403(
+    client, login_as, lyon, method, action, body
+):
+    lot = factories.make_lot(quantity="4", expiry_date=LATER, site_id=lyon.id)
+    response = getattr(client, method)(
+        f"/api/lots/{lot.id}{action}", json=body, headers=login_as("pharmacist")
+    )
+    assert response.status_code == 403, response.get_json()
+    db.session.refresh(lot)
+    assert (lot.quantity_on_hand, lot.status.value) == (4, "available")
+
+
+def test_the_lot_list_shows_the_users_sites_and_filters_by_one(client, login_as, lyon):
+    main_site = factories.clinic_site()
+    here = factories.make_lot(expiry_date=LATER, site_id=main_site.id)
+    there = factories.make_lot(expiry_date=LATER, site_id=lyon.id)
+
+    def listed(user, **query):
+        response = client.get("/api/lots", query_string=query, headers=login_as(user))
+        assert response.status_code == 200, response.get_json()
+        return [lot["id"] for lot in response.get_json()]
+
+    pharmacist = factories.make_user(role="pharmacist")
+    both = factories.make_user(role="pharmacist", sites=[main_site, lyon])
+    assert listed(pharmacist) == [here.id]
+    assert sorted(listed(both)) == sorted([here.id, there.id])
+    assert listed(both, site_id=lyon.id) == [there.id]
+    assert sorted(listed(factories.make_user(role="admin"))) == sorted([here.id, there.id])
+    refused = client.get(
+        "/api/lots", query_string={"site_id": lyon.id}, headers=login_as(pharmacist)
+    )
+    assert refused.status_code == 403
