@@ -325,3 +325,65 @@ def test_the_lot_list_shows_the_users_sites_and_filters_by_one(client, login_as,
         "/api/lots", query_string={"site_id": lyon.id}, headers=login_as(pharmacist)
     )
     assert refused.status_code == 403
+
+
+# --- the pages follow the site chosen in the header ------------------------------------------
+
+
+def test_the_header_offers_a_site_switcher_to_someone_at_several_sites_only(
+    client, sign_in_page, lyon
+):
+    sign_in_page("pharmacist")
+    assert 'id="site-switcher"' not in client.get("/stock").get_data(as_text=True)
+    client.post("/logout")
+    sign_in_page(factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon]))
+    page = client.get("/stock").get_data(as_text=True)
+    assert 'id="site-switcher"' in page and "All my sites" in page and "Lyon" in page
+
+
+def test_the_lot_list_and_the_board_follow_the_site_chosen(client, sign_in_page, lyon):
+    main_site = factories.clinic_site()
+    product = factories.make_product(name="Biotin ampoule", reorder_point=Decimal(5))
+    here = factories.make_lot(product, lot_number="HERE-1", expiry_date=LATER,
+                              site_id=main_site.id)  # fmt: skip
+    there = factories.make_lot(product, lot_number="THERE-1", quantity="2", expiry_date=LATER,
+                               site_id=lyon.id)  # fmt: skip
+    sign_in_page(factories.make_user(role="pharmacist", sites=[main_site, lyon]))
+    every = client.get("/stock/lots").get_data(as_text=True)
+    assert here.lot_number in every and there.lot_number in every
+    chosen = client.post("/site", data={"site_id": main_site.id, "next": "/stock/lots"})
+    assert chosen.status_code == 302 and chosen.headers["Location"] == "/stock/lots"
+    only_here = client.get("/stock/lots").get_data(as_text=True)
+    assert here.lot_number in only_here and there.lot_number not in only_here
+    # Lyon's 2 are short of 5; the main site's 10 are not.
+    assert "Biotin ampoule" not in client.get("/stock/products?low=y").get_data(as_text=True)
+    client.post("/site", data={"site_id": lyon.id})
+    assert "Biotin ampoule" in client.get("/stock/products?low=y").get_data(as_text=True)
+    client.post("/site", data={"site_id": ""})
+    assert there.lot_number in client.get("/stock/lots").get_data(as_text=True)
+
+
+def test_a_site_one_does_not_work_at_cannot_be_chosen(client, sign_in_page, lyon):
+    sign_in_page("pharmacist")
+    assert client.post("/site", data={"site_id": lyon.id}).status_code == 403
+
+
+def test_the_board_receives_at_the_site_chosen_or_asks_for_one(client, sign_in_page, lyon):
+    product = factories.make_product(kind="consumable")
+    sign_in_page(factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon]))
+    fields = {"product_id": product.id, "lot_number": "WEB-1", "expiry_date": "2099-12-31",
+              "quantity": "3", "storage": "room"}  # fmt: skip
+    asked = client.post("/stock/receive", data=fields)
+    assert asked.status_code == 422
+    assert "Choose a site in the header first." in asked.get_data(as_text=True)
+    client.post("/site", data={"site_id": lyon.id})
+    assert client.post("/stock/receive", data=fields).status_code == 302
+    lot = db.session.scalar(select(Lot).where(Lot.lot_number == "WEB-1"))
+    assert lot.site_id == lyon.id
+
+
+def test_the_page_of_a_lot_at_a_site_one_does_not_work_at_is_a_403(client, sign_in_page, lyon):
+    lot = factories.make_lot(expiry_date=LATER, site_id=lyon.id)
+    sign_in_page("pharmacist")
+    assert client.get(f"/stock/lots/{lot.id}").status_code == 403
+    assert client.post(f"/stock/lots/{lot.id}/recall", data={"reason": "x"}).status_code == 403
