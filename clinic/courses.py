@@ -12,6 +12,7 @@ from clinic.safety import screen_patient_serum
 from core.accounts import User
 from core.database import db
 from core.errors import Conflict, Invalid
+from core.sites import stock_site_id
 from formulary.models import SerumStatus
 from formulary.screen import Verdict
 from formulary.serums import get_serum
@@ -64,6 +65,7 @@ def plan_course(
     maintenance_months: int,
     doctor: User,
     doses_per_session: Decimal = Decimal(1),
+    site_id: int | None = None,
 ) -> Course:
     """A course and all its planned sessions. Refused for a serum that is not approved or that
     the patient's screen contraindicates (409 with the screen's reasons)."""
@@ -82,9 +84,11 @@ def plan_course(
             verdict=screen.verdict.value,
             reasons=[reason.as_dict() for reason in screen.reasons],
         )
+    site_id = stock_site_id(site_id)
     course = Course(
         patient_id=patient.id,
         serum_id=serum.id,
+        site_id=site_id,
         start_date=start_date,
         induction_sessions=induction_sessions,
         maintenance_months=maintenance_months,
@@ -94,6 +98,7 @@ def plan_course(
     course.sessions = [
         TreatmentSession(
             patient_id=patient.id,
+            site_id=site_id,
             scheduled_date=day,
             status=SessionStatus.PLANNED,
             doses=doses_per_session,

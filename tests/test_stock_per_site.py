@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import MetaData, func, select, text
 
 from app import create_app
+from clinic.sessions import complete_session
 from config import database_url as driver_url
 from core.database import db
 from core.errors import Conflict, Invalid
@@ -387,3 +388,67 @@ def test_the_page_of_a_lot_at_a_site_one_does_not_work_at_is_a_403(client, sign_
     sign_in_page("pharmacist")
     assert client.get(f"/stock/lots/{lot.id}").status_code == 403
     assert client.post(f"/stock/lots/{lot.id}/recall", data={"reason": "x"}).status_code == 403
+
+
+# --- sessions at a site ----------------------------------------------------------------------
+
+PROCEDURE = {"needle_mm": 4, "technique": "manual", "injection_points": 80}
+MONDAY = date(2025, 3, 3)
+ON_MONDAY = datetime(2025, 3, 3, 10, 0, tzinfo=UTC)
+
+
+def test_a_completed_session_consumes_its_own_sites_stock(lyon):
+    serum = factories.make_approved_serum()
+    product = factories.make_serum_product(serum)
+    elsewhere = factories.make_lot(product, quantity="5", expiry_date=date(2025, 4, 1),
+                                   site_id=factories.clinic_site().id)  # fmt: skip
+    at_lyon = factories.make_lot(product, quantity="5", expiry_date=date(2025, 9, 1),
+                                 site_id=lyon.id)  # fmt: skip
+    course = factories.make_course(serum=serum, start_date=MONDAY, site_id=lyon.id)
+    session = course.sessions[0]
+    assert (course.site_id, session.site_id) == (lyon.id, lyon.id)
+    complete_session(session, factories.make_user(role="doctor", sites=[lyon]),
+                     fields=dict(PROCEDURE), now=ON_MONDAY)  # fmt: skip
+    assert session.lot_id == at_lyon.id
+    second = course.sessions[1]
+    with pytest.raises(Conflict, match="at another site"):
+        # The main site's earlier-expiring lot is not Lyon's to use.
+        complete_session(second, factories.make_user(role="doctor", sites=[lyon]),
+                         fields={**PROCEDURE, "lot_id": elsewhere.id, "performed_on": MONDAY},
+                         now=ON_MONDAY)  # fmt: skip
+
+
+def test_sessions_and_the_forecast_are_per_site(client, login_as, lyon):
+    main_site = factories.clinic_site()
+    serum = factories.make_approved_serum()
+    product = factories.make_serum_product(serum)
+    factories.make_lot(product, quantity="2", expiry_date=LATER, site_id=main_site.id)
+    here = factories.make_course(serum=serum, start_date=MONDAY, site_id=main_site.id)
+    there = factories.make_course(serum=serum, start_date=MONDAY, site_id=lyon.id)
+    both = factories.make_user(role="doctor", sites=[main_site, lyon])
+
+    def session_ids(user, **query):
+        response = client.get("/api/sessions", query_string=query, headers=login_as(user))
+        assert response.status_code == 200, response.get_json()
+        return {s["id"] for s in response.get_json()}
+
+    assert session_ids(both, site_id=lyon.id) == {s.id for s in there.sessions}
+    assert session_ids(factories.make_user(role="doctor")) == {s.id for s in here.sessions}
+    refused = client.get(
+        "/api/sessions", query_string={"site_id": lyon.id}, headers=login_as("doctor")
+    )
+    assert refused.status_code == 403
+
+    def needed(site_id):
+        response = client.get(
+            "/api/forecast",
+            query_string={"site_id": site_id, "as_of": MONDAY.isoformat(), "weeks": 4},
+            headers=login_as("admin"),
+        )
+        assert response.status_code == 200, response.get_json()
+        [row] = [row for row in response.get_json() if row["serum_id"] == serum.id]
+        return [(week["needed"], week["usable"]) for week in row["weeks"]]
+
+    # Each site plans 4 weekly sessions of one dose; only the main site holds 2 doses.
+    assert needed(main_site.id)[0] == (1, 2)
+    assert needed(lyon.id)[0] == (1, 0)

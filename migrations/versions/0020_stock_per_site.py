@@ -14,7 +14,10 @@ Low stock is per product and site: a reorder point per product and site
 its site (a lot's alerts, its lot's; low stock, the site short), and a low-stock alert is told
 once per product and site while it stays short, the forecast's shortfall once per product.
 
-On SQLite the lots table is copied (batch mode) with foreign keys off (migrations/env.py).
+Every course and session goes to the first site too: a session is at a site and consumes that
+site's stock.
+
+On SQLite the lots, courses and sessions tables are copied (batch mode) with foreign keys off (migrations/env.py).
 """
 
 import sqlalchemy as sa
@@ -73,6 +76,9 @@ def upgrade():
     op.create_index(
         op.f("ix_product_site_reorder_points_site_id"), "product_site_reorder_points", ["site_id"]
     )
+    for table in ("courses", "sessions"):
+        _put_at_the_first_site(table)
+    op.create_index("ix_sessions_site_id_scheduled_date", "sessions", ["site_id", "scheduled_date"])
     with op.batch_alter_table("alerts") as batch:
         batch.add_column(sa.Column("site_id", sa.Integer(), nullable=True))
         batch.drop_index(STANDING[0])
@@ -84,6 +90,17 @@ def upgrade():
                 name, columns, unique=True,
                 sqlite_where=sa.text(where), postgresql_where=sa.text(where),
             )  # fmt: skip
+
+
+def _put_at_the_first_site(table: str) -> None:
+    with op.batch_alter_table(table) as batch:
+        batch.add_column(sa.Column("site_id", sa.Integer(), nullable=True))
+    op.execute(f"UPDATE {table} SET site_id = (SELECT min(id) FROM sites)")
+    with op.batch_alter_table(table) as batch:
+        batch.alter_column("site_id", existing_type=sa.Integer(), nullable=False)
+        batch.create_foreign_key(
+            op.f(f"fk_{table}_site_id_sites"), "sites", ["site_id"], ["id"], ondelete="RESTRICT"
+        )
 
 
 def downgrade():
@@ -102,6 +119,11 @@ def downgrade():
             name, columns, unique=True,
             sqlite_where=sa.text(where), postgresql_where=sa.text(where),
         )  # fmt: skip
+    op.drop_index("ix_sessions_site_id_scheduled_date", table_name="sessions")
+    for table in ("sessions", "courses"):
+        with op.batch_alter_table(table) as batch:
+            batch.drop_constraint(f"fk_{table}_site_id_sites", type_="foreignkey")
+            batch.drop_column("site_id")
     op.drop_index(
         op.f("ix_product_site_reorder_points_site_id"), table_name="product_site_reorder_points"
     )
