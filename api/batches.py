@@ -6,6 +6,7 @@ from api.blueprint import Blueprint
 from api.schemas.batches import BatchCreateSchema, BatchSchema, RejectSchema
 from core.accounts import PHARMACY_ROLES, Role
 from core.clock import utcnow
+from core.sites import site_for_new_record
 from formulary.serums import get_serum
 from inventory.compounding import compound, get_batch, reject_batch, verify_batch
 
@@ -34,6 +35,7 @@ def compound_batch(fields):
         storage=fields["storage"],
         product_id=fields.get("product_id"),
         lot_number=fields.get("lot_number"),
+        site_id=site_for_new_record(current_api_user(), fields.get("site_id")).id,
     )
     return get_batch(batch.id)
 

@@ -19,6 +19,7 @@ from clinic import courses, sessions
 from clinic.patients import get_patient
 from core.accounts import CLINICAL_ROLES, Role
 from core.clock import clinic_today, utcnow
+from core.sites import require_site, site_for_new_record, site_ids_of
 
 blp = Blueprint(
     "courses", __name__, url_prefix="/api", description="Treatment courses and sessions."
@@ -40,16 +41,20 @@ def list_courses(patient_id, pagination_parameters):
 @blp.arguments(CourseSchema)
 @blp.response(201, CourseSchema)
 def plan_course(fields, patient_id):
-    """Plan a course; a serum the patient's screen contraindicates is refused (409)."""
+    """Plan a course at a site (`site_id`; default the doctor's only site, a 422 naming it when
+    they work at several); a serum the patient's screen contraindicates is refused (409)."""
+    doctor = current_api_user()
+    site = site_for_new_record(doctor, fields.get("site_id"))
     return courses.plan_course(
         get_patient(patient_id),
         fields["serum_id"],
         start_date=fields["start_date"],
         induction_sessions=fields["induction_sessions"],
         maintenance_months=fields["maintenance_months"],
-        doctor=current_api_user(),
+        doctor=doctor,
         doses_per_session=fields["doses_per_session"],
         indication=fields["indication"],
+        site_id=site.id,
     )
 
 
@@ -71,10 +76,15 @@ def add_maintenance_sessions(fields, course_id):
 @blp.response(200, SessionSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_sessions(filters, pagination_parameters):
-    """Sessions by scheduled date; `from` and `to` are inclusive."""
+    """Sessions by scheduled date; `from` and `to` are inclusive. Those of `site_id` (403 at a
+    site the user does not work at), else of every site the user works at."""
+    user = current_api_user()
+    site_id = filters.get("site_id")
+    site_ids = [require_site(user, site_id).id] if site_id is not None else site_ids_of(user)
     stmt = sessions.sessions_query(
-        filters.get("patient_id"), filters.get("first"), last=filters.get("last")
-    )
+        filters.get("patient_id"), filters.get("first"), last=filters.get("last"),
+        site_ids=site_ids,
+    )  # fmt: skip
     return paginate(stmt, pagination_parameters)
 
 
@@ -90,8 +100,10 @@ def get_session(session_id):
 @blp.arguments(CompleteSchema)
 @blp.response(200, SessionSchema)
 def complete_session(fields, session_id):
-    """Re-runs the safety screen and consumes the serum lot in the same transaction."""
+    """Re-runs the safety screen and consumes a serum lot of the session's site in the same
+    transaction; a session at a site the doctor does not work at is a 403."""
     session = sessions.get_session(session_id, lock=True)
+    require_site(current_api_user(), session.site_id)
     return sessions.complete_session(session, current_api_user(), fields=fields, now=utcnow())
 
 

@@ -1,12 +1,13 @@
 """The demand forecast: planned sessions against usable serum stock, week by week."""
 
-from api.auth import roles_required
+from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, paginate_list
 from api.schemas.forecast import ForecastQuerySchema, ForecastSchema
 from clinic.forecast import forecast
 from core.accounts import PHARMACY_ROLES
 from core.clock import clinic_today
+from core.sites import require_site, site_ids_of
 
 blp = Blueprint("forecast", __name__, url_prefix="/api", description="Demand forecast.")
 
@@ -17,6 +18,12 @@ blp = Blueprint("forecast", __name__, url_prefix="/api", description="Demand for
 @blp.response(200, ForecastSchema(many=True))
 @blp.paginate(**PAGINATION)
 def get_forecast(query, pagination_parameters):
-    """One row per serum stocked or planned; `shortfall_week` is the first week short."""
+    """One row per serum stocked or planned; `shortfall_week` is the first week short. The
+    planned sessions and stock of `site_id` (403 outside the user's sites), else of every
+    site the user works at."""
     as_of = query.get("as_of") or clinic_today()
-    return paginate_list(forecast(query["weeks"], as_of), pagination_parameters)
+    user = current_api_user()
+    site_id = query.get("site_id")
+    site_ids = [require_site(user, site_id).id] if site_id is not None else site_ids_of(user)
+    found = forecast(query["weeks"], as_of, site_ids=site_ids)
+    return paginate_list(found, pagination_parameters)

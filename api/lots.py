@@ -21,6 +21,7 @@ from api.schemas.lots import (
 from clinic.recall import trace_to_patients
 from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import utcnow
+from core.sites import require_site, site_for_new_record, site_ids_of
 from inventory import lots
 from inventory.labels import lot_label
 from inventory.ledger import lot_ledger
@@ -36,6 +37,7 @@ blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and
 def list_lots(filters, pagination_parameters):
     """Earliest effective expiry first, unless sorted otherwise (then by id)."""
     after = filters.pop("after", None)
+    filters["site_ids"] = _sites_listed(filters.pop("site_id", None))
     listed = lots.lot_list(**filters)
     return paginate_after(listed, pagination_parameters, after=after, columns=LOT_ROW)
 
@@ -47,7 +49,9 @@ def list_lots(filters, pagination_parameters):
 @blp.alt_response(200, schema=LotSchema, description="More of a lot already on the shelf.")
 def receive_lot(fields):
     """Receive a new lot (201) or more of an existing one (200, a `receive` movement)."""
-    fields.update(user_id=current_api_user().id, now=utcnow())
+    user = current_api_user()
+    site = site_for_new_record(user, fields.pop("site_id", None))
+    fields.update(user_id=user.id, now=utcnow(), site_id=site.id)
     if "barcode" in fields:
         fields["expiry"] = fields.pop("expiry_date", None)
         receipt = lots.receive_scanned(fields.pop("barcode"), **fields)
@@ -61,7 +65,7 @@ def receive_lot(fields):
 @roles_required(*ALL_ROLES)
 @blp.response(200, LotSchema)
 def get_lot(lot_id):
-    return lots.get_lot(lot_id)
+    return _at_my_site(lot_id)
 
 
 @blp.route("/lots/<id:lot_id>/label", methods=["GET"])
@@ -77,6 +81,7 @@ def lot_label_page(lot_id):
 
     Product, lot, expiry (a compounded batch's beyond-use date), storage, who compounded it
     when, and a GS1 DataMatrix carrying the lot's `gs1_element_string`."""
+    _at_my_site(lot_id)
     return current_app.response_class(
         render_template("stock/label.html", label=lot_label(lot_id)), mimetype="text/html"
     )
@@ -91,6 +96,7 @@ def release_lot(lot_id):
     A compounded batch's lot is released by its second check: by a pharmacist other than the
     one who prepared it (by the preparer it is a 409), who is recorded as having verified the
     batch (`verified_by`, `verified_at` on `GET /api/batches/{id}`)."""
+    _at_my_site(lot_id)
     return lots.release(lot_id, user=current_api_user(), now=utcnow())
 
 
@@ -100,6 +106,7 @@ def release_lot(lot_id):
 @blp.response(200, LotSchema)
 def open_lot(fields, lot_id):
     """Record the first opening; later ones change nothing."""
+    _at_my_site(lot_id)
     return lots.open_lot(lot_id, utcnow(), opened_at=fields.get("opened_at"))
 
 
@@ -108,6 +115,7 @@ def open_lot(fields, lot_id):
 @blp.arguments(AdjustSchema)
 @blp.response(200, LotSchema)
 def adjust_lot(fields, lot_id):
+    _at_my_site(lot_id)
     return lots.adjust(
         lot_id,
         fields["quantity"],
@@ -122,6 +130,7 @@ def adjust_lot(fields, lot_id):
 @blp.arguments(DisposeSchema)
 @blp.response(200, LotSchema)
 def dispose_lot(fields, lot_id):
+    _at_my_site(lot_id)
     return lots.dispose(
         lot_id,
         fields["reason"],
@@ -136,6 +145,7 @@ def dispose_lot(fields, lot_id):
 @blp.arguments(RecallSchema)
 @blp.response(200, LotSchema)
 def recall_lot(fields, lot_id):
+    _at_my_site(lot_id)
     return lots.recall(lot_id, fields["reason"], now=utcnow())
 
 
@@ -146,7 +156,7 @@ def recall_lot(fields, lot_id):
 @blp.paginate(**PAGINATION)
 def list_movements(query, lot_id, pagination_parameters):
     """The lot's ledger, oldest first."""
-    lots.get_lot(lot_id)
+    _at_my_site(lot_id)
     return paginate_after(lot_ledger(lot_id), pagination_parameters, after=query.get("after"))
 
 
@@ -156,4 +166,22 @@ def list_movements(query, lot_id, pagination_parameters):
 def trace_lot(lot_id):
     """Whom to call when this lot is recalled: every batch made from it and every session that
     used it or such a batch, with the patient's MRN."""
+    _at_my_site(lot_id)
     return trace_to_patients(lot_id)
+
+
+def _at_my_site(lot_id: int):
+    """The lot, when it is at a site the user works at: a 403 otherwise (a 404 would say it
+    does not exist; an empty answer, that it holds nothing)."""
+    lot = lots.get_lot(lot_id)
+    require_site(current_api_user(), lot.site_id)
+    return lot
+
+
+def _sites_listed(site_id: int | None) -> list[int] | None:
+    """The sites a list shows: the one asked for (403 outside the user's), else every site
+    the user works at (None: every site)."""
+    user = current_api_user()
+    if site_id is not None:
+        return [require_site(user, site_id).id]
+    return site_ids_of(user)

@@ -12,6 +12,7 @@ from api.schemas.products import (
 )
 from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import clinic_today, utcnow
+from core.sites import site_for_new_record
 from inventory.fefo import dispense
 from inventory.products import create_product, get_product, update_product
 from inventory.stock import product_list
@@ -65,12 +66,17 @@ def patch_product(changes, product_id):
 @blp.arguments(DispenseSchema)
 @blp.response(200, DispenseResultSchema)
 def dispense_product(fields, product_id):
-    """First-expiring, first-out from the lots usable today; all of it or nothing (409)."""
+    """First-expiring, first-out from the site's lots usable today; all of it or nothing
+    (409). The site: `site_id`, or the user's only site (422 naming `site_id` when they work at
+    several); one they do not work at is a 403."""
+    user = current_api_user()
+    site = site_for_new_record(user, fields.get("site_id"))
     picks = dispense(
         product_id,
         fields["quantity"],
         reason=fields["reason"],
-        user_id=current_api_user().id,
+        user_id=user.id,
         now=utcnow(),
+        site_id=site.id,
     )
     return {"picks": picks}

@@ -44,6 +44,7 @@ from web import admin as web_admin
 from web import aftercare as web_aftercare
 from web import alerts as web_alerts
 from web import auth as web_auth
+from web import sites as web_sites
 from web.doctor import patients as doctor_patients
 from web.doctor import results as doctor_results
 from web.doctor import today as doctor_today
@@ -97,6 +98,7 @@ WEB_BLUEPRINTS = [
     web_admin.bp,
     web_aftercare.bp,
     web_alerts.bp,
+    web_sites.bp,
     formulary_home.bp,
     formulary_substances.bp,
     formulary_groups.bp,

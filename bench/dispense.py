@@ -96,6 +96,8 @@ def _usable_lots(product_id: int, count: int):
     for n in range(count):
         expiry = DAY + timedelta(days=1 + n % EXPIRY_DAYS)
         yield {
+            # The one site the migrations give a new database (0019).
+            "site_id": 1,
             "product_id": product_id,
             "lot_number": f"D{n:07d}",
             "expiry_date": expiry,

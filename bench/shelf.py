@@ -37,6 +37,8 @@ def bench_lots(count: int, *, products: int, as_of: date, now: datetime) -> Iter
             status = "recalled"
         expiry = first + timedelta(days=n % SPREAD_DAYS)
         yield {
+            # The one site the migrations give a new database (0019).
+            "site_id": 1,
             "product_id": n % products + 1,
             "lot_number": f"B{n:07d}",
             "expiry_date": expiry,

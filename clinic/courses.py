@@ -25,6 +25,7 @@ from core.accounts import User
 from core.clock import day_text
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
+from core.sites import stock_site_id
 from formulary.models import SerumStatus
 from formulary.screen import Verdict
 from formulary.serums import get_serum
@@ -98,6 +99,7 @@ def plan_course(
     doctor: User,
     doses_per_session: Decimal = Decimal(1),
     indication: Indication | str = Indication.ANDROGENETIC_ALOPECIA,
+    site_id: int | None = None,
 ) -> Course:
     """A course and all its planned sessions, and the day of its review. Refused for a serum
     that is not approved or that the patient's screen, as for what the course treats,
@@ -118,9 +120,11 @@ def plan_course(
             verdict=screen.verdict.value,
             reasons=[reason.as_dict() for reason in screen.reasons],
         )
+    site_id = stock_site_id(site_id)
     course = Course(
         patient_id=patient.id,
         serum_id=serum.id,
+        site_id=site_id,
         start_date=start_date,
         induction_sessions=induction_sessions,
         maintenance_months=maintenance_months,
@@ -132,6 +136,7 @@ def plan_course(
     course.sessions = [
         TreatmentSession(
             patient_id=patient.id,
+            site_id=site_id,
             scheduled_date=day,
             status=SessionStatus.PLANNED,
             doses=doses_per_session,

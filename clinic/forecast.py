@@ -9,9 +9,13 @@ from inventory import forecast as stock_forecast
 from inventory.forecast import ProductForecast
 
 
-def forecast(weeks: int, as_of: date) -> list[ProductForecast]:
+def forecast(
+    weeks: int, as_of: date, *, site_ids: list[int] | None = None
+) -> list[ProductForecast]:
+    """The sites' planned sessions against the sites' stock (None: every site)."""
     first, last = stock_forecast.forecast_window(weeks, as_of)
-    return stock_forecast.forecast(planned_demand(first, last), weeks, as_of=as_of)
+    demand = planned_demand(first, last, site_ids=site_ids)
+    return stock_forecast.forecast(demand, weeks, as_of=as_of, site_ids=site_ids)
 
 
 def shortfalls(as_of: date, weeks: int) -> list[tuple[int | None, date]]:

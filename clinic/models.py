@@ -273,6 +273,8 @@ class Course(db.Model):
     # RESTRICT: a treatment history is never erased with its patient or its formula.
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
     serum_id: Mapped[int] = mapped_column(ForeignKey("serums.id", ondelete="RESTRICT"))
+    # Where the patient is treated: its sessions are planned there (issue 15).
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
     start_date: Mapped[date] = mapped_column(Date)
     induction_sessions: Mapped[int]
     maintenance_months: Mapped[int] = mapped_column(default=0)
@@ -320,12 +322,16 @@ class TreatmentSession(db.Model):
         Index("ix_sessions_course_id_scheduled_date", "course_id", "scheduled_date"),
         # The recall trace: every session that used a lot.
         Index("ix_sessions_lot_id", "lot_id"),
+        # A site's sessions by day (its list, its forecast's planned sessions).
+        Index("ix_sessions_site_id_scheduled_date", "site_id", "scheduled_date"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="RESTRICT"))
     # Denormalised from the course, so that a patient's sessions are one indexed range scan.
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    # The site it takes place at, whose stock it consumes (the course's, when planned).
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
     scheduled_date: Mapped[date] = mapped_column(Date)
     status: Mapped[SessionStatus] = mapped_column(
         value_enum(SessionStatus), default=SessionStatus.PLANNED

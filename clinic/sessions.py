@@ -61,10 +61,17 @@ def get_session(session_id: int, lock: bool = False) -> TreatmentSession:
 
 
 def sessions_query(
-    patient_id: int | None = None, first: date | None = None, *, last: date | None = None
+    patient_id: int | None = None,
+    first: date | None = None,
+    *,
+    last: date | None = None,
+    site_ids: list[int] | None = None,
 ) -> Select:
-    """Sessions by date (both bounds inclusive), with their side effects loaded up front."""
+    """Sessions by date (both bounds inclusive), at the sites given (None: every site), with
+    their side effects loaded up front."""
     stmt = select(TreatmentSession).options(selectinload(TreatmentSession.side_effects))
+    if site_ids is not None:
+        stmt = stmt.where(TreatmentSession.site_id.in_(site_ids))
     if patient_id is not None:
         stmt = stmt.where(TreatmentSession.patient_id == patient_id)
     if first is not None:
@@ -109,7 +116,7 @@ def complete_session(
     override_reason = (fields.get("override_reason") or "").strip() or None
     _refuse_unsafe(screen, serum, override_reason)
     with db.session.begin_nested():
-        lot, quantity = _pick_lot(serum, doses, day, fields.get("lot_id"))
+        lot, quantity = _pick_lot(serum, doses, day, fields.get("lot_id"), site_id=session.site_id)
         post_movement(
             lot,
             MovementKind.CONSUME,
@@ -211,9 +218,9 @@ def mark_side_effect_entered_in_error(
     return side_effect
 
 
-def planned_demand(first: date, last: date) -> list[Demand]:
-    """Doses planned sessions need, per serum and day, between two days (inclusive): one
-    grouped query, whatever the number of sessions."""
+def planned_demand(first: date, last: date, *, site_ids: list[int] | None = None) -> list[Demand]:
+    """Doses planned sessions need, per serum and day, between two days (inclusive), at the
+    sites given (None: every site): one grouped query, whatever the number of sessions."""
     rows = db.session.execute(
         select(
             Course.serum_id,
@@ -225,6 +232,7 @@ def planned_demand(first: date, last: date) -> list[Demand]:
             TreatmentSession.status == SessionStatus.PLANNED,
             TreatmentSession.scheduled_date >= first,
             TreatmentSession.scheduled_date <= last,
+            *(() if site_ids is None else (TreatmentSession.site_id.in_(site_ids),)),
         )
         .group_by(Course.serum_id, TreatmentSession.scheduled_date)
         .order_by(Course.serum_id, TreatmentSession.scheduled_date)
@@ -318,16 +326,18 @@ def _refuse_unsafe(screen: Screen, serum: Serum, override_reason: str | None) ->
         )
 
 
-def _pick_lot(serum: Serum, doses: Decimal, day: date, lot_id: int | None) -> tuple[Lot, Decimal]:
-    """The lot the session uses and how much of it: the given lot, or the first usable lot in
-    FEFO order that holds the whole session (one session draws from one lot, so the trace
-    names it)."""
+def _pick_lot(
+    serum: Serum, doses: Decimal, day: date, lot_id: int | None, *, site_id: int
+) -> tuple[Lot, Decimal]:
+    """The lot the session uses and how much of it, from its site's shelf: the given lot, or
+    the first usable lot in FEFO order that holds the whole session (one session draws from
+    one lot, so the trace names it)."""
     products = serum_products(serum.id)
     if not products:
         raise Conflict(f"No product stocks {serum.name}: receive it first.")
     if lot_id is not None:
-        return _given_lot(serum, products, doses, day, lot_id)
-    for lot in usable_serum_lots([p.id for p in products], day, lock=True):
+        return _given_lot(serum, products, doses, day, lot_id, site_id=site_id)
+    for lot in usable_serum_lots([p.id for p in products], day, lock=True, site_id=site_id):
         if _received_after(lot, day):
             continue
         quantity = doses_as_stock(doses, serum.dose_volume_ml, unit=lot.product.unit)
@@ -344,7 +354,7 @@ def _received_after(lot: Lot, day: date) -> bool:
     return clinic_date(lot.received_at) > day
 
 
-def _given_lot(serum, products, doses, day, lot_id) -> tuple[Lot, Decimal]:
+def _given_lot(serum, products, doses, day, lot_id, *, site_id: int) -> tuple[Lot, Decimal]:
     lot = db.session.scalar(
         select(Lot)
         .where(Lot.id == lot_id)
@@ -355,6 +365,11 @@ def _given_lot(serum, products, doses, day, lot_id) -> tuple[Lot, Decimal]:
         raise Invalid({"lot_id": ["No such lot."]})
     if lot.product_id not in {p.id for p in products}:
         raise Invalid({"lot_id": [f"Lot {lot.lot_number} is not a lot of {serum.name}."]})
+    if lot.site_id != site_id:
+        raise Conflict(
+            f"Lot {lot.lot_number} is at another site: a session uses its own site's stock.",
+            {"lot_id": ["At another site."]},
+        )
     if not usable_on(lot, day):
         raise Conflict(
             f"Lot {lot.lot_number} is not usable on {day_text(day)} "

@@ -181,6 +181,21 @@ def site_for_new_record(user, site_id: int | None) -> Site:
     raise Invalid({"site_id": ["Choose the site: there are several."]})
 
 
+def stock_site_id(site_id: int | None, *, field: str = "site_id") -> int:
+    """The site a domain call works at: the one named (which must exist), or the clinic's only
+    site when it names none; in a chain, the caller must say which (a 422 naming `field`)."""
+    if site_id is not None:
+        if db.session.get(Site, site_id) is None:
+            raise Invalid({field: [f"No site with id {site_id}."]})
+        return site_id
+    ids = db.session.scalars(select(Site.id).order_by(Site.id).limit(2)).all()
+    if len(ids) == 1:
+        return ids[0]
+    if not ids:
+        raise Invalid({field: ["No site to put it at: an administrator adds one first."]})
+    raise Invalid({field: ["Choose the site: there are several."]})
+
+
 def default_site_values() -> dict:
     """The clinic's first site, as configured (CLINIC_NAME, CLINIC_ADDRESS, CLINIC_PHONE and
     CLINIC_TIMEZONE)."""

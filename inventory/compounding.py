@@ -29,6 +29,7 @@ from core.accounts import User
 from core.clock import clinic_date, clinic_today
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
+from core.sites import stock_site_id
 from formulary import units
 from formulary.models import Serum, SerumComponent, SerumSource, SerumStatus
 from inventory.barcodes import GS1_LOT_LENGTH
@@ -110,13 +111,16 @@ def compound(
     storage: Storage | str = Storage.ROOM,
     product_id: int | None = None,
     lot_number: str | None = None,
+    site_id: int | None = None,
 ) -> Batch:
-    """Make `doses` doses of the serum now: all of it, or nothing."""
+    """Make `doses` doses of the serum now at a site (the clinic's only site when none is
+    named), from that site's components into a lot on its shelf: all of it, or nothing."""
     storage = Storage(storage)
+    site_id = stock_site_id(site_id)
     _check_compoundable(serum, doses)
     product = _serum_product(serum, product_id)
     today = clinic_today(now)
-    draws = _draw_components(serum, doses, today)
+    draws = _draw_components(serum, doses, today, site_id=site_id)
     expiry = min(
         [beyond_use_date(now, beyond_use_days(serum, storage))]
         + [draw.lot.effective_expiry for draw in draws]
@@ -128,6 +132,7 @@ def compound(
     produced = doses_as_stock(doses, serum.dose_volume_ml, unit=product.unit)
     with db.session.begin_nested():
         lot = Lot(
+            site_id=site_id,
             product_id=product.id,
             lot_number=lot_number or _next_lot_number(serum, today),
             expiry_date=expiry,
@@ -270,13 +275,15 @@ def reject_batch(batch_id: int, *, pharmacist: User, reason: str, now: datetime)
     return batch
 
 
-def _draw_components(serum: Serum, doses: Decimal, day: date) -> list[Draw]:
+def _draw_components(serum: Serum, doses: Decimal, day: date, *, site_id: int) -> list[Draw]:
     """The draws for every component, FEFO across the usable lots of all products of its
     substance whatever their strength, or a 409 naming every component that is short
     (nothing is drawn then)."""
     components = sorted(serum.components, key=lambda c: (c.position, c.id))
     measures = _measures(components)
-    lots_by_substance = _usable_component_lots({c.substance_id for c in components}, day)
+    lots_by_substance = _usable_component_lots(
+        {c.substance_id for c in components}, day, site_id=site_id
+    )
     draws: list[Draw] = []
     shortages: dict[str, str] = {}
     for component in components:
@@ -378,13 +385,16 @@ def _measure(product: Product, component: SerumComponent) -> Decimal:
     raise Conflict(message, {"components": [message]}, product=product.name)
 
 
-def _usable_component_lots(substance_ids: set[int], day: date) -> dict[int, list[Lot]]:
-    """Usable lots of every component product of the substances, locked, FEFO within each
-    substance: one query."""
+def _usable_component_lots(
+    substance_ids: set[int], day: date, *, site_id: int
+) -> dict[int, list[Lot]]:
+    """Usable lots at the site of every component product of the substances, locked, FEFO
+    within each substance: one query."""
     stmt = (
         select(Lot)
         .join(Product, Product.id == Lot.product_id)
         .where(
+            Lot.site_id == site_id,
             Product.kind == ProductKind.COMPONENT,
             Product.substance_id.in_(sorted(substance_ids)),
             *usable_lot_conditions(day),

@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from core import audit
 from core.clock import clinic_timezone, clinic_today
 from core.database import MAX_ID, UTCDateTime, db, widen_sqlite_page_cache
+from core.sites import Site
 from inventory.expiry import ExpiryFormatError, parse_expiry
 from inventory.models import (
     LOT_NUMBER_LENGTH,
@@ -55,7 +56,8 @@ from inventory.models import (
 )
 
 REQUIRED_COLUMNS = ("product_id", "lot_number", "expiry_date", "quantity")
-OPTIONAL_COLUMNS = ("supplier", "storage", "received_at")
+# `site` is a site's code: optional while the clinic has one site (or the import names one).
+OPTIONAL_COLUMNS = ("supplier", "storage", "received_at", "site")
 EXPORT_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "id", "status", "effective_expiry")
 CHUNK_SIZE = 5000
 # A file with thousands of bad rows is reported by its first errors; the count says the rest.
@@ -81,6 +83,7 @@ _staging = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("supplier", String(SUPPLIER_LENGTH)),
     Column("storage", String(20), nullable=False),
+    Column("site_id", Integer, nullable=False),
     prefixes=["TEMPORARY"],
 )
 
@@ -118,17 +121,25 @@ class _Validation:
 
 
 def import_lots(
-    lines: Iterable[bytes], *, now: datetime, source: str, user_id: int | None = None
+    lines: Iterable[bytes],
+    *,
+    now: datetime,
+    source: str,
+    user_id: int | None = None,
+    site_id: int | None = None,
+    site_ids: Iterable[int] | None = None,
 ) -> int:
     """Check every line of a CSV file, then insert its lots, each with its `receive` movement,
     and one audit entry that sums them up; or LotImportError naming every bad line: unreadable
     text or fields, unknown products, expired lots, lots repeated in the file or already on
-    the shelf. Never commits.
+    the site's shelf, sites unknown or not among `site_ids` (the importer's; None: every
+    site). A line without a site goes to `site_id`, or the clinic's only site. Never commits.
 
     Memory stays bounded whatever the file's size: the checked rows go, a chunk at a time, to
     a temporary table, from which the lots and their movements are inserted set-based, and
     where the checks across rows are SQL."""
     check = _Validation(now=now, today=clinic_today(now))
+    sites = _ImportSites(site_id, site_ids)
     reader = csv.reader(_text_lines(lines, check))
     try:
         columns = _read_header(next(reader, None), check)
@@ -140,7 +151,7 @@ def import_lots(
     connection = db.session.connection()
     connection.exec_driver_sql(f"DROP TABLE IF EXISTS {_staging.name}")
     _staging.create(connection)
-    staged = _stage_rows(reader, _RowReader(check, columns, connection.dialect), check)
+    staged = _stage_rows(reader, _RowReader(check, columns, connection.dialect, sites), check)
     if check.error_count:
         raise check.refusal(_repeated_lots(), _lots_on_the_shelf())
     if not staged.lots:
@@ -266,6 +277,35 @@ class _Fault(str):
     """What is wrong with a field, in place of its value."""
 
 
+class _ImportSites:
+    """The sites a file's lines may name by code, and where a line naming none goes."""
+
+    def __init__(self, site_id: int | None, site_ids: Iterable[int] | None):
+        every = db.session.execute(select(Site.id, Site.code).order_by(Site.id)).all()
+        allowed = None if site_ids is None else set(site_ids)
+        self.by_code = {code: id_ for id_, code in every}
+        self.allowed = allowed
+        if site_id is not None:
+            self.default = site_id
+        elif len(every) == 1:
+            self.default = every[0].id
+        else:
+            self.default = None
+
+    def read(self, text: str):
+        code = text.strip().upper()
+        if not code:
+            if self.default is None:
+                return _Fault("site: missing (the clinic has several sites: name its code)")
+            return self.default
+        site_id = self.by_code.get(code)
+        if site_id is None:
+            return _Fault(f"site: no site with code {code}")
+        if self.allowed is not None and site_id not in self.allowed:
+            return _Fault(f"site: you do not work at {code}")
+        return site_id
+
+
 class _Spellings(dict):
     """What each spelling of a field reads as (its value as the database takes it, or the
     _Fault naming what is wrong with it), worked out once: a hundred thousand lines spell
@@ -289,7 +329,7 @@ _LINE, _PRODUCT = 0, 1
 class _RowReader:
     """Turns one CSV record into the row of the temporary table, or reports each bad field."""
 
-    def __init__(self, check: _Validation, columns: list[str], dialect):
+    def __init__(self, check: _Validation, columns: list[str], dialect, sites: _ImportSites):
         self.check = check
         self.width = len(columns)
         # A column the file leaves out reads the blank cell appended to every record.
@@ -304,6 +344,7 @@ class _RowReader:
         self.suppliers = _Spellings(self._supplier)
         self.storages = _Spellings(self._storage)
         self.received = _Spellings(lambda text: self._received_at(text, bind["received_at"]))
+        self.sites = _Spellings(sites.read)
 
     def __call__(self, line: int, record: list[str]) -> tuple | None:
         cells = len(record)
@@ -322,15 +363,18 @@ class _RowReader:
             self.received[record[at["received_at"]]],
             self.suppliers[record[at["supplier"]]],
             self.storages[record[at["storage"]]],
+            self.sites[record[at["site"]]],
         )
         if _Fault in map(type, fields):
             for fault in fields:
                 if type(fault) is _Fault:
                     self.check.error(line, fault)
             return None
-        product_id, lot_number, expiry, quantity, received_at, supplier, storage = fields
+        product_id, lot_number, expiry, quantity, received_at, supplier, storage, site = fields
         # The expiry reads as its day and whether only its month was printed.
-        return (line, product_id, lot_number, *expiry, quantity, received_at, supplier, storage)
+        return (
+            line, product_id, lot_number, *expiry, quantity, received_at, supplier, storage, site
+        )  # fmt: skip
 
     @staticmethod
     def _product_id(text: str):
@@ -421,7 +465,7 @@ def _repeated_lots() -> tuple[list[tuple[int, str]], int]:
     said so), the first of them and their count."""
     first = (
         func.min(_staging.c.line)
-        .over(partition_by=(_staging.c.product_id, _staging.c.lot_number))
+        .over(partition_by=(_staging.c.site_id, _staging.c.product_id, _staging.c.lot_number))
         .label("first_line")
     )
     rows = select(_staging.c.line, _staging.c.lot_number, first).subquery()
@@ -438,6 +482,7 @@ def _lots_on_the_shelf() -> tuple[list[tuple[int, str]], int]:
     existing = select(_staging.c.line, _staging.c.product_id, _staging.c.lot_number).join(
         _lots,
         and_(
+            _lots.c.site_id == _staging.c.site_id,
             _lots.c.product_id == _staging.c.product_id,
             _lots.c.lot_number == _staging.c.lot_number,
         ),
@@ -460,7 +505,7 @@ def _first_and_count(stmt, message) -> tuple[list[tuple[int, str]], int]:
 
 
 _LOT_COLUMNS = ["product_id", "lot_number", "expiry_date", "expiry_month_only",
-                "quantity_on_hand", "received_at", "supplier", "storage"]  # fmt: skip
+                "quantity_on_hand", "received_at", "supplier", "storage", "site_id"]  # fmt: skip
 _MOVEMENT_COLUMNS = ["lot_id", "kind", "quantity", "reason", "user_id", "created_at"]
 
 
@@ -536,10 +581,12 @@ def export_rows(batch_size: int = 2000) -> Iterator[list]:
             Lot.supplier,
             Lot.storage,
             Lot.received_at,
+            Site.code,
             Lot.id,
             Lot.status,
             Lot.effective_expiry,
         )
+        .join(Site, Site.id == Lot.site_id)
         .order_by(Lot.id)
         .execution_options(yield_per=batch_size)
     )

@@ -7,10 +7,11 @@ exists is left alone."""
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core.clock import clinic_today
 from core.database import db
+from core.sites import Site
 from formulary import units
 from formulary.models import Serum, SerumStatus, Substance
 from inventory.lots import Expiry, find_lot, receive
@@ -60,13 +61,14 @@ DEMO_LOTS = [(12, 3), (48, 8), (85, 12), (240, 20)]
 
 
 def seed_demo_stock(now: datetime) -> int:
-    """Answers how many lots were added."""
+    """Answers how many lots were added, all at the clinic's first site."""
     added = 0
     today = clinic_today(now)
+    site_id = db.session.scalar(select(func.min(Site.id)))
     for product, scale in _demo_products():
         for number, (days, quantity) in enumerate(DEMO_LOTS, start=1):
             lot_number = f"D{product.id:03d}-{number}"
-            if find_lot(product.id, lot_number) is not None:
+            if find_lot(product.id, lot_number, site_id=site_id) is not None:
                 continue
             receive(
                 product_id=product.id,
@@ -76,6 +78,7 @@ def seed_demo_stock(now: datetime) -> int:
                 user_id=None,
                 now=now,
                 supplier="Demo Pharma Supplies",
+                site_id=site_id,
             )
             added += 1
     return added

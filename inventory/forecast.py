@@ -75,10 +75,16 @@ def forecast_window(weeks: int, as_of: date) -> tuple[date, date]:
 
 
 def forecast(
-    demand: list[Demand], weeks: int, *, as_of: date, planned_only: bool = False
+    demand: list[Demand],
+    weeks: int,
+    *,
+    as_of: date,
+    planned_only: bool = False,
+    site_ids: list[int] | None = None,
 ) -> list[ProductForecast]:
     """Every serum that is stocked or planned, week by week; with `planned_only`, only the
-    serums planned sessions need (the stock of the others is not even read)."""
+    serums planned sessions need (the stock of the others is not even read). The stock is
+    that of the sites given (None: every site), the demand that of their sessions."""
     if not 1 <= weeks <= MAX_WEEKS:
         raise Invalid({"weeks": [f"A forecast covers 1 to {MAX_WEEKS} weeks."]})
     week_starts = [as_of + timedelta(weeks=k) for k in range(weeks)]
@@ -89,7 +95,7 @@ def forecast(
             needs[row.serum_id].append((row.day, row.doses))
     only = set(needs) if planned_only else None
     products = _serum_products(only)
-    stock = _usable_stock(as_of, only) if products else {}
+    stock = _usable_stock(as_of, only, site_ids) if products else {}
     serum_ids = sorted(set(needs) | set(products.values()))
     by_serum: dict[int, list[int]] = defaultdict(list)
     for product_id, serum_id in sorted(products.items()):
@@ -163,7 +169,7 @@ def _serum_products(serum_ids: set[int] | None = None) -> dict[int, int]:
 
 
 def _usable_stock(
-    as_of: date, serum_ids: set[int] | None = None
+    as_of: date, serum_ids: set[int] | None = None, site_ids: list[int] | None = None
 ) -> dict[int, list[tuple[tuple, date, Decimal]]]:
     """product id -> [(FEFO key, last usable day, doses)] of the serum products' lots (of these
     serums, when given) usable on `as_of` or later."""
@@ -183,6 +189,8 @@ def _usable_stock(
     )
     if serum_ids is not None:
         stmt = stmt.where(Product.serum_id.in_(sorted(serum_ids)))
+    if site_ids is not None:
+        stmt = stmt.where(Lot.site_id.in_(site_ids))
     rows = db.session.execute(stmt).all()
     stock: dict[int, list] = defaultdict(list)
     for lot_id, product_id, last_day, received_at, on_hand, volume, unit in rows:

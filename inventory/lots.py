@@ -19,6 +19,7 @@ from core.accounts import User
 from core.clock import clinic_today, day_text, moment_text, utcnow
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
+from core.sites import stock_site_id
 from inventory.alerts import raise_recall_alert
 from inventory.barcodes import BoxLabel, read_barcode
 from inventory.expiry import effective_expiry, refresh_effective_expiry
@@ -54,10 +55,11 @@ def get_lot(lot_id: int, lock: bool = False) -> Lot:
     return lot
 
 
-def find_lot(product_id: int, lot_number: str) -> Lot | None:
+def find_lot(product_id: int, lot_number: str, *, site_id: int) -> Lot | None:
+    """The site's lot of that number (the same supplier lot at another site is another lot)."""
     stmt = (
         select(Lot)
-        .where(Lot.product_id == product_id, Lot.lot_number == lot_number)
+        .where(Lot.site_id == site_id, Lot.product_id == product_id, Lot.lot_number == lot_number)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
@@ -77,19 +79,22 @@ def receive(
     received_at: datetime | None = None,
     quarantine: bool = False,
     expiry_field: str = "expiry_date",
+    site_id: int | None = None,
 ) -> Receipt:
-    """Receive stock of a lot: a new lot, or more of a lot already on the shelf (a `receive`
-    movement on it). An expiry already past is refused; for a known lot a different expiry is
-    a conflict and a missing one keeps the stored date. A new lot is stored where the product
-    usually is, unless `storage` says otherwise."""
+    """Receive stock of a lot at a site (`site_id`; the clinic's only site when none is named):
+    a new lot, or more of a lot already on that site's shelf (a `receive` movement on it). An
+    expiry already past is refused; for a known lot a different expiry is a conflict and a
+    missing one keeps the stored date. A new lot is stored where the product usually is,
+    unless `storage` says otherwise."""
     _check_positive(quantity)
+    site_id = stock_site_id(site_id)
     product = db.session.get(Product, product_id)
     if product is None:
         raise Invalid({"product_id": ["No such product."]})
     lot_number = lot_number.strip()
     if not lot_number:
         raise Invalid({"lot_number": ["A lot number is required."]})
-    lot = find_lot(product.id, lot_number)
+    lot = find_lot(product.id, lot_number, site_id=site_id)
     if lot is not None:
         _receive_more(lot, expiry, quantity, user_id, now, expiry_field)
         return Receipt(lot, created=False)
@@ -100,6 +105,7 @@ def receive(
     if received_at > now:
         raise Invalid({"received_at": ["A lot cannot be received in the future."]})
     lot = Lot(
+        site_id=site_id,
         product_id=product.id,
         lot_number=lot_number,
         expiry_date=expiry.day,
@@ -120,7 +126,7 @@ def receive(
     except IntegrityError:
         # The first box of the same lot was received at the same moment (PostgreSQL: the
         # insert waited for the other one's commit): this stock joins that lot.
-        lot = find_lot(product.id, lot_number)
+        lot = find_lot(product.id, lot_number, site_id=site_id)
         if lot is None:
             raise
         _receive_more(lot, expiry, quantity, user_id, now, expiry_field)
@@ -400,6 +406,7 @@ def lot_list(
     *,
     lot_number: str | None = None,
     product_id: int | None = None,
+    site_ids: list[int] | None = None,
     state: LotState | str | None = None,
     status: LotStatus | str | None = None,
     storage: Storage | str | None = None,
@@ -411,7 +418,8 @@ def lot_list(
     descending: bool = False,
 ) -> Select:
     """Every lot, whatever its state or date, with its product loaded, as one select to page
-    through: `lot_number` is found anywhere in the lot number, whatever its case; the expiry
+    through: `site_ids` keeps the lots of those sites (None: every site); `lot_number` is
+    found anywhere in the lot number, whatever its case; the expiry
     range (both days included) is on the last day of use; `expiring_within_days` keeps the lots
     not yet past it on `as_of` (default today) that reach it within that many days. Sorted by
     `sort`, then by id, so that pages never overlap."""
@@ -424,6 +432,8 @@ def lot_list(
         stmt = stmt.where(Lot.lot_number.icontains(lot_number.strip(), autoescape=True))
     if product_id is not None:
         stmt = stmt.where(Lot.product_id == product_id)
+    if site_ids is not None:
+        stmt = stmt.where(Lot.site_id.in_(site_ids))
     if state is not None:
         stmt = stmt.where(_STATE_CONDITIONS[LotState(state)])
     if status is not None:

@@ -167,15 +167,19 @@ class Product(db.Model):
 class Lot(db.Model):
     __tablename__ = "lots"
     __table_args__ = (
-        UniqueConstraint("product_id", "lot_number", name="uq_lots_product_id_lot_number"),
+        # A lot number is the supplier's: the same lot may sit at several sites, once at each.
+        UniqueConstraint(
+            "site_id", "product_id", "lot_number", name="uq_lots_site_id_product_id_lot_number"
+        ),
         CheckConstraint("quantity_on_hand >= 0", name="quantity_on_hand_not_negative"),
         CheckConstraint(
             "effective_expiry <= expiry_date", name="effective_expiry_not_after_expiry"
         ),
-        # FEFO: usable lots of a product, earliest effective expiry first, then earliest received;
-        # with the quantity, the board's low-stock sums read this index alone.
+        # FEFO: usable lots of a product at a site, earliest effective expiry first, then earliest
+        # received; with the quantity, the board's low-stock sums read this index alone.
         Index(
             "ix_lots_fefo_quantity",
+            "site_id",
             "product_id",
             "status",
             "effective_expiry",
@@ -197,6 +201,8 @@ class Lot(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The site whose shelves hold it: FEFO, usable and low stock are per site.
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
     product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
     lot_number: Mapped[str] = mapped_column(String(LOT_NUMBER_LENGTH))
     # A month-only expiry ("07/2027", GS1 day 00) is stored as the month's last day.
@@ -215,6 +221,22 @@ class Lot(db.Model):
     status_reason: Mapped[str | None] = mapped_column(Text)
 
     product: Mapped[Product] = relationship()
+
+
+class SiteReorderPoint(db.Model):
+    """A product's reorder point at one site, in place of the product's own there: a busy
+    site keeps more of it than a small one."""
+
+    __tablename__ = "product_site_reorder_points"
+    __table_args__ = (CheckConstraint("reorder_point >= 0", name="reorder_point_not_negative"),)
+
+    product_id: Mapped[int] = mapped_column(
+        ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    site_id: Mapped[int] = mapped_column(
+        ForeignKey("sites.id", ondelete="RESTRICT"), primary_key=True, index=True
+    )
+    reorder_point: Mapped[Decimal] = mapped_column(Quantity)
 
 
 class Movement(db.Model):

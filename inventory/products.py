@@ -11,7 +11,7 @@ from formulary import units
 from formulary.models import Serum, Substance
 from inventory.barcodes import normalize_gtin
 from inventory.expiry import refresh_effective_expiry
-from inventory.models import Lot, Product, ProductKind, Storage
+from inventory.models import Lot, Product, ProductKind, SiteReorderPoint, Storage
 
 # Multi-dose vials of serums and raw ingredients keep 28 days once opened unless told otherwise.
 DEFAULT_DAYS_AFTER_OPENING = 28
@@ -201,3 +201,30 @@ def _refresh_opened_lots(product: Product) -> None:
     opened = select(Lot).where(Lot.product_id == product.id, Lot.opened_at.is_not(None))
     for lot in db.session.scalars(opened):
         refresh_effective_expiry(lot, product.days_after_opening)
+
+
+def set_site_reorder_point(
+    product: Product, site_id: int, *, reorder_point: Decimal | None
+) -> None:
+    """The product's reorder point at one site; None gives the site the product's own again."""
+    if reorder_point is not None and reorder_point < 0:
+        raise Invalid({"reorder_point": ["Cannot be negative."]})
+    own = db.session.get(SiteReorderPoint, (product.id, site_id))
+    if reorder_point is None:
+        if own is not None:
+            db.session.delete(own)
+    elif own is None:
+        db.session.add(
+            SiteReorderPoint(product_id=product.id, site_id=site_id, reorder_point=reorder_point)
+        )
+    else:
+        own.reorder_point = reorder_point
+    db.session.flush()
+
+
+def site_reorder_points(product_id: int) -> dict[int, Decimal]:
+    """The sites where the product has a reorder point of its own, and what it is."""
+    stmt = select(SiteReorderPoint.site_id, SiteReorderPoint.reorder_point).where(
+        SiteReorderPoint.product_id == product_id
+    )
+    return dict(db.session.execute(stmt).all())

@@ -60,10 +60,12 @@ def _measured_unit(unit: str) -> str | None:
         return None
 
 
-def usable_serum_lots(product_ids: list[int], day: date, *, lock: bool = False) -> list[Lot]:
-    """Lots of any of the products usable on that day, in FEFO order (earliest effective
-    expiry, then earliest received). With `lock`, the rows stay locked until the transaction
-    ends (PostgreSQL), so that a pick made from them holds."""
+def usable_serum_lots(
+    product_ids: list[int], day: date, *, lock: bool = False, site_id: int | None = None
+) -> list[Lot]:
+    """Lots of any of the products usable on that day (at the site, when given), in FEFO
+    order (earliest effective expiry, then earliest received). With `lock`, the rows stay
+    locked until the transaction ends (PostgreSQL), so that a pick made from them holds."""
     if not product_ids:
         return []
     stmt = (
@@ -71,6 +73,7 @@ def usable_serum_lots(product_ids: list[int], day: date, *, lock: bool = False) 
         .where(
             Lot.product_id.in_(product_ids),
             *usable_lot_conditions(day),
+            *(() if site_id is None else (Lot.site_id == site_id,)),
         )
         .options(joinedload(Lot.product, innerjoin=True))
         .order_by(*FEFO_ORDER)

@@ -15,12 +15,13 @@ import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, case, func, select, true
 from sqlalchemy.orm import contains_eager
 
 from core.database import db
+from core.sites import Site
 from inventory.expiry import Bands, Week, expiry_weeks, usable_lot_conditions
-from inventory.models import Lot, LotStatus, Product, ProductKind
+from inventory.models import Lot, LotStatus, Product, ProductKind, SiteReorderPoint
 
 # How many lots each list of the board shows, the most urgent first; and how many products its
 # timeline draws, those whose first lot reaches its last day soonest.
@@ -30,20 +31,54 @@ TIMELINE_PRODUCTS = 30
 
 @dataclasses.dataclass(frozen=True)
 class StockLevel:
+    """A product short at one site: its usable stock there and the site's reorder point."""
+
     product: Product
     usable: Decimal
+    site: Site
+    reorder_point: Decimal
 
     @property
     def missing(self) -> Decimal:
-        return self.product.reorder_point - self.usable
+        return self.reorder_point - self.usable
+
+
+def at_sites(site_ids: list[int] | None) -> tuple:
+    """The condition keeping the lots of those sites (none: every site)."""
+    return () if site_ids is None else (Lot.site_id.in_(site_ids),)
+
+
+def reorder_point_at(product_id, site_id):
+    """The product's reorder point at the site: the site's own, else the product's (SQL)."""
+    own = (
+        select(SiteReorderPoint.reorder_point)
+        .where(SiteReorderPoint.product_id == product_id, SiteReorderPoint.site_id == site_id)
+        .scalar_subquery()
+    )
+    return func.coalesce(own, Product.reorder_point)
+
+
+def usable_at(product_id, site_id, *, as_of: date):
+    """The usable quantity of the product at the site on `as_of` (SQL), summed from
+    `ix_lots_fefo_quantity` alone (one index range)."""
+    return (
+        select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
+        .where(Lot.site_id == site_id, Lot.product_id == product_id, *usable_lot_conditions(as_of))
+        .scalar_subquery()
+    )
 
 
 ON_THE_SHELF = (Lot.status == LotStatus.AVAILABLE, Lot.quantity_on_hand > 0)
 
 
-def _on_the_shelf():
+def _on_the_shelf(site_ids: list[int] | None = None):
     """Lots that could still be handed out as far as their status and stock go."""
-    return select(Lot).join(Lot.product).options(contains_eager(Lot.product)).where(*ON_THE_SHELF)
+    return (
+        select(Lot)
+        .join(Lot.product)
+        .options(contains_eager(Lot.product))
+        .where(*ON_THE_SHELF, *at_sites(site_ids))
+    )
 
 
 def _lots(stmt: Select, limit: int | None) -> list[Lot]:
@@ -55,73 +90,91 @@ def _reaching_last_day(first_day: date, last_day: date) -> tuple:
     return (*ON_THE_SHELF, Lot.effective_expiry >= first_day, Lot.effective_expiry <= last_day)
 
 
-def expiring_lots(as_of: date, within_days: int, *, limit: int | None = None) -> list[Lot]:
+def expiring_lots(
+    as_of: date, within_days: int, *, limit: int | None = None, site_ids: list[int] | None = None
+) -> list[Lot]:
     """Usable lots whose last day of use falls within `within_days` of `as_of` (both days
     included), earliest first (the most urgent: FEFO's order), each with its product loaded;
     the first `limit` of them when given."""
     last_day = as_of + timedelta(days=within_days)
     stmt = (
-        _on_the_shelf()
+        _on_the_shelf(site_ids)
         .where(Lot.effective_expiry >= as_of, Lot.effective_expiry <= last_day)
         .order_by(Lot.effective_expiry, Lot.received_at, Lot.id)
     )
     return _lots(stmt, limit)
 
 
-def expired_on_shelf(as_of: date, *, limit: int | None = None) -> list[Lot]:
+def expired_on_shelf(
+    as_of: date, *, limit: int | None = None, site_ids: list[int] | None = None
+) -> list[Lot]:
     """Available lots with stock whose last day of use is past: FEFO no longer hands them out,
     and they are waiting to be disposed of. The longest past first."""
     stmt = (
-        _on_the_shelf().where(Lot.effective_expiry < as_of).order_by(Lot.effective_expiry, Lot.id)
+        _on_the_shelf(site_ids)
+        .where(Lot.effective_expiry < as_of)
+        .order_by(Lot.effective_expiry, Lot.id)
     )
     return _lots(stmt, limit)
 
 
-def short_products(as_of: date):
-    """Products whose usable quantity on `as_of` is below their reorder point (> 0), as a
-    subquery (product_id, usable, reorder_point). Each product's usable lots are summed from
-    `ix_lots_fefo_quantity` alone, one index range per product holding its usable lots only
-    (joining the products to every lot carried each lot through the join, five times slower at
-    a million lots). The sums are kept (a materialized CTE, inside the subquery so that an
-    INSERT from it still starts with INSERT): the filter on them would otherwise sum a short
-    product's lots a second time."""
-    usable = (
-        select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
-        .where(Lot.product_id == Product.id, *usable_lot_conditions(as_of))
-        .scalar_subquery()
-    )
+def short_products(as_of: date, *, site_ids: list[int] | None = None):
+    """Products short at a site: whose usable quantity there on `as_of` is below their reorder
+    point at that site (> 0; the site's own, else the product's), as a subquery (product_id,
+    site_id, usable, reorder_point), for the sites given (None: every site). Each product's
+    usable lots at a site are summed from `ix_lots_fefo_quantity` alone, one index range per
+    product and site holding its usable lots only (joining the products to every lot carried
+    each lot through the join, five times slower at a million lots). The sums are kept (a
+    materialized CTE, inside the subquery so that an INSERT from it still starts with
+    INSERT): the filter on them would otherwise sum a short product's lots a second time."""
+    sites = select(Site.id).where(*(() if site_ids is None else (Site.id.in_(site_ids),)))
+    sites = sites.subquery("stock_sites")
+    reorder_point = reorder_point_at(Product.id, sites.c.id)
     levels = (
         select(
             Product.id.label("product_id"),
-            usable.label("usable"),
-            Product.reorder_point.label("reorder_point"),
+            sites.c.id.label("site_id"),
+            usable_at(Product.id, sites.c.id, as_of=as_of).label("usable"),
+            reorder_point.label("reorder_point"),
         )
-        .where(Product.reorder_point > 0)
+        .select_from(Product)
+        .join(sites, true())
+        .where(reorder_point > 0)
         .cte("stock_levels", nesting=True)
         .prefix_with("MATERIALIZED")
     )
     return select(levels).where(levels.c.usable < levels.c.reorder_point).subquery()
 
 
-def low_stock(as_of: date, *, limit: int | None = None) -> list[StockLevel]:
-    """Products whose usable quantity on `as_of` is below their reorder point (a product with
-    no usable lot at all counts as zero), by name; the first `limit` of them when given.
-    Quarantined, recalled, disposed and expired lots are not stock a clinic can use."""
-    return _low_stock_and_count(as_of, limit)[0]
+def low_stock(
+    as_of: date, *, limit: int | None = None, site_ids: list[int] | None = None
+) -> list[StockLevel]:
+    """Products whose usable quantity on `as_of` at a site is below their reorder point there
+    (a product with no usable lot at all counts as zero), by name, then site; the first
+    `limit` of them when given. Quarantined, recalled, disposed and expired lots are not stock
+    a clinic can use, and another site's shelf is not this one's."""
+    return _low_stock_and_count(as_of, limit, site_ids)[0]
 
 
-def _low_stock_and_count(as_of: date, limit: int | None) -> tuple[list[StockLevel], int]:
-    """`low_stock` and how many products are short in all, from one pass over the lots."""
-    short = short_products(as_of)
+def _low_stock_and_count(
+    as_of: date, limit: int | None, site_ids: list[int] | None = None
+) -> tuple[list[StockLevel], int]:
+    """`low_stock` and how many (product, site) are short in all, from one pass."""
+    short = short_products(as_of, site_ids=site_ids)
     stmt = (
-        select(Product, short.c.usable, func.count().over().label("short"))
+        select(Product, Site, short.c.usable, short.c.reorder_point,
+               func.count().over().label("short"))
         .join(short, short.c.product_id == Product.id)
-        .order_by(Product.name, Product.id)
-    )
+        .join(Site, Site.id == short.c.site_id)
+        .order_by(Product.name, Product.id, Site.name, Site.id)
+    )  # fmt: skip
     if limit is not None:
         stmt = stmt.limit(limit)
     found = db.session.execute(stmt).all()
-    levels = [StockLevel(product, Decimal(amount)) for product, amount, _ in found]
+    levels = [
+        StockLevel(product, Decimal(amount), site, Decimal(point))
+        for product, site, amount, point, _ in found
+    ]
     return levels, found[0].short if found else 0
 
 
@@ -129,25 +182,25 @@ WAITING = Lot.status == LotStatus.QUARANTINE
 RECALLED_ON_SHELF = (Lot.status == LotStatus.RECALLED, Lot.quantity_on_hand > 0)
 
 
-def quarantined_lots(*, limit: int | None = None) -> list[Lot]:
+def quarantined_lots(*, limit: int | None = None, site_ids: list[int] | None = None) -> list[Lot]:
     """Lots received into quarantine and not yet released, the longest waiting first."""
     stmt = (
         select(Lot)
         .join(Lot.product)
         .options(contains_eager(Lot.product))
-        .where(WAITING)
+        .where(WAITING, *at_sites(site_ids))
         .order_by(Lot.received_at, Lot.id)
     )
     return _lots(stmt, limit)
 
 
-def recalled_on_shelf(*, limit: int | None = None) -> list[Lot]:
+def recalled_on_shelf(*, limit: int | None = None, site_ids: list[int] | None = None) -> list[Lot]:
     """Recalled lots that still hold stock: not stock any more, but boxes to dispose of."""
     stmt = (
         select(Lot)
         .join(Lot.product)
         .options(contains_eager(Lot.product))
-        .where(*RECALLED_ON_SHELF)
+        .where(*RECALLED_ON_SHELF, *at_sites(site_ids))
         .order_by(Product.name, Lot.lot_number, Lot.id)
     )
     return _lots(stmt, limit)
@@ -172,12 +225,17 @@ class LotCounts:
         return self.urgent + self.soon + self.later
 
 
-def lot_counts(as_of: date, *, bands: Bands) -> LotCounts:
+def lot_counts(as_of: date, *, bands: Bands, site_ids: list[int] | None = None) -> LotCounts:
     """Every count of the board in one statement: each is its own indexed count (the bands
     are disjoint ranges of last days of use), so together they read each lot once at most."""
 
     def counted(*conditions):
-        return select(func.count()).select_from(Lot).where(*conditions).scalar_subquery()
+        return (
+            select(func.count())
+            .select_from(Lot)
+            .where(*conditions, *at_sites(site_ids))
+            .scalar_subquery()
+        )
 
     def day(days: int) -> date:
         return as_of + timedelta(days=days)
@@ -215,13 +273,17 @@ class ExpiryTimeline:
 
 
 def expiry_timeline(
-    as_of: date, *, bands: Bands, products: int = TIMELINE_PRODUCTS
+    as_of: date,
+    *,
+    bands: Bands,
+    products: int = TIMELINE_PRODUCTS,
+    site_ids: list[int] | None = None,
 ) -> ExpiryTimeline:
     """The quantity on the shelf reaching its last day of use in each week from `as_of` to
     the bands' horizon, per product: the `products` products whose first lot comes soonest,
     summed in one statement (a row per product and week, never per lot)."""
     weeks = expiry_weeks(as_of, bands)
-    window = _reaching_last_day(as_of, weeks[-1].last_day)
+    window = (*_reaching_last_day(as_of, weeks[-1].last_day), *at_sites(site_ids))
     first_day = func.min(Lot.effective_expiry).label("first_day")
     first = (
         select(Lot.product_id, first_day, func.count().over().label("products"))
@@ -284,21 +346,24 @@ class Board:
     waiting: list[Lot]
     recalled: list[Lot]
     low: list[StockLevel]
-    short: int  # products below their reorder point, listed in `low` or not
+    short: int  # products below their reorder point at a site, listed in `low` or not
 
 
-def stock_board(as_of: date, *, bands: Bands, limit: int = BOARD_LOTS) -> Board:
-    """The board of `as_of`: seven statements whatever the number of lots."""
-    low, short = _low_stock_and_count(as_of, limit)
+def stock_board(
+    as_of: date, *, bands: Bands, limit: int = BOARD_LOTS, site_ids: list[int] | None = None
+) -> Board:
+    """The board of `as_of` for the sites given (None: every site): seven statements whatever
+    the number of lots."""
+    low, short = _low_stock_and_count(as_of, limit, site_ids)
     return Board(
         as_of=as_of,
         bands=bands,
-        counts=lot_counts(as_of, bands=bands),
-        timeline=expiry_timeline(as_of, bands=bands),
-        expiring=expiring_lots(as_of, bands.horizon, limit=limit),
-        expired=expired_on_shelf(as_of, limit=limit),
-        waiting=quarantined_lots(limit=limit),
-        recalled=recalled_on_shelf(limit=limit),
+        counts=lot_counts(as_of, bands=bands, site_ids=site_ids),
+        timeline=expiry_timeline(as_of, bands=bands, site_ids=site_ids),
+        expiring=expiring_lots(as_of, bands.horizon, limit=limit, site_ids=site_ids),
+        expired=expired_on_shelf(as_of, limit=limit, site_ids=site_ids),
+        waiting=quarantined_lots(limit=limit, site_ids=site_ids),
+        recalled=recalled_on_shelf(limit=limit, site_ids=site_ids),
         low=low,
         short=short,
     )
@@ -311,14 +376,14 @@ ON_HAND_STATUSES = (LotStatus.AVAILABLE, LotStatus.QUARANTINE)
 
 @dataclasses.dataclass(frozen=True)
 class ProductStock:
+    """What a product has at the sites shown: on hand, usable, the sum of its reorder points
+    there, and whether it is short at one of them at least (the low-stock alert's rule)."""
+
     product: Product
     on_hand: Decimal
     usable: Decimal
-
-    @property
-    def low(self) -> bool:
-        """Below its reorder point in usable stock (the low-stock alert's rule)."""
-        return self.product.reorder_point > 0 and self.usable < self.product.reorder_point
+    reorder_point: Decimal = Decimal(0)
+    low: bool = False
 
 
 def product_list(
@@ -328,9 +393,11 @@ def product_list(
     kind: ProductKind | str | None = None,
     gtin: str | None = None,
     low_only: bool = False,
+    site_ids: list[int] | None = None,
 ) -> Select:
     """Every product by name, as one select to page through: `name` is found anywhere in the
-    name, whatever its case; `low_only` keeps the products short on `as_of`."""
+    name, whatever its case; `low_only` keeps the products short on `as_of` at one of the
+    sites (None: every site)."""
     stmt = select(Product).order_by(Product.name, Product.id)
     if name and name.strip():
         stmt = stmt.where(Product.name.icontains(name.strip(), autoescape=True))
@@ -339,34 +406,49 @@ def product_list(
     if gtin is not None:
         stmt = stmt.where(Product.gtin == gtin)
     if low_only:
-        stmt = stmt.where(Product.id.in_(select(short_products(as_of).c.product_id)))
+        short = short_products(as_of, site_ids=site_ids)
+        stmt = stmt.where(Product.id.in_(select(short.c.product_id)))
     return stmt
 
 
-def stock_of(products: list[Product], *, as_of: date) -> list[ProductStock]:
-    """What each product has on hand and what of it is usable on `as_of`, in the order given:
-    one query for them all."""
+def stock_of(
+    products: list[Product], *, as_of: date, site_ids: list[int] | None = None
+) -> list[ProductStock]:
+    """What each product has on hand at the sites (None: every site) and what of it is usable
+    on `as_of`, in the order given: one query for them all, a row per product and site."""
     if not products:
         return []
-    usable = and_(*usable_lot_conditions(as_of))
-    stmt = (
-        select(
-            Lot.product_id,
-            func.sum(Lot.quantity_on_hand).label("on_hand"),
-            func.sum(case((usable, Lot.quantity_on_hand), else_=0)).label("usable"),
-        )
+    sites = select(Site.id).where(*(() if site_ids is None else (Site.id.in_(site_ids),)))
+    sites = sites.subquery("stock_sites")
+    on_hand = (
+        select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
         .where(
-            Lot.product_id.in_([product.id for product in products]),
+            Lot.site_id == sites.c.id,
+            Lot.product_id == Product.id,
             Lot.status.in_(ON_HAND_STATUSES),
         )
-        .group_by(Lot.product_id)
+        .scalar_subquery()
     )
-    sums = {row.product_id: row for row in db.session.execute(stmt)}
-    return [
-        ProductStock(
-            product,
-            Decimal(sums[product.id].on_hand) if product.id in sums else Decimal(0),
-            Decimal(sums[product.id].usable) if product.id in sums else Decimal(0),
+    stmt = (
+        select(
+            Product.id.label("product_id"),
+            on_hand.label("on_hand"),
+            usable_at(Product.id, sites.c.id, as_of=as_of).label("usable"),
+            reorder_point_at(Product.id, sites.c.id).label("reorder_point"),
         )
-        for product in products
-    ]
+        .select_from(Product)
+        .join(sites, true())
+        .where(Product.id.in_([product.id for product in products]))
+    )
+    per_site: dict[int, list] = {}
+    for row in db.session.execute(stmt):
+        per_site.setdefault(row.product_id, []).append(row)
+    return [_product_stock(product, per_site.get(product.id, [])) for product in products]
+
+
+def _product_stock(product: Product, rows: list) -> ProductStock:
+    def total(name: str) -> Decimal:
+        return sum((Decimal(getattr(row, name)) for row in rows), Decimal(0))
+
+    short = any(row.reorder_point > 0 and row.usable < row.reorder_point for row in rows)
+    return ProductStock(product, total("on_hand"), total("usable"), total("reorder_point"), short)

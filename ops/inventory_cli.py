@@ -25,8 +25,8 @@ inventory_cli = AppGroup("inventory", help="Stock ledger checks.")
 @click.argument("file", type=click.File("rb"))
 def import_lots_command(file):
     """Import lots from a CSV file (columns product_id,lot_number,expiry_date,quantity, then
-    optionally supplier,storage,received_at): every line is checked first, and a single bad
-    line imports nothing."""
+    optionally supplier,storage,received_at,site (a site code: needed in a chain)): every line
+    is checked first, and a single bad line imports nothing."""
     now = utcnow()
     try:
         with writing(), acting_as(None, "cli"), unit_of_work():

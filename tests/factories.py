@@ -185,6 +185,7 @@ def insert_lots(lots: list[dict]) -> None:
             "expiry_date": lot["effective_expiry"],
             "quantity_on_hand": Decimal(10),
             "received_at": STOCK_NOW,
+            "site_id": clinic_site().id,
             **lot,
         }
         for lot in lots

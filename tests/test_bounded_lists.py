@@ -210,7 +210,8 @@ def new_lots(products: list[int], **fields) -> list[int]:
         Lot,
         [{"product_id": product, "lot_number": factories.unique("LISTED-")}
          for product in products],
-        quantity_on_hand=Decimal(10), received_at=PAST, **fields,
+        quantity_on_hand=Decimal(10), received_at=PAST, site_id=factories.clinic_site().id,
+        **fields,
     )  # fmt: skip
 
 
@@ -421,14 +422,15 @@ def add_courses(place: dict, count: int, *, patients: list[int] | None = None,
         [{"patient_id": patient, "serum_id": serum, "start_date": day,
           "review_date": day + timedelta(weeks=11)}
          for patient, serum, day in zip(patients, serums, starts, strict=True)],
-        induction_sessions=4, created_by_id=place["doctor"],
+        induction_sessions=4, created_by_id=place["doctor"], site_id=factories.clinic_site().id,
     )  # fmt: skip
     completed = {"status": SessionStatus.COMPLETED, "lot_id": place["lot"],
                  "completed_by_id": place["doctor"], "completed_at": PAST, "needle_mm": 4,
                  "technique": "manual", "injection_points": 20,
                  "screen_verdict": Verdict.SAFE}  # fmt: skip
     sessions = [
-        {"course_id": course, "patient_id": patient, "scheduled_date": day}
+        {"course_id": course, "patient_id": patient, "scheduled_date": day,
+         "site_id": factories.clinic_site().id}
         | (completed | {"performed_on": day} if day < AS_OF else {})
         for course, patient, first in zip(courses, patients, starts, strict=True)
         for day in (first + timedelta(weeks=week) for week in range(4))

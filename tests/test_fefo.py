@@ -18,6 +18,11 @@ NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 TODAY = date(2025, 3, 1)
 
 
+def here() -> int:
+    """The test database's one site, where factories.make_lot puts every lot."""
+    return factories.clinic_site().id
+
+
 def picked(picks):
     return [(pick.lot_id, pick.quantity) for pick in picks]
 
@@ -26,7 +31,7 @@ def test_fefo_takes_the_earliest_effective_expiry_first():
     product = factories.make_product()
     late = factories.make_lot(product, expiry_date=date(2026, 1, 1))
     early = factories.make_lot(product, expiry_date=date(2025, 6, 1))
-    assert picked(fefo_picks(product.id, Decimal(3), day=TODAY)) == [(early.id, 3)]
+    assert picked(fefo_picks(product.id, Decimal(3), day=TODAY, site_id=here())) == [(early.id, 3)]
     assert late.quantity_on_hand == 10
 
 
@@ -34,7 +39,7 @@ def test_fefo_ties_go_to_the_earliest_received():
     product = factories.make_product()
     second = factories.make_lot(product, expiry_date=date(2025, 6, 1), now=NOW)
     first = factories.make_lot(product, expiry_date=date(2025, 6, 1), now=NOW - timedelta(days=3))
-    assert picked(fefo_picks(product.id, Decimal(1), day=TODAY)) == [(first.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), day=TODAY, site_id=here())) == [(first.id, 1)]
     assert second.id != first.id
 
 
@@ -52,8 +57,12 @@ def test_fefo_skips_an_opened_vial_past_its_28_days():
     opened = factories.make_lot(product, expiry_date=date(2025, 12, 31), now=NOW)
     lots.open_lot(opened.id, now=NOW)  # last day 28 March
     sealed = factories.make_lot(product, expiry_date=date(2026, 6, 30), now=NOW)
-    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 28))) == [(opened.id, 1)]
-    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 29))) == [(sealed.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 28), site_id=here())) == [
+        (opened.id, 1)
+    ]
+    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 29), site_id=here())) == [
+        (sealed.id, 1)
+    ]
 
 
 def test_fefo_takes_an_opened_vial_before_a_sealed_lot_that_expires_earlier_on_paper():
@@ -61,7 +70,9 @@ def test_fefo_takes_an_opened_vial_before_a_sealed_lot_that_expires_earlier_on_p
     sealed = factories.make_lot(product, expiry_date=date(2025, 5, 31), now=NOW)
     opened = factories.make_lot(product, expiry_date=date(2026, 12, 31), now=NOW)
     lots.open_lot(opened.id, now=NOW)  # effective expiry 28 March, before 31 May
-    assert [pick.lot_id for pick in fefo_picks(product.id, Decimal(12), day=TODAY)] == [
+    assert [
+        pick.lot_id for pick in fefo_picks(product.id, Decimal(12), day=TODAY, site_id=here())
+    ] == [
         opened.id,
         sealed.id,
     ]
@@ -70,9 +81,11 @@ def test_fefo_takes_an_opened_vial_before_a_sealed_lot_that_expires_earlier_on_p
 def test_fefo_uses_a_lot_on_its_expiry_day_and_not_the_day_after():
     product = factories.make_product()
     lot = factories.make_lot(product, expiry_date=date(2025, 3, 1))
-    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 1))) == [(lot.id, 1)]
+    assert picked(fefo_picks(product.id, Decimal(1), day=date(2025, 3, 1), site_id=here())) == [
+        (lot.id, 1)
+    ]
     with pytest.raises(Conflict):
-        fefo_picks(product.id, Decimal(1), day=date(2025, 3, 2))
+        fefo_picks(product.id, Decimal(1), day=date(2025, 3, 2), site_id=here())
 
 
 @pytest.mark.parametrize("status", [LotStatus.QUARANTINE, LotStatus.RECALLED])
@@ -82,7 +95,7 @@ def test_fefo_never_hands_out_a_quarantined_or_recalled_lot(status):
     if status == LotStatus.RECALLED:
         lots.recall(blocked.id, "recall")
     good = factories.make_lot(product, expiry_date=date(2025, 9, 1))
-    assert picked(fefo_picks(product.id, Decimal(2), day=TODAY)) == [(good.id, 2)]
+    assert picked(fefo_picks(product.id, Decimal(2), day=TODAY, site_id=here())) == [(good.id, 2)]
 
 
 def test_fefo_never_hands_out_an_expired_or_disposed_lot():
@@ -161,7 +174,7 @@ def test_a_dispense_of_one_unit_sends_as_many_statements_for_500_usable_lots_as_
         rows = [
             {"product_id": product.id, "lot_number": f"MANY-{n}", "expiry_date": date(2026, 1, 1),
              "effective_expiry": date(2026, 1, 1), "quantity_on_hand": Decimal(1 + n % 3),
-             "received_at": NOW}
+             "received_at": NOW, "site_id": factories.clinic_site().id}
             for n in range(usable)
         ]  # fmt: skip
         db.session.execute(insert(Lot), rows)

@@ -296,10 +296,11 @@ def test_export_lots_writes_every_lot_as_csv(runner, product):
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert list(rows[0]) == [
         "product_id", "lot_number", "expiry_date", "quantity", "supplier", "storage",
-        "received_at", "id", "status", "effective_expiry",
+        "received_at", "site", "id", "status", "effective_expiry",
     ]  # fmt: skip
     [exported] = [row for row in rows if row["id"] == str(lot.id)]
     assert exported["quantity"] == "3.25"
+    assert exported["site"] == "MAIN"
     assert exported["supplier"] == "Acme"
     assert exported["status"] == "available"
     assert exported["effective_expiry"] == lot.effective_expiry.isoformat()

@@ -14,6 +14,10 @@ class AlertSchema(LeanSchema):
     kind = ma.fields.Enum(AlertKind, by_value=True)
     product_id = Integer()
     lot_id = Integer(allow_none=True)
+    site_id = Integer(
+        allow_none=True,
+        metadata={"description": "Whose stock: the lot's site, or the site short of the product."},
+    )
     threshold_days = Integer(
         allow_none=True, metadata={"description": "The expiry threshold reached (expiring)."}
     )

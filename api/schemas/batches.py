@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from api.pagination import id_field
 from api.schemas.fields import REASON_REQUIRED, Integer, QuantityField
 from api.schemas.lots import LotSchema
 from inventory.models import Storage
@@ -19,6 +20,10 @@ class BatchCreateSchema(ma.Schema):
     product_id = Integer(
         metadata={"description": "The serum product to stock; needed only when several exist."}
     )
+    site_id = id_field(
+        metadata={"description": "Where it is made, from that site's components, into a lot on "
+                  "its shelf. Default: the user's only site (422 naming `site_id` with several)."}
+    )  # fmt: skip
     lot_number = ma.fields.String(
         validate=ma.validate.Length(min=1, max=60),
         metadata={

@@ -28,6 +28,7 @@ class SessionSchema(LeanSchema):
     id = Integer()
     course_id = Integer()
     patient_id = Integer()
+    site_id = Integer(metadata={"description": "Where it takes place; it uses that site's stock."})
     scheduled_date = ma.fields.Date()
     status = ma.fields.Enum(SessionStatus, by_value=True)
     performed_on = ma.fields.Date(allow_none=True)
@@ -88,6 +89,10 @@ class CourseSchema(LeanSchema):
             "(11 unless configured) after the first session."
         },
     )
+    site_id = id_field(
+        metadata={"description": "Where the course's sessions take place. Default: the "
+                  "doctor's only site (422 naming `site_id` when they work at several)."}
+    )  # fmt: skip
     sessions = ma.fields.List(ma.fields.Nested(SessionSchema), dump_only=True)
 
 
@@ -126,6 +131,10 @@ class MoveSchema(ma.Schema):
 
 class SessionQuerySchema(ma.Schema):
     patient_id = id_field()
+    site_id = id_field(
+        metadata={"description": "One site's sessions (403 outside the user's); default: "
+                  "every site the user works at."}
+    )  # fmt: skip
     first = ma.fields.Date(data_key="from", metadata={"description": "From this date on."})
     last = ma.fields.Date(data_key="to", metadata={"description": "Up to this date, inclusive."})
 

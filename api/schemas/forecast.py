@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.pagination import AsOfSchema
+from api.pagination import AsOfSchema, id_field
 from api.schemas.fields import Integer, QuantityField
 from api.schemas.lean import LeanSchema
 from inventory.forecast import MAX_WEEKS
@@ -14,6 +14,10 @@ class ForecastQuerySchema(AsOfSchema):
         validate=ma.validate.Range(min=1, max=MAX_WEEKS),
         metadata={"description": "Weeks ahead; week 1 starts on `as_of`."},
     )
+    site_id = id_field(
+        metadata={"description": "One site's planned sessions and stock (403 outside the "
+                  "user's sites); default: every site the user works at."}
+    )  # fmt: skip
 
 
 class WeekSchema(LeanSchema):

@@ -37,8 +37,15 @@ def _element_string(lot) -> str | None:
     return lot_element_string(lot, gtin=gtin)
 
 
+SITE_ID_DOC = {
+    "description": "The site whose stock it is. Default: the user's only site (a 422 naming "
+    "`site_id` when they work at several); a site they do not work at is a 403."
+}
+
+
 class LotSchema(LeanSchema):
     id = Integer()
+    site_id = Integer()
     product_id = Integer()
     lot_number = ma.fields.String()
     expiry_date = ma.fields.Date()
@@ -84,6 +91,7 @@ class LotReceiveSchema(ma.Schema):
     storage = ma.fields.Enum(Storage, by_value=True)
     received_at = ClinicDateTime()
     quarantine = JSONBoolean(load_default=False)
+    site_id = id_field(metadata=SITE_ID_DOC)
 
     @ma.validates_schema
     def barcode_or_fields(self, data, **kwargs):
@@ -102,6 +110,10 @@ class LotQuerySchema(AsOfSchema, AfterSchema):
         metadata={"description": "Found anywhere in the lot number, whatever its case."},
     )
     product_id = id_field()
+    site_id = id_field(
+        metadata={"description": "One site's lots (403 if the user does not work there); "
+                  "default: the lots of every site the user works at."}
+    )  # fmt: skip
     status = ma.fields.Enum(LotStatus, by_value=True)
     state = ma.fields.Enum(
         LotState,

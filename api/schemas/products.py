@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.pagination import AsOfSchema
+from api.pagination import AsOfSchema, id_field
 from api.schemas.fields import REASON, Integer, Number, QuantityField
 from api.schemas.lean import LeanSchema
 from api.schemas.substances import FlatErrorsSchema
@@ -101,6 +101,10 @@ class ProductQuerySchema(AsOfSchema):
 class DispenseSchema(ma.Schema):
     quantity = QuantityField(required=True, validate=ma.validate.Range(min=0, min_inclusive=False))
     reason = ma.fields.String(allow_none=True, load_default=None, validate=REASON)
+    site_id = id_field(
+        metadata={"description": "The site whose lots are dispensed. Default: the user's only "
+                  "site (422 naming `site_id` when they work at several); another is a 403."}
+    )  # fmt: skip
 
 
 class PickSchema(ma.Schema):

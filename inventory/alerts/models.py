@@ -91,9 +91,12 @@ TOLD_ONCE = {
         (("lot_id", "threshold_days"), "kind = 'expiring'"),
     # a lot once past its last day of use, and once recalled;
     "uq_alerts_lot_once_lot_id_kind": (("lot_id", "kind"), "kind IN ('expired', 'recall')"),
-    # a product once while it stays short (low stock, the forecast's shortfall).
-    "uq_alerts_standing_product_id_kind":
-        (("product_id", "kind"), "lot_id IS NULL AND NOT resolved"),
+    # a product once per site while it stays short there (low stock);
+    "uq_alerts_low_stock_product_id_site_id":
+        (("product_id", "site_id"), "kind = 'low_stock' AND NOT resolved"),
+    # a product once while the forecast shows it short (the clinic's forecast).
+    "uq_alerts_shortfall_product_id":
+        (("product_id",), "kind = 'shortfall' AND NOT resolved"),
 }  # fmt: skip
 
 
@@ -131,6 +134,9 @@ class Alert(db.Model):
     kind: Mapped[AlertKind] = mapped_column(value_enum(AlertKind))
     product_id: Mapped[int]
     lot_id: Mapped[int | None]
+    # Whose stock: the lot's site, or the site short of the product (none: the forecast's
+    # clinic-wide shortfall).
+    site_id: Mapped[int | None]
     threshold_days: Mapped[int | None]
     # Shortfall alerts: the first week the planned sessions need more than is usable.
     week_start: Mapped[date | None] = mapped_column(Date)

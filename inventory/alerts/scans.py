@@ -15,13 +15,14 @@ What is told once:
   within, so a lot first seen 20 days before its last day gets the 30-day alert only, and a
   7-day one later;
 - `expired`, and `recall` (raised by the recall itself, in its transaction): once per lot;
-- `low_stock` and `shortfall` (from the forecast): once per product while the shortage lasts;
-  on recovery the scan marks the alert `resolved`, and the product's next shortage raises a
-  new one.
+- `low_stock`: once per product and site while the site's shortage lasts; `shortfall` (from
+  the forecast): once per product while it lasts; on recovery the scan marks the alert
+  `resolved`, and the next shortage raises a new one.
 
 The expiry alerts read the lots due through `ix_lots_status_effective_expiry_quantity` (about
 one lot in five); low stock sums the usable lots per product from `ix_lots_fefo_quantity`
-alone. One pass over the lots for both would read every lot's row instead.
+alone, per site. One pass over the lots for both would read every lot's row instead. Every
+alert carries its site: a lot's alerts its lot's, low stock the site short.
 """
 
 from collections.abc import Iterable
@@ -56,9 +57,9 @@ from inventory.alerts.models import (
     raised_by,
 )
 from inventory.alerts.notifications import alert_recipients, digest_line, queue_scan_digest
-from inventory.expiry import expiry_alert_days, usable_lot_conditions
+from inventory.expiry import expiry_alert_days
 from inventory.models import Lot, LotStatus, Product
-from inventory.stock import short_products
+from inventory.stock import reorder_point_at, short_products, usable_at
 
 # Serialises scans on PostgreSQL (SQLite's BEGIN IMMEDIATE already does): two scans inserting
 # the same keys in different orders could otherwise deadlock on each other's uncommitted rows.
@@ -69,7 +70,8 @@ WATCHED_STATUSES = (LotStatus.AVAILABLE.value, LotStatus.QUARANTINE.value)
 
 EXPIRING_ONCE = "uq_alerts_expiring_lot_id_threshold_days"
 LOT_ONCE = "uq_alerts_lot_once_lot_id_kind"
-STANDING = "uq_alerts_standing_product_id_kind"
+LOW_STOCK_ONCE = "uq_alerts_low_stock_product_id_site_id"
+SHORTFALL_ONCE = "uq_alerts_shortfall_product_id"
 
 
 def scan(
@@ -169,9 +171,17 @@ def _common_values(kind: AlertKind, run: ScanRun, as_of: date) -> list:
 
 _COMMON_COLUMNS = ["kind", "status", "as_of", "created_at", "scan_run_id"]
 # What an alert keeps of its lot, as the scan saw it.
-_LOT_VALUES = (Lot.product_id, Lot.id, Lot.lot_number, Lot.effective_expiry, Lot.quantity_on_hand)
+_LOT_VALUES = (
+    Lot.product_id,
+    Lot.id,
+    Lot.lot_number,
+    Lot.effective_expiry,
+    Lot.quantity_on_hand,
+    Lot.site_id,
+)
 _LOT_COLUMNS = [
-    *_COMMON_COLUMNS, "product_id", "lot_id", "lot_number", "effective_expiry", "quantity"
+    *_COMMON_COLUMNS, "product_id", "lot_id", "lot_number", "effective_expiry", "quantity",
+    "site_id",
 ]  # fmt: skip
 
 
@@ -214,9 +224,9 @@ def _raise_expiring(run: ScanRun, as_of: date) -> int:
 
 
 def _resolve(kind: AlertKind, *recovered) -> None:
-    """Mark resolved the standing alerts of the kind whose product matches `recovered`, in one
-    UPDATE (through the standing index: at most one per product): the alert stays in the
-    inbox, and the product's next shortage raises a new one."""
+    """Mark resolved the standing alerts of the kind whose product (and site) matches
+    `recovered`, in one UPDATE (through the told-once index: at most one per product and
+    site): the alert stays in the inbox, and the next shortage raises a new one."""
     db.session.execute(
         update(Alert)
         .where(Alert.kind == kind, Alert.lot_id.is_(None), ~Alert.resolved, *recovered)
@@ -226,16 +236,14 @@ def _resolve(kind: AlertKind, *recovered) -> None:
 
 
 def _resolve_recovered_low_stock(as_of: date) -> None:
-    """Resolve every standing low-stock alert whose product is no longer short: the next
-    shortage of the product then raises a new alert. Only products with a standing alert are
-    summed (through the FEFO index), not the whole stock."""
-    usable = (
-        select(func.coalesce(func.sum(Lot.quantity_on_hand), 0))
-        .where(Lot.product_id == Alert.product_id, *usable_lot_conditions(as_of))
-        .scalar_subquery()
-    )
+    """Resolve every standing low-stock alert whose product is no longer short at its site:
+    the next shortage there then raises a new alert. Only products with a standing alert are
+    summed (through the FEFO index, at the alert's site), not the whole stock."""
+    usable = usable_at(Alert.product_id, Alert.site_id, as_of=as_of)
     reorder_point = (
-        select(Product.reorder_point).where(Product.id == Alert.product_id).scalar_subquery()
+        select(reorder_point_at(Product.id, Alert.site_id))
+        .where(Product.id == Alert.product_id)
+        .scalar_subquery()
     )
     _resolve(AlertKind.LOW_STOCK, usable >= reorder_point)
 
@@ -243,9 +251,13 @@ def _resolve_recovered_low_stock(as_of: date) -> None:
 def _raise_low_stock(run: ScanRun, as_of: date) -> int:
     short = short_products(as_of)
     due = select(
-        *_common_values(AlertKind.LOW_STOCK, run, as_of), short.c.product_id, short.c.usable
+        *_common_values(AlertKind.LOW_STOCK, run, as_of),
+        short.c.product_id,
+        short.c.site_id,
+        short.c.usable,
     ).where(true())  # SQLite's upsert wants a WHERE before its ON CONFLICT
-    return _insert_new(due, [*_COMMON_COLUMNS, "product_id", "quantity"], told_once=STANDING)
+    columns = [*_COMMON_COLUMNS, "product_id", "site_id", "quantity"]
+    return _insert_new(due, columns, told_once=LOW_STOCK_ONCE)
 
 
 def raise_shortfall_alerts(
@@ -278,7 +290,7 @@ def raise_shortfall_alerts(
         }
         for product_id, week_start in sorted(first_short_week.items())
     ]
-    return _created(_told_once(_dialect_insert()(Alert.__table__).values(rows), STANDING))
+    return _created(_told_once(_dialect_insert()(Alert.__table__).values(rows), SHORTFALL_ONCE))
 
 
 def created_by(run_id: int) -> list[Alert]:
@@ -306,6 +318,7 @@ def raise_recall_alert(lot: Lot, reason: str, *, now: datetime) -> Alert | None:
         effective_expiry=lot.effective_expiry,
         quantity=lot.quantity_on_hand,
         note=reason,
+        site_id=lot.site_id,
     )
     db.session.add(alert)
     db.session.flush()

@@ -1,7 +1,7 @@
 """course results: the indication and review date of a course, assessments and scalp photos
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-05 09:00:00
 
 A course treats androgenetic alopecia (every existing course: it was the only indication) or
@@ -20,7 +20,7 @@ from flask import current_app
 
 # revision identifiers, used by Alembic.
 revision = "0021"
-down_revision = "0019"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 

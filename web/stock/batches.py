@@ -33,6 +33,7 @@ from web.pages import (
     role_page,
     show_domain_error,
 )
+from web.sites import site_for_the_page
 from web.stock.forms import BatchForm, RejectBatchForm, VerifyBatchForm
 
 bp = Blueprint("compounding", __name__, url_prefix="/stock")
@@ -95,7 +96,7 @@ def compound_batch():
         batch = compound(
             serum, form.doses.data, user=current_user._get_current_object(), now=utcnow(),
             storage=form.storage.data, product_id=form.product_id.data,
-            lot_number=form.lot_number.data or None,
+            lot_number=form.lot_number.data or None, site_id=site_for_the_page().id,
         )  # fmt: skip
     except DomainError as error:
         # A short component is named next to the doses: fewer doses is what can be made.

@@ -32,6 +32,7 @@ from web.pages import (
     role_page,
     show_domain_error,
 )
+from web.sites import shown_site_ids, site_for_the_page
 from web.stock.forms import DispenseForm, ReceiveForm
 from web.stock.timeline import build_timeline
 
@@ -57,7 +58,7 @@ def _forms(receive_form=None, dispense_form=None):
 def _board(receive_form=None, dispense_form=None, status: int = 200):
     as_of = as_of_argument(clinic_today())
     receive_form, dispense_form = _forms(receive_form, dispense_form)
-    board = stock_board(as_of, bands=expiry_bands())
+    board = stock_board(as_of, bands=expiry_bands(), site_ids=shown_site_ids())
     page = render_template(
         "stock/board.html",
         board=board,
@@ -135,6 +136,7 @@ def _receive(form: ReceiveForm) -> lots.Receipt:
         "supplier": form.supplier.data or None,
         "storage": form.storage.data or None,  # none chosen: the product's usual storage
         "quarantine": form.quarantine.data,
+        "site_id": site_for_the_page().id,
     }
     barcode = (form.barcode.data or "").strip()
     if barcode:
@@ -206,7 +208,7 @@ def dispense():
     try:
         picks = fefo.dispense(
             form.product_id.data, form.quantity.data, reason=form.reason.data or None,
-            user_id=current_user.id, now=utcnow(),
+            user_id=current_user.id, now=utcnow(), site_id=site_for_the_page().id,
         )  # fmt: skip
     except DomainError as error:
         return _board(dispense_form=form, status=show_domain_error(form, error))

@@ -17,6 +17,7 @@ from inventory import lots, stock
 from inventory.expiry import usable_on
 from inventory.models import Lot, Product
 from web.pages import page_of, role_page, show_domain_error
+from web.sites import shown_site_ids
 from web.stock.forms import (
     DESCENDING,
     SORT_LABELS,
@@ -63,6 +64,7 @@ def lot_list():
         stmt = lots.lot_list(
             lot_number=form.lot_number.data,
             product_id=form.product_id.data,
+            site_ids=shown_site_ids(),
             state=form.state.data or None,
             storage=form.storage.data or None,
             expires_from=form.expires_from.data,
@@ -97,18 +99,20 @@ def product_list():
     if not form.validate():
         return render_template("stock/products.html", form=form, page=None, levels=[]), 422
     today = clinic_today()
+    site_ids = shown_site_ids()
     page = page_of(
         stock.product_list(
             as_of=today,
             name=form.name.data,
             kind=form.kind.data or None,
             low_only=form.low.data,
+            site_ids=site_ids,
         )
     )
     return render_template(
         "stock/products.html",
         form=form,
         page=page,
-        levels=stock.stock_of(page.items, as_of=today),
+        levels=stock.stock_of(page.items, as_of=today, site_ids=site_ids),
         filtered=any(request.args.get(name) for name in ("name", "kind", "low")),
     )

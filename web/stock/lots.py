@@ -9,13 +9,16 @@ the page without its forms: the alerts they receive lead here."""
 
 from datetime import datetime
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from clinic.recall import trace_to_patients
 from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_timezone, clinic_today, day_text, moment_text, utcnow
-from core.errors import DomainError
+from core.database import db
+from core.errors import DomainError, Forbidden
+from core.sites import require_site
 from inventory import lots
 from inventory.expiry import usable_on
 from inventory.labels import lot_label
@@ -34,6 +37,23 @@ from web.pages import (
 from web.stock.forms import AdjustForm, DisposeForm, OpenForm, RecallForm, ReleaseForm
 
 bp = Blueprint("stock_lots", __name__, url_prefix="/stock")
+
+
+@bp.before_request
+def _only_the_lots_of_ones_sites():
+    """A lot of a site the user does not work at is refused (403) on every page and action
+    of a lot; an unknown lot is left to the page's own 404."""
+    lot_id = (request.view_args or {}).get("lot_id")
+    if lot_id is None or not current_user.is_authenticated:
+        return
+    site_id = db.session.scalar(select(Lot.site_id).where(Lot.id == lot_id))
+    if site_id is None:
+        return
+    try:
+        require_site(current_user, site_id)
+    except Forbidden:
+        abort(403)
+
 
 FORMS = {
     Transition.RELEASE: ReleaseForm,
