@@ -210,6 +210,7 @@ def add_maintenance_sessions(
     added = [
         TreatmentSession(
             patient_id=course.patient_id,
+            site_id=course.site_id,
             scheduled_date=add_months(anchor, month),
             status=SessionStatus.PLANNED,
             doses=course.doses_per_session,

@@ -683,10 +683,10 @@ def test_the_migration_gives_existing_courses_their_indication_and_review_date(s
                 " 'approved', 'compounded', 2, 1, 7, CURRENT_TIMESTAMP)"
             ))  # fmt: skip
             db.session.execute(text(
-                "INSERT INTO courses (patient_id, serum_id, start_date, induction_sessions,"
-                " maintenance_months, doses_per_session, created_at)"
-                " SELECT patients.id, serums.id, '2025-03-03', 4, 0, 1000000, CURRENT_TIMESTAMP"
-                " FROM patients CROSS JOIN serums"
+                "INSERT INTO courses (patient_id, serum_id, site_id, start_date,"
+                " induction_sessions, maintenance_months, doses_per_session, created_at)"
+                " SELECT patients.id, serums.id, (SELECT min(id) FROM sites), '2025-03-03', 4,"
+                " 0, 1000000, CURRENT_TIMESTAMP FROM patients CROSS JOIN serums"
             ))  # fmt: skip
             db.session.commit()
             flask_migrate.upgrade(revision=revision)
