@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.accounts import User
 from core.clock import utcnow
 from core.database import UTCDateTime, db, value_enum
+from core.sites import Site
 from formulary.models import Serum, Substance
 from formulary.screen import Verdict
 from inventory.models import Quantity
@@ -351,6 +352,7 @@ class TreatmentSession(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     course: Mapped[Course] = relationship(back_populates="sessions")
+    site: Mapped[Site] = relationship()
     patient: Mapped[Patient] = relationship()
     completed_by: Mapped[User | None] = relationship()
     # The side effects that stand: one marked entered in error is kept (and in the audit log)

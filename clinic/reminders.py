@@ -52,17 +52,9 @@ class Place:
 
 
 def session_place(session: TreatmentSession) -> Place:
-    """The session's site when sessions have one, else the clinic from the configuration."""
-    config = current_app.config
-    site = getattr(session, "site", None)  # sessions gain a site with the chain's per-site work
-    if site is not None:
-        return Place(site.name, site.address or "", site.phone or "", site.zone)
-    return Place(
-        config["CLINIC_NAME"],
-        config["CLINIC_ADDRESS"],
-        config["CLINIC_PHONE"],
-        ZoneInfo(config["CLINIC_TIMEZONE"]),
-    )
+    """Where the session takes place: its site, with the site's own clock."""
+    site = session.site
+    return Place(site.name, site.address or "", site.phone or "", site.zone)
 
 
 def reminder_due_at(session_date: date, zone: ZoneInfo) -> datetime:

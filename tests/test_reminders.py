@@ -40,6 +40,11 @@ def paris_clinic(app, monkeypatch):
         "REMINDER_HOUR": 9,
     }.items():
         monkeypatch.setitem(app.config, key, value)
+    # The sessions take place at the clinic's one site: reminders speak of it, on its clock.
+    site = factories.clinic_site()
+    site.name, site.address = "Clinique du Marais", "12 rue des Archives, Paris"
+    site.phone, site.timezone = "+33 1 23 45 67 89", "Europe/Paris"
+    db.session.commit()
 
 
 def consenting_patient(language=Language.EN, **fields):
