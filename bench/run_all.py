@@ -55,7 +55,7 @@ def main() -> None:
     ]
     postgres = os.environ.get("BENCH_DATABASE_URL")
     databases = [None] + ([postgres] if postgres else [])
-    started = datetime.now(UTC)
+    started, measured_at = datetime.now(UTC), commit()  # before this run writes its files
     findings, failures = kept_findings(kept, arguments.only), []
     for script, args in chosen:
         for url in databases:
@@ -67,7 +67,7 @@ def main() -> None:
     findings.sort(key=lambda f: ORDER.index(f["benchmark"]))
     kept.write_text(json.dumps(findings, indent=2) + "\n")
     arguments.output.write_text(
-        results_page(findings, failures, started, postgres, rerun=arguments.only)
+        results_page(findings, failures, started, postgres, at=measured_at, rerun=arguments.only)
     )
     print(f"wrote {arguments.output.relative_to(ROOT)}")
     if failures:
@@ -118,14 +118,20 @@ def recreate_database(url: str) -> None:
 
 
 def results_page(
-    findings: list[dict], failures: list[str], started, postgres, *, rerun: list[str] | None
+    findings: list[dict],
+    failures: list[str],
+    started,
+    postgres,
+    *,
+    at: str,
+    rerun: list[str] | None,
 ) -> str:
     met = sum(1 for f in findings if f["met"])
     lines = [
         "# Benchmark results",
         "",
         f"Written by `make bench` (bench/run_all.py), started {started:%Y-%m-%d %H:%M} UTC, "
-        f"at commit {commit()}."
+        f"at commit {at}."
         + (
             f" It ran {', '.join(rerun)} again; the other findings are the run's before "
             "(bench/RESULTS.json)."
