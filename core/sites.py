@@ -174,11 +174,7 @@ def site_for_new_record(user, site_id: int | None) -> Site:
     if site_id is not None:
         return require_site(user, site_id)
     candidates = db.session.scalars(site_list()).all() if works_everywhere(user) else user.sites
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        raise Invalid({"site_id": ["No site to put it at: an administrator adds one first."]})
-    raise Invalid({"site_id": ["Choose the site: there are several."]})
+    return _the_only_one(candidates, field="site_id")
 
 
 def stock_site_id(site_id: int | None, *, field: str = "site_id") -> int:
@@ -189,9 +185,15 @@ def stock_site_id(site_id: int | None, *, field: str = "site_id") -> int:
             raise Invalid({field: [f"No site with id {site_id}."]})
         return site_id
     ids = db.session.scalars(select(Site.id).order_by(Site.id).limit(2)).all()
-    if len(ids) == 1:
-        return ids[0]
-    if not ids:
+    return _the_only_one(ids, field=field)
+
+
+def _the_only_one(candidates: list, *, field: str):
+    """The one site (or its id) a record can go to without being told; a 422 naming `field`
+    when there is none or there are several."""
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
         raise Invalid({field: ["No site to put it at: an administrator adds one first."]})
     raise Invalid({field: ["Choose the site: there are several."]})
 
