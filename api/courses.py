@@ -19,7 +19,7 @@ from clinic import courses, sessions
 from clinic.patients import get_patient
 from core.accounts import CLINICAL_ROLES, Role
 from core.clock import clinic_today, utcnow
-from core.sites import require_site, site_for_new_record, site_ids_of
+from core.sites import require_site, site_for_new_record, sites_listed
 
 blp = Blueprint(
     "courses", __name__, url_prefix="/api", description="Treatment courses and sessions."
@@ -78,9 +78,7 @@ def add_maintenance_sessions(fields, course_id):
 def list_sessions(filters, pagination_parameters):
     """Sessions by scheduled date; `from` and `to` are inclusive. Those of `site_id` (403 at a
     site the user does not work at), else of every site the user works at."""
-    user = current_api_user()
-    site_id = filters.get("site_id")
-    site_ids = [require_site(user, site_id).id] if site_id is not None else site_ids_of(user)
+    site_ids = sites_listed(current_api_user(), filters.get("site_id"))
     stmt = sessions.sessions_query(
         filters.get("patient_id"), filters.get("first"), last=filters.get("last"),
         site_ids=site_ids,

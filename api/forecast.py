@@ -7,7 +7,7 @@ from api.schemas.forecast import ForecastQuerySchema, ForecastSchema
 from clinic.forecast import forecast
 from core.accounts import PHARMACY_ROLES
 from core.clock import clinic_today
-from core.sites import require_site, site_ids_of
+from core.sites import sites_listed
 
 blp = Blueprint("forecast", __name__, url_prefix="/api", description="Demand forecast.")
 
@@ -22,8 +22,6 @@ def get_forecast(query, pagination_parameters):
     planned sessions and stock of `site_id` (403 outside the user's sites), else of every
     site the user works at."""
     as_of = query.get("as_of") or clinic_today()
-    user = current_api_user()
-    site_id = query.get("site_id")
-    site_ids = [require_site(user, site_id).id] if site_id is not None else site_ids_of(user)
+    site_ids = sites_listed(current_api_user(), query.get("site_id"))
     found = forecast(query["weeks"], as_of, site_ids=site_ids)
     return paginate_list(found, pagination_parameters)

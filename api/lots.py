@@ -21,7 +21,7 @@ from api.schemas.lots import (
 from clinic.recall import trace_to_patients
 from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import utcnow
-from core.sites import require_site, site_for_new_record, site_ids_of
+from core.sites import require_site, site_for_new_record, sites_listed
 from inventory import lots
 from inventory.labels import lot_label
 from inventory.ledger import lot_ledger
@@ -37,7 +37,7 @@ blp = Blueprint("lots", __name__, url_prefix="/api", description="Stock lots and
 def list_lots(filters, pagination_parameters):
     """Earliest effective expiry first, unless sorted otherwise (then by id)."""
     after = filters.pop("after", None)
-    filters["site_ids"] = _sites_listed(filters.pop("site_id", None))
+    filters["site_ids"] = sites_listed(current_api_user(), filters.pop("site_id", None))
     listed = lots.lot_list(**filters)
     return paginate_after(listed, pagination_parameters, after=after, columns=LOT_ROW)
 
@@ -176,12 +176,3 @@ def _at_my_site(lot_id: int):
     lot = lots.get_lot(lot_id)
     require_site(current_api_user(), lot.site_id)
     return lot
-
-
-def _sites_listed(site_id: int | None) -> list[int] | None:
-    """The sites a list shows: the one asked for (403 outside the user's), else every site
-    the user works at (None: every site)."""
-    user = current_api_user()
-    if site_id is not None:
-        return [require_site(user, site_id).id]
-    return site_ids_of(user)

@@ -159,6 +159,14 @@ def site_ids_of(user) -> list[int] | None:
     return sorted(site.id for site in user.sites)
 
 
+def sites_listed(user, site_id: int | None) -> list[int] | None:
+    """The sites a list shows: the one asked for (403 outside the user's), else every site
+    the user works at (None: every site)."""
+    if site_id is not None:
+        return [require_site(user, site_id).id]
+    return site_ids_of(user)
+
+
 def require_site(user, site_id: int) -> Site:
     """The site, when the user works there; 403 when they do not (never an empty answer that
     looks like a site without stock)."""

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from core.database import db
 from core.errors import Invalid
-from core.sites import Site, site_for_new_record, site_ids_of, site_list, works_everywhere
+from core.sites import Site, site_for_new_record, site_list, sites_listed, works_everywhere
 from web.auth import _safe_next
 
 bp = Blueprint("sites_switch", __name__)
@@ -40,8 +40,7 @@ def chosen_site_id() -> int | None:
 def shown_site_ids() -> list[int] | None:
     """The sites the stock pages show: the chosen one, else every site of the user's (None:
     every site)."""
-    chosen = chosen_site_id()
-    return [chosen] if chosen is not None else site_ids_of(current_user)
+    return sites_listed(current_user, chosen_site_id())
 
 
 def site_for_the_page() -> Site:
