@@ -98,6 +98,9 @@ class BaseConfig:
     REMINDER_HOUR = _reminder_hour(os.environ.get("REMINDER_HOUR", "9"))
     REMINDER_INTERVAL_SECONDS = float(os.environ.get("REMINDER_INTERVAL_SECONDS", "600"))
     AFTERCARE_WITHIN_HOURS = int(os.environ.get("AFTERCARE_WITHIN_HOURS", "24"))
+    # A refrigerated or frozen lot longer than this many hours between shipment and receipt
+    # arrives in quarantine at the other site, to be checked before release.
+    TRANSFER_COLD_CHAIN_HOURS = int(os.environ.get("TRANSFER_COLD_CHAIN_HOURS", "8"))
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 

@@ -27,6 +27,7 @@ from api import (
     serums,
     sites,
     substances,
+    transfers,
     users,
 )
 from api.documentation import complete_the_document
@@ -70,6 +71,7 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 REST_BLUEPRINTS = [
     users.blp,
     sites.blp,
+    transfers.blp,
     audit.blp,
     health.blp,
     substances.blp,

@@ -1,6 +1,7 @@
 """The recall trace to patients (SPEC 3.4): from a lot, every compounded batch made from it
-(`inventory.trace`) and every completed session that used the lot or such a batch, with the
-patient to call. The one function the lot page, its CSV download and the API all answer from.
+and its copies at the chain's other sites (`inventory.trace`), and every completed session at
+any site that used the lot, a copy or such a batch, with the patient to call. The one
+function the lot page, its CSV download and the API all answer from.
 """
 
 import csv
@@ -14,7 +15,7 @@ from inventory.lots import get_lot
 from inventory.models import Lot
 from inventory.trace import trace_recall
 
-TRACE_CSV_COLUMNS = ("date", "record_number", "patient", "lot_used", "product")
+TRACE_CSV_COLUMNS = ("date", "record_number", "patient", "lot_used", "product", "site")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,8 +23,10 @@ class PatientTrace:
     lot: Lot
     # The lots of every batch made from the lot, directly or through another batch.
     batches: tuple[Lot, ...]
-    # Every completed session that used the lot or one of the batches, oldest first.
+    # Every completed session that used the lot, a copy or one of the batches, oldest first.
     sessions: list[TreatedWithLot]
+    # The same stock at the chain's other sites, sent by transfers.
+    copies: tuple[Lot, ...] = ()
 
     @property
     def lot_id(self) -> int:
@@ -31,8 +34,8 @@ class PatientTrace:
 
     @property
     def lots(self) -> dict[int, Lot]:
-        """The lot and its batch lots by id: the lot each session used."""
-        return {self.lot.id: self.lot, **{batch.id: batch for batch in self.batches}}
+        """The lot, its batch lots and its copies by id: the lot each session used."""
+        return {self.lot.id: self.lot, **{lot.id: lot for lot in (*self.batches, *self.copies)}}
 
 
 def trace_to_patients(lot_id: int) -> PatientTrace:
@@ -40,7 +43,7 @@ def trace_to_patients(lot_id: int) -> PatientTrace:
     of queries whatever the depth of the batches and the number of sessions."""
     lot = get_lot(lot_id)
     trace = trace_recall(lot_id)
-    return PatientTrace(lot, trace.batches, sessions_using_lots(trace.lot_ids))
+    return PatientTrace(lot, trace.batches, sessions_using_lots(trace.lot_ids), copies=trace.copies)
 
 
 def trace_csv(trace: PatientTrace) -> str:
@@ -64,4 +67,5 @@ def _trace_rows(trace: PatientTrace) -> Iterator[list[str]]:
             escaped(row.patient_name),
             escaped(used.lot_number),
             escaped(used.product.name),
+            escaped(used.site.name),
         ]

@@ -167,22 +167,27 @@ def sites_listed(user, site_id: int | None) -> list[int] | None:
     return site_ids_of(user)
 
 
+def works_at(user, site_id: int) -> bool:
+    return works_everywhere(user) or site_id in {site.id for site in user.sites}
+
+
 def require_site(user, site_id: int) -> Site:
     """The site, when the user works there; 403 when they do not (never an empty answer that
     looks like a site without stock)."""
     site = get_site(site_id)
-    if not works_everywhere(user) and site not in user.sites:
+    if not works_at(user, site.id):
         raise Forbidden(f"You do not work at {site.name}.")
     return site
 
 
-def site_for_new_record(user, site_id: int | None) -> Site:
+def site_for_new_record(user, site_id: int | None, *, field: str = "site_id") -> Site:
     """The site a record the user makes belongs to: the one named, where they work; without
-    one, their only site (or the clinic's only site); asked for when there are several."""
+    one, their only site (or the clinic's only site); asked for (a 422 naming `field`) when
+    there are several."""
     if site_id is not None:
         return require_site(user, site_id)
     candidates = db.session.scalars(site_list()).all() if works_everywhere(user) else user.sites
-    return _the_only_one(candidates, field="site_id")
+    return _the_only_one(candidates, field=field)
 
 
 def stock_site_id(site_id: int | None, *, field: str = "site_id") -> int:

@@ -27,6 +27,7 @@ from inventory.ledger import post_movement
 from inventory.models import Lot, LotStatus, MovementKind, Product, Storage
 from inventory.products import product_for_gtin
 from inventory.second_check import batch_of_lot, check_second_pharmacist, record_verification
+from inventory.transfers import transferred_copies
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,16 +301,22 @@ def dispose(
 
 
 def recall(lot_id: int, reason: str, *, now: datetime | None = None) -> Lot:
-    """A recalled lot is never usable again, whatever its stock or status. The recall alert is
-    raised in the same transaction: the recall and its alert exist together or not at all."""
+    """A recalled lot is never usable again, whatever its stock or status, nor are its copies
+    at the chain's other sites (the same stock, sent by transfers): each is recalled with it
+    and raises its own site's alert. The alerts are raised in the same transaction: the recall
+    and its alerts exist together or not at all."""
     _check_reason(reason)
     lot = get_lot(lot_id, lock=True)
     if lot.status == LotStatus.RECALLED:
         raise Conflict(f"Lot {lot.lot_number} is already recalled.")
-    lot.status = LotStatus.RECALLED
-    lot.status_reason = reason
-    db.session.flush()
-    raise_recall_alert(lot, reason, now=now or utcnow())
+    now = now or utcnow()
+    for recalled in (lot, *transferred_copies(lot.id)):
+        if recalled.status == LotStatus.RECALLED:
+            continue
+        recalled.status = LotStatus.RECALLED
+        recalled.status_reason = reason
+        db.session.flush()
+        raise_recall_alert(recalled, reason, now=now)
     return lot
 
 

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from core.accounts import User
 from core.clock import utcnow
 from core.database import UTCDateTime, db, value_enum
+from core.sites import Site
 from formulary.models import Serum, Substance
 
 QUANTITY_PLACES = 6
@@ -97,6 +98,9 @@ class MovementKind(enum.StrEnum):
     PRODUCE = "produce"
     ADJUST = "adjust"
     DISPOSE = "dispose"
+    # Stock leaving one site's lot for another site, and arriving there (`inventory.transfers`).
+    TRANSFER_OUT = "transfer_out"
+    TRANSFER_IN = "transfer_in"
 
 
 class Product(db.Model):
@@ -221,6 +225,7 @@ class Lot(db.Model):
     status_reason: Mapped[str | None] = mapped_column(Text)
 
     product: Mapped[Product] = relationship()
+    site: Mapped[Site] = relationship()
 
 
 class SiteReorderPoint(db.Model):
@@ -357,3 +362,85 @@ class BatchConsumption(db.Model):
     @property
     def lot_number(self) -> str:
         return self.lot.lot_number
+
+
+class TransferStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SHIPPED = "shipped"
+    RECEIVED = "received"
+    CANCELLED = "cancelled"
+
+
+class Transfer(db.Model):
+    """Stock sent from one site to another (`inventory.transfers`): drafted, shipped (the stock
+    leaves the source), received (it arrives at the destination), or cancelled as a draft."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        CheckConstraint("from_site_id <> to_site_id", name="between_two_sites"),
+        Index("ix_transfers_from_site_id_status", "from_site_id", "status"),
+        Index("ix_transfers_to_site_id_status", "to_site_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    to_site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="RESTRICT"))
+    status: Mapped[TransferStatus] = mapped_column(
+        value_enum(TransferStatus), default=TransferStatus.DRAFT
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    shipped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    shipped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+
+    from_site: Mapped[Site] = relationship(foreign_keys=[from_site_id])
+    to_site: Mapped[Site] = relationship(foreign_keys=[to_site_id])
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    shipped_by: Mapped[User | None] = relationship(foreign_keys=[shipped_by_id])
+    received_by: Mapped[User | None] = relationship(foreign_keys=[received_by_id])
+    lines: Mapped[list["TransferLine"]] = relationship(
+        back_populates="transfer", order_by="TransferLine.id", cascade="all, delete-orphan"
+    )
+
+
+class TransferLine(db.Model):
+    """One lot on a transfer: how much was sent, how much arrived (and why less), the lot it
+    arrived as, and the two ledger movements that moved it (`flask inventory verify` checks
+    them against the line)."""
+
+    __tablename__ = "transfer_lines"
+    __table_args__ = (
+        UniqueConstraint("transfer_id", "lot_id", name="uq_transfer_lines_transfer_id_lot_id"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint(
+            "received_quantity IS NULL OR (received_quantity >= 0"
+            " AND received_quantity <= quantity)",
+            name="received_at_most_shipped",
+        ),
+        # The recall trace walks from a lot to its copies and back.
+        Index("ix_transfer_lines_lot_id", "lot_id"),
+        Index("ix_transfer_lines_received_lot_id", "received_lot_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transfer_id: Mapped[int] = mapped_column(ForeignKey("transfers.id", ondelete="CASCADE"))
+    lot_id: Mapped[int] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
+    quantity: Mapped[Decimal] = mapped_column(Quantity)
+    received_quantity: Mapped[Decimal | None] = mapped_column(Quantity)
+    # Why less arrived than was sent (a short receipt).
+    short_reason: Mapped[str | None] = mapped_column(Text)
+    received_lot_id: Mapped[int | None] = mapped_column(ForeignKey("lots.id", ondelete="RESTRICT"))
+    shipped_movement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("movements.id", ondelete="RESTRICT"), unique=True
+    )
+    received_movement_id: Mapped[int | None] = mapped_column(
+        ForeignKey("movements.id", ondelete="RESTRICT"), unique=True
+    )
+
+    transfer: Mapped[Transfer] = relationship(back_populates="lines")
+    lot: Mapped[Lot] = relationship(foreign_keys=[lot_id])
+    received_lot: Mapped[Lot | None] = relationship(foreign_keys=[received_lot_id])

@@ -15,6 +15,7 @@ from core.clock import utcnow
 from core.database import unit_of_work, writing
 from inventory.csv_io import LotImportError, export_rows, import_lots
 from inventory.ledger import ledger_mismatches, lot_count
+from inventory.transfers import transfer_mismatches
 
 import_cli = AppGroup("import", help="Import data from files.")
 export_cli = AppGroup("export", help="Export data as CSV to standard output.")
@@ -51,19 +52,29 @@ def export_lots_command():
 
 @inventory_cli.command("verify")
 def verify_command():
-    """Check that every lot's quantity on hand is the sum of its ledger movements."""
+    """Check that every lot's quantity on hand is the sum of its ledger movements, and that
+    every transfer between sites moved what its lines say (no stock made or lost on the way)."""
     with unit_of_work(commit=False):
         mismatches = ledger_mismatches()
         count = lot_count()
+        transfers_wrong = transfer_mismatches()
     for mismatch in mismatches:
         click.echo(
             f"lot {mismatch.lot_id} ({mismatch.lot_number}): quantity on hand "
             f"{mismatch.quantity_on_hand}, ledger sum {mismatch.ledger_sum}",
             err=True,
         )
+    for wrong in transfers_wrong:
+        where = f"transfer {wrong.transfer_id} line {wrong.line_id}" if wrong.line_id else "ledger"
+        click.echo(f"{where}: {wrong.problem}", err=True)
+    problems = []
     if mismatches:
-        raise click.ClickException(f"{len(mismatches)} of {count} lots disagree with the ledger.")
-    click.echo(f"{count} lots verified")
+        problems.append(f"{len(mismatches)} of {count} lots disagree with the ledger")
+    if transfers_wrong:
+        problems.append(f"{len(transfers_wrong)} transfer lines or movements disagree")
+    if problems:
+        raise click.ClickException("; ".join(problems) + ".")
+    click.echo(f"{count} lots and their transfers verified")
 
 
 def register_inventory_cli(app) -> None:

@@ -50,7 +50,18 @@ from formulary.models import (
 )
 from formulary.screen import Verdict
 from inventory.alerts import Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
-from inventory.models import Batch, Lot, LotStatus, Movement, MovementKind, Product, Storage
+from inventory.models import (
+    Batch,
+    Lot,
+    LotStatus,
+    Movement,
+    MovementKind,
+    Product,
+    Storage,
+    Transfer,
+    TransferLine,
+    TransferStatus,
+)
 from inventory.stock import BOARD_LOTS
 from tests import factories
 from web.admin import RECENT_SCANS, RECENT_WRITES
@@ -399,6 +410,27 @@ def add_lots(place: dict, count: int) -> None:
     )  # fmt: skip
 
 
+def add_transfers(place: dict, count: int) -> None:
+    """Drafts of transfers to a second site, two lots on each."""
+    here = factories.clinic_site()
+    lots = [
+        factories.make_lot(factories.make_product(kind="consumable"), site_id=here.id).id
+        for _ in range(2)
+    ]
+    elsewhere = factories.make_site()
+    transfers = bulk(
+        Transfer,
+        [{"created_at": PAST + timedelta(minutes=n)} for n in range(count)],
+        from_site_id=here.id, to_site_id=elsewhere.id,
+        status=TransferStatus.DRAFT,
+    )  # fmt: skip
+    bulk(
+        TransferLine,
+        [{"transfer_id": transfer, "lot_id": lot} for transfer in transfers for lot in lots],
+        quantity=Decimal(1),
+    )
+
+
 def add_movements(place: dict, count: int) -> None:
     bulk(
         Movement,
@@ -567,6 +599,7 @@ API_LISTS = {
     "/api/sessions": Case(Role.DOCTOR, add_courses, a_clinic),
     "/api/sites": Case(Role.DOCTOR, add_sites),
     "/api/substances": Case(Role.PHARMACIST, add_substances),
+    "/api/transfers": Case(Role.PHARMACIST, add_transfers),
     "/api/users": Case(Role.ADMIN, add_users),
 }
 

@@ -105,7 +105,7 @@ def test_a_trace_follows_a_batch_made_from_another_batch():
 def test_a_lot_nothing_was_made_from_traces_to_nothing(client, login_as):
     lot = factories.make_lot()
     response = client.get(f"/api/lots/{lot.id}/trace", headers=login_as("admin"))
-    assert response.json == {"lot_id": lot.id, "batches": [], "sessions": []}
+    assert response.json == {"lot_id": lot.id, "batches": [], "copies": [], "sessions": []}
 
 
 def test_a_trace_of_an_unknown_lot_is_a_404(client, login_as):
@@ -181,13 +181,14 @@ def test_the_trace_downloads_as_csv_with_formula_cells_neutralised(client, compo
     assert response.headers["Content-Disposition"].startswith("attachment; filename=")
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows == [
-        ["date", "record_number", "patient", "lot_used", "product"],
+        ["date", "record_number", "patient", "lot_used", "product", "site"],
         [
             "2025-03-03",
             "MRN-TRACE-1",
             '\'=HYPERLINK("http://evil.example","call")',
             compounded["batch"].lot.lot_number,
             compounded["serum_product"].name,
+            "Main site",
         ],
     ]
 

@@ -180,6 +180,15 @@ class TraceSchema(ma.Schema):
     lot_id = Integer()
     batches = ma.fields.List(
         ma.fields.Nested(LotSchema),
-        metadata={"description": "Lots of the batches made from it, at any depth."},
+        metadata={
+            "description": "Lots of the batches made from it (or from a copy of it), at any depth."
+        },
+    )
+    copies = ma.fields.List(
+        ma.fields.Nested(LotSchema),
+        metadata={
+            "description": "The same stock at other sites, sent by transfers (and the copies"
+            " of its batches)."
+        },
     )
     sessions = ma.fields.List(ma.fields.Nested(TracedSessionSchema))

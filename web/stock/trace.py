@@ -8,7 +8,8 @@ from flask import Blueprint, Response, render_template
 from flask_login import current_user
 
 from clinic.recall import trace_csv, trace_to_patients
-from core.accounts import CLINICAL_ROLES, PHARMACY_ROLES
+from core.accounts import CLINICAL_ROLES, PHARMACY_ROLES, Role
+from core.sites import works_at
 from web.pages import role_page
 
 bp = Blueprint("stock_trace", __name__, url_prefix="/stock")
@@ -22,9 +23,19 @@ def can_read_trace() -> bool:
     return current_user.is_authenticated and current_user.role in PHARMACY_ROLES
 
 
+def can_see_lot(lot) -> bool:
+    """Whether the lot's page opens for the signed-in pharmacist (it is at one of their
+    sites)."""
+    return current_user.role == Role.PHARMACIST and works_at(current_user, lot.site_id)
+
+
 @bp.app_context_processor
 def trace_helpers():
-    return {"can_read_patients": can_read_patients, "can_read_trace": can_read_trace}
+    return {
+        "can_read_patients": can_read_patients,
+        "can_read_trace": can_read_trace,
+        "can_see_lot": can_see_lot,
+    }
 
 
 @bp.route("/lots/<id:lot_id>/trace")
