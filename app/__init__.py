@@ -61,6 +61,7 @@ from web.stock import board as stock_board
 from web.stock import lists as stock_lists
 from web.stock import lots as stock_lots
 from web.stock import trace as stock_trace
+from web.stock import transfers as stock_transfers
 
 # Imported for its side effect: every table is in the metadata before anything uses it.
 assert MODEL_MODULES
@@ -93,6 +94,7 @@ WEB_BLUEPRINTS = [
     stock_lots.bp,
     stock_lists.bp,
     stock_trace.bp,
+    stock_transfers.bp,
     stock_batches.bp,
     doctor_patients.bp,
     doctor_results.bp,

@@ -44,6 +44,8 @@ from inventory.products import product_for_gtin
 
 _transfers = Transfer.__table__
 COLD_CHAIN = (Storage.REFRIGERATED, Storage.FROZEN)
+# A transfer is one box or a few: its page and its answer stay small.
+TRANSFER_MOST_LOTS = 200
 
 
 def get_transfer(transfer_id: int) -> Transfer:
@@ -137,6 +139,9 @@ def add_line(
     if lot is None or lot.site_id != transfer.from_site_id:
         raise Invalid({f"{field}.lot_id": ["No such lot on this site's shelves."]})
     line = next((line for line in transfer.lines if line.lot_id == lot.id), None)
+    if line is None and len(transfer.lines) >= TRANSFER_MOST_LOTS:
+        raise Invalid({f"{field}.lot_id": [f"A transfer carries at most {TRANSFER_MOST_LOTS} "
+                                           "lots: start another one."]})  # fmt: skip
     total = quantity + (line.quantity if line else 0)
     _check_can_travel(lot, total, now=now, field=field)
     if line is None:
@@ -228,14 +233,23 @@ class LineReceipt:
 
 
 def receive_transfer(
-    transfer_id: int, *, user, now: datetime, receipts: list[dict] | None = None
+    transfer_id: int,
+    *,
+    user,
+    now: datetime,
+    receipts: list[dict] | None = None,
+    scanned: set[int] | None = None,
 ) -> Transfer:
     """What arrived enters the destination's stock: by default everything shipped; `receipts`
     (`{lot_id, received_quantity, reason}`, the lot as shipped) say otherwise for some lines,
-    a reason required for less than was sent."""
+    a reason required for less than was sent. Received by scanning (`scanned`: the lots
+    whose barcode was read as they were unpacked), every lot that arrives must have been
+    scanned."""
     transfer = transfer_for(user, transfer_id)
     require_site(user, transfer.to_site_id)
     received = _receipts_by_line(transfer, receipts or [])
+    if scanned is not None:
+        _refuse_unscanned(transfer, received, scanned)
     _move_on(transfer, TransferStatus.SHIPPED, TransferStatus.RECEIVED, "received")
     hours_in_transit = (now - transfer.shipped_at) / timedelta(hours=1)
     for line in transfer.lines:
@@ -306,6 +320,38 @@ def _receipts_by_line(transfer: Transfer, receipts: list[dict]) -> dict[int, Lin
     if errors:
         raise Invalid(errors)
     return received
+
+
+def _refuse_unscanned(transfer: Transfer, received: dict, scanned: set[int]) -> None:
+    errors = {}
+    for index, line in enumerate(transfer.lines):
+        arriving = received.get(line.id, LineReceipt(line.quantity)).received_quantity
+        if arriving > 0 and line.lot_id not in scanned:
+            errors[f"lines.{index}.received_quantity"] = [
+                "Scan this lot as you unpack it, or set what arrived to 0 with the reason."
+            ]
+    if errors:
+        raise Invalid(errors, message="Some lots were not scanned.")
+
+
+def line_for_scan(transfer: Transfer, scanned: str) -> TransferLine:
+    """The line of the lot a pharmacist scanned (its GS1 barcode) or typed (its lot number)
+    while unpacking the transfer."""
+    text = (scanned or "").strip()
+    if not text:
+        raise Invalid({"barcode": ["Scan the lot's barcode or type its lot number."]})
+    try:
+        label = read_barcode(text)
+    except Invalid:
+        label = None
+    for line in transfer.lines:
+        lot = line.lot
+        if label is None and lot.lot_number == text:
+            return line
+        if label and (lot.product.gtin, lot.lot_number) == (label.gtin, label.lot_number):
+            return line
+    raise Invalid({"barcode": ["This lot is not on this transfer: set it aside and call the "
+                               "sending site."]})  # fmt: skip
 
 
 def _arrive(line: TransferLine, transfer: Transfer, hours: float, *, user, now: datetime):

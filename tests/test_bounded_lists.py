@@ -634,6 +634,8 @@ WEB_LISTS = {
     "/stock/lots": Case(Role.PHARMACIST, add_lots, shown=rows('class="lot-row ')),
     "/stock/products": Case(Role.PHARMACIST, add_products, formulary_place,
                             shown=rows('class="product-row')),
+    "/stock/transfers": Case(Role.PHARMACIST, add_transfers,
+                             shown=links_to("/stock/transfers")),
     "/today": Case(Role.DOCTOR, add_week_of_sessions, a_clinic, DAY,
                    shown=rows('class="agenda-entry ')),
 }  # fmt: skip
@@ -667,6 +669,8 @@ NOT_LISTS = {
     "/stock/lots/<id:lot_id>/label": "one record's label",
     "/stock/lots/<id:lot_id>/trace": "one recall's trace, whole by design",
     "/stock/lots/<id:lot_id>/trace.csv": "one recall's trace, whole by design",
+    "/stock/transfers/new": "a form",
+    "/stock/transfers/<id:transfer_id>": "one record, of at most TRANSFER_MOST_LOTS lots",
 }
 
 

@@ -6,6 +6,7 @@ from api.pagination import id_field
 from api.schemas.fields import REASON, Integer, QuantityField
 from api.schemas.lean import LeanSchema
 from inventory.models import TransferStatus
+from inventory.transfers import TRANSFER_MOST_LOTS
 
 POSITIVE = ma.validate.Range(min=0, min_inclusive=False)
 
@@ -60,7 +61,7 @@ class TransferCreateSchema(ma.Schema):
     lines = ma.fields.List(
         ma.fields.Nested(TransferLineInputSchema),
         load_default=list,
-        validate=ma.validate.Length(max=200),
+        validate=ma.validate.Length(max=TRANSFER_MOST_LOTS),
         metadata={"description": "Each lot once; more may be added to the draft later."},
     )
 
@@ -81,7 +82,7 @@ class TransferReceiveSchema(ma.Schema):
     lines = ma.fields.List(
         ma.fields.Nested(LineReceiptSchema),
         load_default=list,
-        validate=ma.validate.Length(max=200),
+        validate=ma.validate.Length(max=TRANSFER_MOST_LOTS),
         metadata={"description": "Lines that did not arrive whole; the rest arrive as sent."},
     )
 

@@ -8,6 +8,10 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
     SelectChoice,
     SelectField,
     StringField,
@@ -224,3 +228,41 @@ class RejectBatchForm(FlaskForm):
         validators=[DataRequired("Say what the check found wrong."), Length(max=REASON_LENGTH)],
         description="The whole lot is disposed of with this reason.",
     )
+
+
+class NewTransferForm(FlaskForm):
+    to_site_id = SelectField("Send to", coerce=optional_record_id, validators=[DataRequired()])
+
+
+class TransferLotForm(FlaskForm):
+    barcode = StringField(
+        "Lot",
+        validators=[DataRequired("Scan the lot's barcode or type its lot number."),
+                    Length(max=200)],
+        description="Scan the lot's label or the box (the scanner types the code), or type "
+        "its lot number.",
+    )  # fmt: skip
+    quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
+
+
+class ScanArrivalForm(FlaskForm):
+    barcode = StringField(
+        "Scan a lot as you unpack it",
+        validators=[DataRequired("Scan the lot's barcode or type its lot number."),
+                    Length(max=200)],
+        description="Its barcode, or its lot number typed.",
+    )  # fmt: skip
+
+
+class LineArrivalForm(Form):
+    lot_id = HiddenField()
+    received_quantity = DecimalField("Arrived", validators=[InputRequired(), exact_quantity])
+    reason = StringField("Why less (if so)", validators=[Optional(), Length(max=REASON_LENGTH)])
+
+
+class ReceiveTransferForm(FlaskForm):
+    lines = FieldList(FormField(LineArrivalForm))
+
+
+class CancelTransferForm(FlaskForm):
+    reason = StringField("Reason (optional)", validators=[Optional(), Length(max=REASON_LENGTH)])
