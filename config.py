@@ -43,6 +43,14 @@ def _reminder_hour(raw: str) -> int:
     return hour
 
 
+def _at_least_one(name: str, default: str) -> int:
+    raw = os.environ.get(name, default)
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return value
+
+
 def _flag(raw: str | None, default: bool) -> bool:
     if raw is None or raw == "":
         return default
@@ -98,6 +106,10 @@ class BaseConfig:
     REMINDER_HOUR = _reminder_hour(os.environ.get("REMINDER_HOUR", "9"))
     REMINDER_INTERVAL_SECONDS = float(os.environ.get("REMINDER_INTERVAL_SECONDS", "600"))
     AFTERCARE_WITHIN_HOURS = int(os.environ.get("AFTERCARE_WITHIN_HOURS", "24"))
+    # Vigilance: an adverse-signal alert when this many sessions with one lot had an allergic
+    # reaction or a severe side effect within this many days.
+    VIGILANCE_SIGNAL_COUNT = _at_least_one("VIGILANCE_SIGNAL_COUNT", "3")
+    VIGILANCE_SIGNAL_DAYS = _at_least_one("VIGILANCE_SIGNAL_DAYS", "30")
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 

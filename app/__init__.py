@@ -28,6 +28,7 @@ from api import (
     sites,
     substances,
     users,
+    vigilance,
 )
 from api.documentation import complete_the_document
 from app.converters import IdConverter
@@ -84,6 +85,7 @@ REST_BLUEPRINTS = [
     batches.blp,
     forecast.blp,
     alerts.blp,
+    vigilance.blp,
 ]
 WEB_BLUEPRINTS = [
     web_auth.bp,

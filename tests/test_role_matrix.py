@@ -95,9 +95,11 @@ ROLES = {
     ("POST", "/api/batches/{batch_id}/reject"): (P,),
     ("GET", "/api/forecast"): PHARMACY,
     ("GET", "/api/alerts"): PHARMACY,
+    ("GET", "/api/alerts/{alert_id}"): PHARMACY,
     ("POST", "/api/alerts/{alert_id}/ack"): PHARMACY,
     ("POST", "/api/alerts/ack"): PHARMACY,
     ("POST", "/api/alerts/scan"): (A,),
+    ("GET", "/api/vigilance"): EVERYONE,
 }
 
 

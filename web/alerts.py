@@ -7,7 +7,8 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 
-from core.accounts import PHARMACY_ROLES, User
+from clinic.vigilance import sessions_behind
+from core.accounts import PHARMACY_ROLES, Role, User
 from core.clock import moment_text, utcnow
 from core.database import db
 from core.errors import Invalid
@@ -19,6 +20,7 @@ bp = Blueprint("inbox", __name__, url_prefix="/alerts")
 
 KIND_LABELS = {
     AlertKind.RECALL: "Recall",
+    AlertKind.ADVERSE_SIGNAL: "Adverse signal",
     AlertKind.EXPIRED: "Expired",
     AlertKind.EXPIRING: "Expiring",
     AlertKind.SHORTFALL: "Shortfall",
@@ -106,6 +108,10 @@ def _inbox_page(bulk_error: str | None = None, status: int = 200):
         open_shown=[alert.id for alert in page.items if alert.status == AlertStatus.OPEN],
         bulk_error=bulk_error,
         lot_links=True,  # pharmacists act on the lot page; administrators read it
+        # An adverse signal's sessions, all the page's in one query; pharmacists may recall
+        # its lot from here (the lot page's own recall, which asks first).
+        signal_sessions=sessions_behind(page.items),
+        recalls=current_user.role == Role.PHARMACIST,
     )
     return page_html, status
 

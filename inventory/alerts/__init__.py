@@ -15,7 +15,7 @@ from inventory.alerts.health import (
     scan_overdue,
     service_health,
 )
-from inventory.alerts.inbox import acknowledge, acknowledge_many, inbox, open_counts
+from inventory.alerts.inbox import acknowledge, acknowledge_many, get_alert, inbox, open_counts
 from inventory.alerts.models import URGENCY, Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
 from inventory.alerts.scans import (
     created_by,
@@ -36,6 +36,7 @@ __all__ = [
     "acknowledge_many",
     "created_by",
     "fail_scan_run",
+    "get_alert",
     "inbox",
     "last_scan_run",
     "last_successful_scan",

@@ -1,0 +1,289 @@
+"""Vigilance: side effects per serum, lot and month (those entered in error not counted), over
+a bounded window; the adverse signal, raised once per lot and window when the lot's allergic
+reactions or severe side effects reach the clinic's count, with the sessions behind it, from
+which the pharmacist recalls the lot."""
+
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from clinic.sessions import complete_session, mark_side_effect_entered_in_error, record_side_effect
+from clinic.vigilance import side_effects_by_lot
+from core.accounts import Role
+from core.database import db
+from core.mail import OutboxMessage
+from inventory.alerts import Alert, AlertKind
+from ops.jobs import run_scan_job
+from tests import factories
+
+# Sessions are performed in spring 2025; the side effects are recorded at the end of June.
+NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
+PROCEDURE = {"needle_mm": 4, "technique": "manual", "injection_points": 80}
+
+
+@pytest.fixture
+def shelf():
+    """A serum on the shelf in two lots, and the doctor who treats with it."""
+    serum = factories.make_approved_serum(name="Revitalising serum")
+    product = factories.make_serum_product(serum)
+    return SimpleNamespace(
+        serum=serum,
+        product=product,
+        lot=factories.make_lot(product, quantity="100", lot_number="VIG-A"),
+        other=factories.make_lot(product, quantity="100", lot_number="VIG-B"),
+        doctor=factories.make_user(role=Role.DOCTOR),
+    )
+
+
+def treated(shelf, day: date, lot=None):
+    """A patient's session with the lot (the shelf's first unless given), performed on `day`."""
+    course = factories.make_course(serum=shelf.serum, doctor=shelf.doctor, start_date=day)
+    session = course.sessions[0]
+    fields = {**PROCEDURE, "performed_on": day, "lot_id": (lot or shelf.lot).id}
+    complete_session(session, shelf.doctor, fields=fields, now=NOW)
+    db.session.commit()
+    return session
+
+
+def side_effect(shelf, session, kind="redness", severity="mild", now=NOW):
+    effect = record_side_effect(
+        session, kind, severity=severity, note=None, doctor=shelf.doctor, now=now
+    )
+    db.session.commit()
+    return effect
+
+
+def signals(lot=None) -> list[Alert]:
+    stmt = select(Alert).where(Alert.kind == AlertKind.ADVERSE_SIGNAL).order_by(Alert.id)
+    if lot is not None:
+        stmt = stmt.where(Alert.lot_id == lot.id)
+    return db.session.scalars(stmt).all()
+
+
+def allergic_sessions(shelf, days: list[date], lot=None) -> list:
+    sessions = [treated(shelf, day, lot) for day in days]
+    for session in sessions:
+        side_effect(shelf, session, "allergic_reaction", "moderate")
+    return sessions
+
+
+# --- the counts ---------------------------------------------------------------------------------
+
+
+def test_side_effects_are_counted_per_serum_lot_and_month_without_those_entered_in_error(shelf):
+    march = [treated(shelf, date(2025, 3, d)) for d in (3, 10, 17)]
+    april = treated(shelf, date(2025, 4, 7))
+    other = treated(shelf, date(2025, 3, 5), shelf.other)
+    side_effect(shelf, march[0], "redness", "mild")
+    side_effect(shelf, march[0], "local_pain", "moderate")
+    side_effect(shelf, march[1], "hematoma", "mild")
+    mistaken = side_effect(shelf, march[2], "rash", "severe")
+    mark_side_effect_entered_in_error(mistaken, doctor=shelf.doctor, now=NOW)
+    side_effect(shelf, april, "rash", "severe")
+    side_effect(shelf, other, "redness", "mild")
+    db.session.commit()
+
+    rows = db.session.execute(side_effects_by_lot(date(2025, 1, 1), date(2025, 6, 30))).all()
+
+    assert [(r.lot_number, r.month, r.sessions, r.side_effects) for r in rows] == [
+        ("VIG-A", "2025-03", 3, 3),
+        ("VIG-A", "2025-04", 1, 1),
+        ("VIG-B", "2025-03", 1, 1),
+    ]
+    march_row = rows[0]
+    assert (march_row.mild, march_row.moderate, march_row.severe) == (2, 1, 0)
+    assert (march_row.redness, march_row.local_pain, march_row.hematoma, march_row.rash) == (
+        1, 1, 1, 0,
+    )  # fmt: skip
+    assert rows[1].severe == rows[1].rash == 1
+    assert {r.serum_name for r in rows} == {"Revitalising serum"}
+
+
+def test_the_counts_keep_to_the_window_asked_for(shelf):
+    before, within = treated(shelf, date(2025, 2, 28)), treated(shelf, date(2025, 3, 1))
+    side_effect(shelf, before)
+    side_effect(shelf, within)
+
+    rows = db.session.execute(side_effects_by_lot(date(2025, 3, 1), date(2025, 3, 31))).all()
+
+    assert [(r.month, r.sessions, r.side_effects) for r in rows] == [("2025-03", 1, 1)]
+
+
+# --- the adverse signal -------------------------------------------------------------------------
+
+
+def test_three_allergic_reactions_with_one_lot_within_30_days_raise_one_signal(shelf):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 12)])
+    assert signals() == []
+
+    allergic_sessions(shelf, [date(2025, 3, 31)])
+
+    (signal,) = signals()
+    assert (signal.lot_id, signal.site_id, signal.window_start, signal.window_end) == (
+        shelf.lot.id, shelf.lot.site_id, date(2025, 3, 3), date(2025, 4, 1),
+    )  # fmt: skip
+    assert signal.product_id == shelf.product.id
+    assert "3 sessions with an allergic reaction or a severe side effect" in signal.message
+
+
+def test_a_signal_is_raised_once_per_lot_and_window(shelf):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    allergic_sessions(shelf, [date(2025, 3, 6), date(2025, 3, 20)])
+    run_scan_job(date(2025, 3, 25), now=NOW)
+
+    assert len(signals()) == 1
+
+
+def test_a_later_window_raises_a_new_signal(shelf):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    # One more within the first window (it raises nothing), then three after it ends.
+    allergic_sessions(shelf, [date(2025, 3, 20), date(2025, 4, 3), date(2025, 4, 10)])
+    assert len(signals()) == 1
+    allergic_sessions(shelf, [date(2025, 4, 20)])
+
+    assert [s.window_start for s in signals()] == [date(2025, 3, 3), date(2025, 4, 3)]
+    assert signals()[1].window_end == date(2025, 5, 2)
+
+
+def test_no_signal_below_the_count_or_spread_over_more_than_the_window(shelf):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 4, 2)])
+    allergic_sessions(shelf, [date(2025, 4, 3)])  # 31 days after the first
+    allergic_sessions(shelf, [date(2025, 3, 10)], shelf.other)
+
+    assert signals() == []
+
+
+def test_mild_side_effects_do_not_signal_but_severe_ones_do(shelf):
+    for day in (3, 4, 5):
+        side_effect(shelf, treated(shelf, date(2025, 3, day)), "redness", "moderate")
+    assert signals() == []
+
+    for day in (6, 7):
+        side_effect(shelf, treated(shelf, date(2025, 3, day)), "hematoma", "severe")
+    assert signals() == []
+    side_effect(shelf, treated(shelf, date(2025, 3, 8)), "local_pain", "severe")
+
+    assert [s.window_start for s in signals()] == [date(2025, 3, 6)]
+
+
+def test_two_reactions_of_one_session_are_one_patient_for_the_signal(shelf):
+    first, _second = allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4)])
+    side_effect(shelf, first, "rash", "severe")
+
+    assert signals() == []
+
+
+@pytest.fixture
+def count_of_four(app):
+    """The clinic's signal count at 4 while side effects are recorded (the test sets it back
+    to 3 to see what the scan makes of them)."""
+    app.config["VIGILANCE_SIGNAL_COUNT"] = 4
+    yield app.config
+    app.config["VIGILANCE_SIGNAL_COUNT"] = 3
+
+
+def test_a_side_effect_entered_in_error_does_not_count_towards_the_signal(shelf, count_of_four):
+    sessions = allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4)])
+    mistaken = side_effect(shelf, treated(shelf, date(2025, 3, 5)), "allergic_reaction", "mild")
+    mark_side_effect_entered_in_error(mistaken, doctor=shelf.doctor, now=NOW)
+    db.session.commit()
+    count_of_four["VIGILANCE_SIGNAL_COUNT"] = 3
+
+    run_scan_job(date(2025, 3, 6), now=NOW)
+    side_effect(shelf, sessions[0], "rash", "severe")  # the same patient again
+
+    assert signals() == []
+
+
+def test_the_daily_scan_raises_a_signal_the_recording_did_not(shelf, count_of_four):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    assert signals() == []
+    count_of_four["VIGILANCE_SIGNAL_COUNT"] = 3  # the clinic lowered its count
+
+    run = run_scan_job(date(2025, 3, 10), now=NOW)
+    again = run_scan_job(date(2025, 3, 11), now=NOW)
+
+    (signal,) = signals()
+    assert signal.scan_run_id == run.id
+    assert run.counts["adverse_signal"] == 1
+    assert again.counts["adverse_signal"] == 0
+
+
+def test_a_signal_raised_by_a_side_effect_is_mailed_at_once(shelf):
+    factories.make_user(role=Role.PHARMACIST, email="pharmacy@clinic.example", alert_emails=True)
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+
+    subjects = db.session.scalars(
+        select(OutboxMessage.subject).where(OutboxMessage.recipient == "pharmacy@clinic.example")
+    ).all()
+    assert subjects == [f"Adverse signal: lot VIG-A of {shelf.product.name}"]
+
+
+def test_the_signal_lists_the_sessions_behind_it(client, login_as, shelf):
+    sessions = allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    side_effect(shelf, treated(shelf, date(2025, 3, 6)), "redness", "mild")  # not behind it
+    (signal,) = signals()
+
+    answer = client.get(f"/api/alerts/{signal.id}", headers=login_as(Role.PHARMACIST))
+
+    assert answer.status_code == 200
+    assert answer.json["kind"] == "adverse_signal"
+    assert answer.json["lot_id"] == shelf.lot.id
+    assert answer.json["window_start"] == "2025-03-03"
+    assert [s["session_id"] for s in answer.json["sessions"]] == [s.id for s in sessions]
+    assert answer.json["sessions"][0]["side_effects"] == [
+        {"kind": "allergic_reaction", "severity": "moderate"}
+    ]
+    assert answer.json["sessions"][0]["patient_mrn"] == sessions[0].patient.mrn
+
+
+# --- the API ------------------------------------------------------------------------------------
+
+
+def test_the_api_answers_side_effects_per_serum_lot_and_month(client, login_as, shelf):
+    session = treated(shelf, date(2025, 3, 3))
+    side_effect(shelf, session, "allergic_reaction", "moderate")
+    side_effect(shelf, session, "redness", "mild")
+
+    answer = client.get(
+        "/api/vigilance", query_string={"from": "2025-03-01", "to": "2025-03-31"},
+        headers=login_as(Role.DOCTOR),
+    )  # fmt: skip
+
+    assert answer.status_code == 200
+    (row,) = answer.json
+    assert (row["serum_id"], row["lot_id"], row["lot_number"], row["month"]) == (
+        shelf.serum.id, shelf.lot.id, "VIG-A", "2025-03",
+    )  # fmt: skip
+    assert (row["sessions"], row["side_effects"]) == (1, 2)
+    assert row["by_severity"] == {"mild": 1, "moderate": 1, "severe": 0}
+    assert row["by_kind"]["allergic_reaction"] == row["by_kind"]["redness"] == 1
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"from": "2025-03-02", "to": "2025-03-01"},  # to before from
+        {"from": "2024-01-01", "to": "2025-01-01"},  # 367 days
+        {"to": "2025-03-01", "from": "2023-01-01"},
+    ],
+)
+def test_a_window_that_ends_before_it_starts_or_exceeds_a_year_is_a_422_naming_to(
+    client, login_as, window
+):
+    answer = client.get("/api/vigilance", query_string=window, headers=login_as(Role.PHARMACIST))
+
+    assert answer.status_code == 422
+    assert list(answer.json["errors"]) == ["to"]
+
+
+def test_a_window_of_a_year_is_accepted(client, login_as):
+    answer = client.get(
+        "/api/vigilance", query_string={"from": "2024-01-01", "to": "2024-12-31"},
+        headers=login_as(Role.ADMIN),
+    )  # fmt: skip
+
+    assert answer.status_code == 200
+    assert answer.json == []
