@@ -46,6 +46,7 @@ from web import aftercare as web_aftercare
 from web import alerts as web_alerts
 from web import auth as web_auth
 from web import sites as web_sites
+from web import vigilance as web_vigilance
 from web.doctor import patients as doctor_patients
 from web.doctor import results as doctor_results
 from web.doctor import today as doctor_today
@@ -101,6 +102,7 @@ WEB_BLUEPRINTS = [
     web_aftercare.bp,
     web_alerts.bp,
     web_sites.bp,
+    web_vigilance.bp,
     formulary_home.bp,
     formulary_substances.bp,
     formulary_groups.bp,

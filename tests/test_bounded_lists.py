@@ -644,6 +644,8 @@ WEB_LISTS = {
     "/stock/lots": Case(Role.PHARMACIST, add_lots, shown=rows('class="lot-row ')),
     "/stock/products": Case(Role.PHARMACIST, add_products, formulary_place,
                             shown=rows('class="product-row')),
+    "/vigilance": Case(Role.PHARMACIST, add_side_effects_per_lot, a_clinic, VIGILANCE_YEAR,
+                       shown=rows('class="lot-month-row"')),
     "/today": Case(Role.DOCTOR, add_week_of_sessions, a_clinic, DAY,
                    shown=rows('class="agenda-entry ')),
 }  # fmt: skip

@@ -15,6 +15,7 @@ from core.accounts import Role
 from core.database import db
 from core.mail import OutboxMessage
 from inventory.alerts import Alert, AlertKind
+from inventory.models import LotStatus
 from ops.jobs import run_scan_job
 from tests import factories
 
@@ -287,3 +288,87 @@ def test_a_window_of_a_year_is_accepted(client, login_as):
 
     assert answer.status_code == 200
     assert answer.json == []
+
+
+# --- the pages ----------------------------------------------------------------------------------
+
+
+def test_the_page_shows_side_effects_per_serum_and_per_lot_with_links_to_the_lot(
+    client, sign_in_page, shelf
+):
+    side_effect(shelf, treated(shelf, date(2025, 3, 3)), "allergic_reaction", "severe")
+    side_effect(shelf, treated(shelf, date(2025, 4, 3), shelf.other), "redness", "mild")
+    sign_in_page(Role.PHARMACIST)
+
+    page = client.get("/vigilance", query_string={"from": "2025-01-01", "to": "2025-06-30"})
+
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert html.count('class="serum-row"') == 1
+    assert html.count('class="lot-month-row"') == 2
+    assert f'href="/stock/lots/{shelf.lot.id}">VIG-A</a>' in html
+    assert "March 2025" in html and "April 2025" in html
+
+
+def test_a_doctor_reads_the_page_without_links_to_the_pharmacy(client, sign_in_page, shelf):
+    side_effect(shelf, treated(shelf, date(2025, 3, 3)))
+    sign_in_page(Role.DOCTOR)
+
+    window = {"from": "2025-03-01", "to": "2025-03-31"}
+    html = client.get("/vigilance", query_string=window).get_data(as_text=True)
+
+    assert "VIG-A" in html and "/stock/lots/" not in html
+
+
+def test_the_page_says_what_is_wrong_with_the_window_next_to_the_field(client, sign_in_page):
+    sign_in_page(Role.DOCTOR)
+
+    page = client.get("/vigilance", query_string={"from": "2025-03-02", "to": "2025-03-01"})
+
+    assert page.status_code == 422
+    assert 'id="to-error">Before `from` (2 Mar 2025).' in page.get_data(as_text=True)
+
+
+def test_the_inbox_shows_the_signal_with_its_sessions_and_the_lots_recall(
+    client, sign_in_page, shelf
+):
+    sessions = allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    sign_in_page(Role.PHARMACIST)
+
+    html = client.get("/alerts").get_data(as_text=True)
+
+    assert "Adverse signal" in html
+    assert "The 3 sessions behind it" in html
+    assert all(session.patient.name in html for session in sessions)
+    assert f'action="/stock/lots/{shelf.lot.id}/recall"' in html
+
+
+def test_an_administrator_reads_the_signal_without_the_recall(client, sign_in_page, shelf):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    sign_in_page(Role.ADMIN)
+
+    html = client.get("/alerts").get_data(as_text=True)
+
+    assert "The 3 sessions behind it" in html and "/recall" not in html
+
+
+def test_the_pharmacist_recalls_the_lot_from_the_signal_after_saying_yes(
+    client, sign_in_page, shelf
+):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    sign_in_page(Role.PHARMACIST)
+    reason = {"recall-reason": "Adverse signal: 3 allergic reactions in March."}
+
+    asked = client.post(f"/stock/lots/{shelf.lot.id}/recall", data=reason)
+    assert asked.status_code == 200 and "Recall lot VIG-A?" in asked.get_data(as_text=True)
+    db.session.refresh(shelf.lot)
+    assert shelf.lot.status == LotStatus.AVAILABLE
+
+    done = client.post(f"/stock/lots/{shelf.lot.id}/recall", data={**reason, "confirmed": "yes"})
+
+    assert done.status_code == 302
+    db.session.refresh(shelf.lot)
+    assert shelf.lot.status == LotStatus.RECALLED
+    assert [a.kind for a in db.session.scalars(select(Alert).order_by(Alert.id))] == [
+        AlertKind.ADVERSE_SIGNAL, AlertKind.RECALL,
+    ]  # fmt: skip
