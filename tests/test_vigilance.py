@@ -3,21 +3,26 @@ a bounded window; the adverse signal, raised once per lot and window when the lo
 reactions or severe side effects reach the clinic's count, with the sessions behind it, from
 which the pharmacist recalls the lot."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
+from clinic.models import TreatmentSession
 from clinic.sessions import complete_session, mark_side_effect_entered_in_error, record_side_effect
 from clinic.vigilance import side_effects_by_lot
-from core.accounts import Role
+from core.accounts import Role, create_user
+from core.clock import clinic_today, utcnow
 from core.database import db
 from core.mail import OutboxMessage
 from inventory.alerts import Alert, AlertKind
 from inventory.models import LotStatus
 from ops.jobs import run_scan_job
 from tests import factories
+from tests.test_browser import PASSWORD, sign_in
+from tests.test_browser_pages import PHONE, problems_of
 
 # Sessions are performed in spring 2025; the side effects are recorded at the end of June.
 NOW = datetime(2025, 6, 30, 12, 0, tzinfo=UTC)
@@ -40,10 +45,14 @@ def shelf():
 
 def treated(shelf, day: date, lot=None):
     """A patient's session with the lot (the shelf's first unless given), performed on `day`."""
+    return treated_on(SimpleNamespace(**{**vars(shelf), "lot": lot or shelf.lot}), day, now=NOW)
+
+
+def treated_on(shelf, day: date, *, now: datetime):
     course = factories.make_course(serum=shelf.serum, doctor=shelf.doctor, start_date=day)
     session = course.sessions[0]
-    fields = {**PROCEDURE, "performed_on": day, "lot_id": (lot or shelf.lot).id}
-    complete_session(session, shelf.doctor, fields=fields, now=NOW)
+    fields = {**PROCEDURE, "performed_on": day, "lot_id": shelf.lot.id}
+    complete_session(session, shelf.doctor, fields=fields, now=now)
     db.session.commit()
     return session
 
@@ -372,3 +381,61 @@ def test_the_pharmacist_recalls_the_lot_from_the_signal_after_saying_yes(
     assert [a.kind for a in db.session.scalars(select(Alert).order_by(Alert.id))] == [
         AlertKind.ADVERSE_SIGNAL, AlertKind.RECALL,
     ]  # fmt: skip
+
+
+# --- in a browser -------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_a_pharmacist_opens_the_signal_from_the_inbox_and_recalls_the_lot(
+    live_app, browser, live_server
+):
+    with live_app.app_context():
+        create_user("pharmacist-signal", "pharmacist", password=PASSWORD)
+        serum = factories.make_approved_serum(name="Revitalising serum")
+        product = factories.make_serum_product(serum)
+        here = SimpleNamespace(
+            serum=serum, doctor=factories.make_user(role=Role.DOCTOR),
+            lot=factories.make_lot(
+                product, quantity="50", lot_number="SIG-1", now=utcnow() - timedelta(days=10)
+            ),
+        )  # fmt: skip
+        today, now = clinic_today(), utcnow()
+        for back in (3, 2, 1):
+            session = treated_on(here, today - timedelta(days=back), now=now)
+            record_side_effect(
+                session, "allergic_reaction", severity="moderate", note=None,
+                doctor=here.doctor, now=now,
+            )  # fmt: skip
+            db.session.commit()
+        patients = [s.patient.name for s in db.session.scalars(select(TreatmentSession))]
+
+    # On a phone; axe is injected, so this context lets it past the Content-Security-Policy.
+    context = browser.new_context(base_url=live_server.base_url, viewport=PHONE, bypass_csp=True)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    questions = []
+
+    def answer(dialog):
+        questions.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    sign_in(page, "pharmacist-signal")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Alerts").click()
+    row = page.locator(".alert-row", has_text="Adverse signal")
+    expect(row).to_contain_text("Lot SIG-1 of")
+    assert problems_of(page, "/alerts") == []
+    row.get_by_text("The 3 sessions behind it").click()
+    for name in patients:
+        expect(row).to_contain_text(name)
+
+    row.get_by_role("button", name="Recall lot SIG-1").click()
+
+    expect(page.locator(".flash-success")).to_contain_text("is recalled")
+    assert questions == ["Recall lot SIG-1? It can never be used again."]
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Side effects").click()
+    expect(page.locator(".lot-month-row")).to_contain_text(["SIG-1"])
+    assert problems_of(page, "/vigilance") == []
+    context.close()
