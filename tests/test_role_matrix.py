@@ -76,6 +76,7 @@ ROLES = {
     ("GET", "/api/lots/{lot_id}"): EVERYONE,
     ("GET", "/api/lots/{lot_id}/label"): PHARMACY,
     ("POST", "/api/lots/{lot_id}/release"): (P,),
+    ("POST", "/api/lots/{lot_id}/quarantine"): (P,),
     ("POST", "/api/lots/{lot_id}/open"): (P,),
     ("POST", "/api/lots/{lot_id}/adjust"): (P,),
     ("POST", "/api/lots/{lot_id}/dispose"): (P,),

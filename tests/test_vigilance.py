@@ -3,6 +3,7 @@ a bounded window; the adverse signal, raised once per lot and window when the lo
 reactions or severe side effects reach the clinic's count, with the sessions behind it, from
 which the pharmacist recalls the lot."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -439,3 +440,40 @@ def test_a_pharmacist_opens_the_signal_from_the_inbox_and_recalls_the_lot(
     expect(page.locator(".lot-month-row")).to_contain_text(["SIG-1"])
     assert problems_of(page, "/vigilance") == []
     context.close()
+
+
+def test_the_pharmacist_puts_the_lot_in_quarantine_from_the_signal(client, sign_in_page, shelf):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    sign_in_page(Role.PHARMACIST)
+    html = client.get("/alerts").get_data(as_text=True)
+    assert f'action="/stock/lots/{shelf.lot.id}/quarantine"' in html
+    reason = re.search(r'name="quarantine-reason" value="([^"]+)"', html).group(1)
+
+    done = client.post(f"/stock/lots/{shelf.lot.id}/quarantine", data={"quarantine-reason": reason})
+
+    assert done.status_code == 302
+    db.session.refresh(shelf.lot)
+    assert (shelf.lot.status, shelf.lot.status_reason) == (
+        LotStatus.QUARANTINE,
+        "Adverse signal: 3 sessions with an allergic reaction or a severe side effect from "
+        "3 Mar 2025 to 1 Apr 2025.",
+    )
+
+
+def test_a_quarantined_lot_is_released_again_and_only_an_available_lot_is_quarantined(
+    client, login_as, shelf
+):
+    headers = login_as(Role.PHARMACIST)
+    url = f"/api/lots/{shelf.lot.id}"
+
+    held = client.post(f"{url}/quarantine", json={"reason": "adverse signal"}, headers=headers)
+    again = client.post(f"{url}/quarantine", json={"reason": "adverse signal"}, headers=headers)
+    released = client.post(f"{url}/release", headers=headers)
+
+    assert (held.status_code, held.json["status"], held.json["status_reason"]) == (
+        200, "quarantine", "adverse signal",
+    )  # fmt: skip
+    assert again.status_code == 409
+    assert (released.json["status"], released.json["status_reason"]) == ("available", None)
+    no_reason = client.post(f"{url}/quarantine", json={"reason": " "}, headers=headers)
+    assert no_reason.status_code == 422 and "reason" in no_reason.json["errors"]
