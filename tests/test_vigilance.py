@@ -18,6 +18,7 @@ from core.accounts import Role, create_user
 from core.clock import clinic_today, utcnow
 from core.database import db
 from core.mail import OutboxMessage
+from inventory import lots
 from inventory.alerts import Alert, AlertKind
 from inventory.models import LotStatus
 from ops.jobs import run_scan_job
@@ -477,3 +478,14 @@ def test_a_quarantined_lot_is_released_again_and_only_an_available_lot_is_quaran
     assert (released.json["status"], released.json["status_reason"]) == ("available", None)
     no_reason = client.post(f"{url}/quarantine", json={"reason": " "}, headers=headers)
     assert no_reason.status_code == 422 and "reason" in no_reason.json["errors"]
+
+
+def test_the_signal_offers_only_what_its_lot_can_still_go_through(client, sign_in_page, shelf):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    lots.quarantine(shelf.lot.id, "adverse signal")
+    db.session.commit()
+    sign_in_page(Role.PHARMACIST)
+
+    html = client.get("/alerts").get_data(as_text=True)
+
+    assert "/quarantine" not in html and f"/stock/lots/{shelf.lot.id}/recall" in html
