@@ -4,6 +4,7 @@ reactions or severe side effects reach the clinic's count, with the sessions beh
 which the pharmacist recalls the lot."""
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -489,3 +490,46 @@ def test_the_signal_offers_only_what_its_lot_can_still_go_through(client, sign_i
     html = client.get("/alerts").get_data(as_text=True)
 
     assert "/quarantine" not in html and f"/stock/lots/{shelf.lot.id}/recall" in html
+
+
+# --- at once ------------------------------------------------------------------------------------
+
+AT_ONCE = 6
+
+
+@pytest.mark.server
+def test_reactions_recorded_at_once_raise_the_signal_once_and_never_lose_it(live_app, live_server):
+    """Each recording locks the lot before it counts: the last to count sees the others, and
+    a signal raised keeps the window's other reactions from raising a second one."""
+    with live_app.app_context():
+        create_user("racing-doctor", "doctor", password=PASSWORD)
+        serum = factories.make_approved_serum(name="Revitalising serum")
+        product = factories.make_serum_product(serum)
+        today, now = clinic_today(), utcnow()
+        here = SimpleNamespace(
+            serum=serum, doctor=factories.make_user(role=Role.DOCTOR),
+            lot=factories.make_lot(product, quantity="50", now=now - timedelta(days=20)),
+        )  # fmt: skip
+        session_ids = [
+            treated_on(here, today - timedelta(days=day), now=now).id for day in range(AT_ONCE)
+        ]
+        lot_id, first_day = here.lot.id, today - timedelta(days=AT_ONCE - 1)
+    token = live_server.token("racing-doctor", PASSWORD)
+
+    def react(session_id):
+        body = {"kind": "allergic_reaction", "severity": "moderate"}
+        return live_server.request(
+            "POST", f"/api/sessions/{session_id}/side-effects", body, token=token
+        )
+
+    with ThreadPoolExecutor(max_workers=AT_ONCE) as pool:
+        answers = list(pool.map(react, session_ids))
+
+    assert [status for status, _ in answers] == [201] * AT_ONCE, answers
+    with live_app.app_context():
+        (signal,) = db.session.scalars(
+            select(Alert).where(Alert.kind == AlertKind.ADVERSE_SIGNAL, Alert.lot_id == lot_id)
+        ).all()
+        # Its window starts on a reaction's day: the earliest one committed when the count was
+        # reached (the order they commit in is the race's).
+        assert first_day <= signal.window_start <= first_day + timedelta(days=AT_ONCE - 3)
