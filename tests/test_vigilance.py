@@ -6,15 +6,22 @@ which the pharmacist recalls the lot."""
 import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
+import flask_migrate
 import pytest
+from alembic.script import ScriptDirectory
+from flask import current_app
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
+from app import create_app
 from clinic.models import TreatmentSession
 from clinic.sessions import complete_session, mark_side_effect_entered_in_error, record_side_effect
 from clinic.vigilance import side_effects_by_lot
+from config import database_url as driver_url
 from core.accounts import Role, create_user
 from core.clock import clinic_today, utcnow
 from core.database import db
@@ -222,6 +229,20 @@ def test_the_daily_scan_raises_a_signal_the_recording_did_not(shelf, count_of_fo
     assert signal.scan_run_id == run.id
     assert run.counts["adverse_signal"] == 1
     assert again.counts["adverse_signal"] == 0
+
+
+def test_a_signal_the_scan_raises_is_in_its_digest(shelf, count_of_four):
+    factories.make_user(role=Role.PHARMACIST, email="pharmacy@clinic.example", alert_emails=True)
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    count_of_four["VIGILANCE_SIGNAL_COUNT"] = 3
+
+    run_scan_job(date(2025, 3, 10), now=NOW)
+
+    (digest,) = db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient == "pharmacy@clinic.example")
+    ).all()
+    assert "1 adverse_signal" in digest.subject
+    assert f"- adverse_signal: {shelf.product.name}; lot VIG-A;" in digest.body
 
 
 def test_a_signal_raised_by_a_side_effect_is_mailed_at_once(shelf):
@@ -533,3 +554,55 @@ def test_reactions_recorded_at_once_raise_the_signal_once_and_never_lose_it(live
         # Its window starts on a reaction's day: the earliest one committed when the count was
         # reached (the order they commit in is the race's).
         assert first_day <= signal.window_start <= first_day + timedelta(days=AT_ONCE - 3)
+
+
+# --- the migration ------------------------------------------------------------------------------
+
+
+def signal_revisions() -> tuple[str, str]:
+    """(the revision before this feature's migration, its own), found by its file name."""
+    config = current_app.extensions["migrate"].migrate.get_config()
+    for script in ScriptDirectory.from_config(config).walk_revisions():
+        if Path(script.path).name.endswith("_adverse_signals.py"):
+            return script.down_revision, script.revision
+    raise AssertionError("the adverse signals migration is missing")
+
+
+SIGNAL_ROW = (
+    "INSERT INTO alerts (kind, product_id, lot_id, site_id, threshold_days, window_start,"
+    " resolved, status, as_of, created_at) VALUES ('adverse_signal', 1, 7, 1, 30, '2025-03-03',"
+    " false, 'open', '2025-03-05', CURRENT_TIMESTAMP)"
+)
+
+
+@pytest.mark.own_database
+def test_the_migration_keeps_the_alerts_and_tells_a_signal_once_per_lot_and_window(scratch_db):
+    app = create_app({"CONFIG": "testing", "SQLALCHEMY_DATABASE_URI": driver_url(scratch_db)})
+    with app.app_context():
+        try:
+            before, revision = signal_revisions()
+            flask_migrate.upgrade(revision=before)
+            db.session.execute(text(
+                "INSERT INTO alerts (kind, product_id, lot_id, site_id, threshold_days, resolved,"
+                " status, as_of, created_at) VALUES ('expiring', 1, 7, 1, 30, false, 'open',"
+                " '2025-03-05', CURRENT_TIMESTAMP)"
+            ))  # fmt: skip
+            db.session.commit()
+            flask_migrate.upgrade(revision=revision)
+            assert db.session.execute(text("SELECT kind, window_start FROM alerts")).all() == [
+                ("expiring", None)
+            ]
+            db.session.execute(text(SIGNAL_ROW))
+            db.session.commit()
+            with pytest.raises(IntegrityError):
+                db.session.execute(text(SIGNAL_ROW))
+            db.session.rollback()
+            db.session.remove()
+            flask_migrate.downgrade(revision=before)
+            kinds = db.session.scalars(text("SELECT kind FROM alerts ORDER BY id")).all()
+            assert kinds == ["expiring", "adverse_signal"]
+            db.session.remove()
+            flask_migrate.upgrade()
+        finally:
+            db.session.remove()
+            db.engine.dispose()
