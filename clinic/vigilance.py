@@ -39,8 +39,7 @@ from core.clock import clinic_today, day_text
 from core.database import db
 from core.errors import Invalid
 from formulary.models import Serum
-from inventory.alerts import Alert, AlertKind
-from inventory.alerts.scans import AdverseSignal, raise_adverse_signals
+from inventory.alerts import AdverseSignal, Alert, AlertKind, raise_adverse_signals
 from inventory.models import Lot
 
 # The longest window the side-effect counts cover: a year, as one request reads it.
