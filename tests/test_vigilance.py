@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import flask_migrate
+import marshmallow as ma
 import pytest
 from alembic.script import ScriptDirectory
 from flask import current_app
@@ -17,6 +18,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 
+from api.schemas.lean import LeanSchema
 from app import create_app
 from clinic.models import TreatmentSession
 from clinic.sessions import complete_session, mark_side_effect_entered_in_error, record_side_effect
@@ -294,6 +296,21 @@ def test_the_api_answers_side_effects_per_serum_lot_and_month(client, login_as, 
     assert (row["sessions"], row["side_effects"]) == (1, 2)
     assert row["by_severity"] == {"mild": 1, "moderate": 1, "severe": 0}
     assert row["by_kind"]["allergic_reaction"] == row["by_kind"]["redness"] == 1
+
+
+def test_the_lean_dumps_answer_what_marshmallows_own_dump_gives(
+    client, login_as, shelf, monkeypatch
+):
+    allergic_sessions(shelf, [date(2025, 3, 3), date(2025, 3, 4), date(2025, 3, 5)])
+    side_effect(shelf, treated(shelf, date(2025, 4, 6), shelf.other), "rash", "severe")
+    headers = login_as(Role.ADMIN)
+    urls = ["/api/vigilance?from=2025-01-01&to=2025-06-30", "/api/alerts"]
+    lean = [client.get(url, headers=headers).get_data() for url in urls]
+
+    monkeypatch.setattr(LeanSchema, "dump", ma.Schema.dump)
+
+    assert [client.get(url, headers=headers).get_data() for url in urls] == lean
+    assert b"2025-04" in lean[0] and b'"window_start":"2025-03-03"' in lean[1]
 
 
 @pytest.mark.parametrize(
