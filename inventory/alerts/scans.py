@@ -377,7 +377,8 @@ def raise_adverse_signals(
             "quantity": lots[signal.lot_id].quantity_on_hand,
             "window_start": signal.window_start,
             "threshold_days": signal.days,
-            "note": f"{signal.sessions} sessions with an allergic reaction or a severe side effect",
+            "note": f"{signal.sessions} session{'' if signal.sessions == 1 else 's'} with an "
+            "allergic reaction or a severe side effect",
         }
         for signal in signals
     ]
