@@ -43,6 +43,14 @@ def _reminder_hour(raw: str) -> int:
     return hour
 
 
+def _at_least_one(name: str, default: str) -> int:
+    raw = os.environ.get(name, default)
+    value = int(raw)
+    if value < 1:
+        raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return value
+
+
 def _flag(raw: str | None, default: bool) -> bool:
     if raw is None or raw == "":
         return default
@@ -101,6 +109,10 @@ class BaseConfig:
     # A refrigerated or frozen lot longer than this many hours between shipment and receipt
     # arrives in quarantine at the other site, to be checked before release.
     TRANSFER_COLD_CHAIN_HOURS = int(os.environ.get("TRANSFER_COLD_CHAIN_HOURS", "8"))
+    # Vigilance: an adverse-signal alert when this many sessions with one lot had an allergic
+    # reaction or a severe side effect within this many days.
+    VIGILANCE_SIGNAL_COUNT = _at_least_one("VIGILANCE_SIGNAL_COUNT", "3")
+    VIGILANCE_SIGNAL_DAYS = _at_least_one("VIGILANCE_SIGNAL_DAYS", "30")
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 

@@ -3,9 +3,17 @@
 from api.auth import current_api_user, roles_required
 from api.blueprint import Blueprint
 from api.pagination import PAGINATION, AsOfSchema, paginate_after
-from api.schemas.alerts import AcknowledgeManySchema, AlertQuerySchema, AlertSchema, ScanSchema
+from api.schemas.alerts import (
+    AcknowledgeManySchema,
+    AlertDetailSchema,
+    AlertQuerySchema,
+    AlertSchema,
+    ScanSchema,
+)
+from clinic.vigilance import alert_with_sessions
 from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_today, utcnow
+from core.sites import require_site
 from inventory import alerts
 from ops.jobs import scan_in_request
 
@@ -21,6 +29,19 @@ def list_alerts(filters, pagination_parameters):
     """Newest first; filter by `status` and `kind`."""
     stmt = alerts.inbox(filters.get("status"), filters.get("kind"))
     return paginate_after(stmt, pagination_parameters, after=filters.get("after"))
+
+
+@blp.route("/alerts/<id:alert_id>", methods=["GET"])
+@roles_required(*PHARMACY_ROLES)
+@blp.response(200, AlertDetailSchema)
+def get_alert(alert_id):
+    """One alert; an adverse signal with the sessions behind it (from which the lot may be
+    quarantined or recalled: `POST /api/lots/{lot_id}/recall`). An alert of a site the user
+    does not work at is a 403."""
+    alert = alerts.get_alert(alert_id)
+    if alert.site_id is not None:
+        require_site(current_api_user(), alert.site_id)
+    return alert_with_sessions(alert)
 
 
 @blp.route("/alerts/<id:alert_id>/ack", methods=["POST"])

@@ -15,6 +15,7 @@ from api.schemas.lots import (
     LotSchema,
     MovementSchema,
     OpenSchema,
+    QuarantineSchema,
     RecallSchema,
     TraceSchema,
 )
@@ -98,6 +99,17 @@ def release_lot(lot_id):
     batch (`verified_by`, `verified_at` on `GET /api/batches/{id}`)."""
     _at_my_site(lot_id)
     return lots.release(lot_id, user=current_api_user(), now=utcnow())
+
+
+@blp.route("/lots/<id:lot_id>/quarantine", methods=["POST"])
+@roles_required(Role.PHARMACIST)
+@blp.arguments(QuarantineSchema)
+@blp.response(200, LotSchema)
+def quarantine_lot(fields, lot_id):
+    """Hold an available lot back from use (an adverse signal, a doubt) until it is released;
+    the reason stays on the lot (`status_reason`)."""
+    _at_my_site(lot_id)
+    return lots.quarantine(lot_id, fields["reason"])
 
 
 @blp.route("/lots/<id:lot_id>/open", methods=["POST"])

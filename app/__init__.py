@@ -29,6 +29,7 @@ from api import (
     substances,
     transfers,
     users,
+    vigilance,
 )
 from api.documentation import complete_the_document
 from app.converters import IdConverter
@@ -46,6 +47,7 @@ from web import aftercare as web_aftercare
 from web import alerts as web_alerts
 from web import auth as web_auth
 from web import sites as web_sites
+from web import vigilance as web_vigilance
 from web.doctor import patients as doctor_patients
 from web.doctor import results as doctor_results
 from web.doctor import today as doctor_today
@@ -87,6 +89,7 @@ REST_BLUEPRINTS = [
     batches.blp,
     forecast.blp,
     alerts.blp,
+    vigilance.blp,
 ]
 WEB_BLUEPRINTS = [
     web_auth.bp,
@@ -103,6 +106,7 @@ WEB_BLUEPRINTS = [
     web_aftercare.bp,
     web_alerts.bp,
     web_sites.bp,
+    web_vigilance.bp,
     formulary_home.bp,
     formulary_substances.bp,
     formulary_groups.bp,

@@ -325,6 +325,8 @@ class TreatmentSession(db.Model):
         Index("ix_sessions_lot_id", "lot_id"),
         # A site's sessions by day (its list, its forecast's planned sessions).
         Index("ix_sessions_site_id_scheduled_date", "site_id", "scheduled_date"),
+        # Vigilance: the sessions performed in a window (clinic.vigilance).
+        Index("ix_sessions_status_performed_on", "status", "performed_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

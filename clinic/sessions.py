@@ -21,6 +21,7 @@ from clinic.models import (
     TreatmentSession,
 )
 from clinic.safety import screen_patient_serum
+from clinic.vigilance import raise_adverse_signal, signalling
 from core.accounts import User
 from core.clock import clinic_date, clinic_today, day_text
 from core.database import db
@@ -175,7 +176,9 @@ def record_side_effect(
     doctor: User,
     now: datetime,
 ) -> SideEffect:
-    """A side effect follows a session that took place."""
+    """A side effect follows a session that took place. An allergic reaction or a severe one
+    may make its lot's adverse signal due: checked in the same transaction
+    (`clinic.vigilance`)."""
     _refuse_unless(session, SessionStatus.COMPLETED, "given a side effect")
     side_effect = SideEffect(
         session_id=session.id,
@@ -188,6 +191,8 @@ def record_side_effect(
     db.session.add(side_effect)
     db.session.flush()
     db.session.expire(session, ["side_effects"])
+    if signalling(side_effect):
+        raise_adverse_signal(session.lot_id, now=now)
     return side_effect
 
 

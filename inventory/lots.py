@@ -1,6 +1,6 @@
-"""A lot's life: received (from fields or a GS1 barcode), released from quarantine, opened,
-adjusted, disposed of, recalled (SPEC 3.4); which of those a lot can still go through; the list
-of every lot, searched, filtered and sorted.
+"""A lot's life: received (from fields or a GS1 barcode), released from quarantine (or put
+back into it), opened, adjusted, disposed of, recalled (SPEC 3.4); which of those a lot can
+still go through; the list of every lot, searched, filtered and sorted.
 
 Quantity changes go through the ledger (`post_movement`); status changes are written on the
 lot and so land in the audit log with the acting user, old and new value and the reason.
@@ -230,6 +230,24 @@ def release(lot_id: int, *, user: User | None, now: datetime) -> Lot:
         check_second_pharmacist(batch, lot, pharmacist=user)
         record_verification(batch, pharmacist=user, now=now)
     lot.status = LotStatus.AVAILABLE
+    lot.status_reason = None  # why it was held, if it was: the audit log keeps it
+    db.session.flush()
+    return lot
+
+
+def quarantine(lot_id: int, reason: str) -> Lot:
+    """Hold an available lot back from use while a doubt is looked into (an adverse signal,
+    a damaged delivery): nothing is taken from it until a pharmacist releases it (`release`;
+    a compounded batch's lot by its second check again). The reason stays on the lot."""
+    _check_reason(reason)
+    lot = get_lot(lot_id, lock=True)
+    if lot.status != LotStatus.AVAILABLE:
+        raise Conflict(
+            f"Lot {lot.lot_number} is {lot.status.value}: only an available lot can be put "
+            "in quarantine."
+        )
+    lot.status = LotStatus.QUARANTINE
+    lot.status_reason = reason
     db.session.flush()
     return lot
 
@@ -369,6 +387,7 @@ def lot_state(lot: Lot) -> LotState:
 
 class Transition(enum.StrEnum):
     RELEASE = "release"
+    QUARANTINE = "quarantine"
     OPEN = "open"
     ADJUST = "adjust"
     DISPOSE = "dispose"
@@ -376,11 +395,13 @@ class Transition(enum.StrEnum):
 
 
 def transitions(lot: Lot) -> frozenset[Transition]:
-    """What can still happen to the lot, as `release`, `open_lot`, `adjust`, `dispose` and
-    `recall` would allow it: a page offers only these."""
+    """What can still happen to the lot, as `release`, `quarantine`, `open_lot`, `adjust`,
+    `dispose` and `recall` would allow it: a page offers only these."""
     allowed = set()
     if lot.status == LotStatus.QUARANTINE:
         allowed.add(Transition.RELEASE)
+    if lot.status == LotStatus.AVAILABLE:
+        allowed.add(Transition.QUARANTINE)
     if lot.status == LotStatus.AVAILABLE and lot.opened_at is None and lot.quantity_on_hand > 0:
         allowed.add(Transition.OPEN)
     if lot.status != LotStatus.DISPOSED:

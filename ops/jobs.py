@@ -18,6 +18,7 @@ from flask import current_app
 
 from clinic.forecast import shortfalls
 from clinic.reminders import queue_due_reminders
+from clinic.vigilance import signals_due_in_scan
 from core.audit import Actor, acting_as
 from core.clock import clinic_today, utcnow
 from core.database import commit_even_if_refused, db, unit_of_work, writing
@@ -76,7 +77,10 @@ def scan_in_request(as_of: date, *, now: datetime) -> ScanRun:
 
 def _scan(as_of: date, *, run: ScanRun, now: datetime) -> None:
     weeks = current_app.config["SHORTFALL_ALERT_WEEKS"]
-    scan(as_of, run=run, now=now, shortfalls=shortfalls(as_of, weeks))
+    scan(
+        as_of, run=run, now=now, shortfalls=shortfalls(as_of, weeks),
+        adverse_signals=signals_due_in_scan(as_of),
+    )  # fmt: skip
 
 
 def deliver_job() -> dict:

@@ -521,10 +521,49 @@ def add_forecast_serums(place: dict, count: int) -> None:
     add_courses(place, count, serums=serums, start=AS_OF)
 
 
+def add_side_effects_per_lot(place: dict, count: int) -> None:
+    """A lot each, of a serum that changes every ten lots, and a completed session with it in
+    2029 with a side effect: a row each of the side effects per serum, lot and month."""
+    serums = tens(lambda k: new_serums(k, place), count)
+    distinct = sorted(set(serums))
+    products = bulk(
+        Product,
+        [{"name": factories.unique("vigilance product "), "serum_id": serum} for serum in distinct],
+        kind="serum", unit="dose", reorder_point=Decimal(0), storage=Storage.ROOM,
+    )  # fmt: skip
+    product_of = dict(zip(distinct, products, strict=True))
+    lots = new_lots([product_of[serum] for serum in serums])
+    days = [date(2029, 1, 1) + timedelta(days=n * 5 % 360) for n in range(count)]
+    courses = bulk(
+        Course,
+        [{"serum_id": serum, "start_date": day, "review_date": day + timedelta(weeks=11)}
+         for serum, day in zip(serums, days, strict=True)],
+        patient_id=place["patient_id"], induction_sessions=4, created_by_id=place["doctor"],
+        site_id=factories.clinic_site().id,
+    )  # fmt: skip
+    sessions = bulk(
+        TreatmentSession,
+        [{"course_id": course, "lot_id": lot, "scheduled_date": day, "performed_on": day}
+         for course, lot, day in zip(courses, lots, days, strict=True)],
+        patient_id=place["patient_id"], site_id=factories.clinic_site().id,
+        status=SessionStatus.COMPLETED, completed_by_id=place["doctor"], completed_at=PAST,
+        needle_mm=4, technique="manual", injection_points=20, screen_verdict=Verdict.SAFE,
+    )  # fmt: skip
+    bulk(
+        SideEffect,
+        [{"session_id": i, "kind": ("redness", "rash", "allergic_reaction")[n % 3]}
+         for n, i in enumerate(sessions)],
+        severity="mild", recorded_by_id=place["doctor"],
+    )  # fmt: skip
+
+
 def add_alerts(place: dict, count: int) -> None:
     """Alerts of every kind on lots of a product that changes every ten alerts; one in three
     acknowledged, by a user who changes every ten alerts."""
-    kinds = [AlertKind.EXPIRING, AlertKind.EXPIRED, AlertKind.RECALL, AlertKind.LOW_STOCK]
+    kinds = [
+        AlertKind.ADVERSE_SIGNAL, AlertKind.EXPIRING, AlertKind.EXPIRED, AlertKind.RECALL,
+        AlertKind.LOW_STOCK,
+    ]  # fmt: skip
     lot_ids = new_lots(tens(new_products, count))
     lots = db.session.scalars(select(Lot).where(Lot.id.in_(lot_ids)).order_by(Lot.id)).all()
     alerts = []
@@ -533,7 +572,9 @@ def add_alerts(place: dict, count: int) -> None:
         alerts.append(
             {"kind": kind, "product_id": lot.product_id, "lot_number": lot.lot_number,
              "lot_id": None if kind is AlertKind.LOW_STOCK else lot.id,
-             "threshold_days": 30 if kind is AlertKind.EXPIRING else None,
+             "threshold_days": 30 if kind in (AlertKind.EXPIRING, AlertKind.ADVERSE_SIGNAL)
+                               else None,
+             "window_start": AS_OF if kind is AlertKind.ADVERSE_SIGNAL else None,
              # Of a product's low-stock alerts, one at most stands (the others resolved).
              "resolved": kind is AlertKind.LOW_STOCK and n % 10 > 3,
              "created_at": PAST + timedelta(minutes=n)}
@@ -580,6 +621,7 @@ def add_batches(place: dict, count: int) -> None:
 # --- the lists -----------------------------------------------------------------------------------
 
 DAY = {"as_of": AS_OF.isoformat()}
+VIGILANCE_YEAR = {"from": "2029-01-01", "to": "2029-12-31"}
 
 API_LISTS = {
     "/api/alerts": Case(Role.PHARMACIST, add_alerts),
@@ -601,6 +643,7 @@ API_LISTS = {
     "/api/substances": Case(Role.PHARMACIST, add_substances),
     "/api/transfers": Case(Role.PHARMACIST, add_transfers),
     "/api/users": Case(Role.ADMIN, add_users),
+    "/api/vigilance": Case(Role.PHARMACIST, add_side_effects_per_lot, a_clinic, VIGILANCE_YEAR),
 }
 
 BOARD_EXPIRING = lambda page: section(page, "expiring-title").count("<tr><td>")  # noqa: E731
@@ -636,6 +679,8 @@ WEB_LISTS = {
                             shown=rows('class="product-row')),
     "/stock/transfers": Case(Role.PHARMACIST, add_transfers,
                              shown=links_to("/stock/transfers")),
+    "/vigilance": Case(Role.PHARMACIST, add_side_effects_per_lot, a_clinic, VIGILANCE_YEAR,
+                       shown=rows('class="lot-month-row"')),
     "/today": Case(Role.DOCTOR, add_week_of_sessions, a_clinic, DAY,
                    shown=rows('class="agenda-entry ')),
 }  # fmt: skip

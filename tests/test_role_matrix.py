@@ -84,6 +84,7 @@ ROLES = {
     ("GET", "/api/lots/{lot_id}"): EVERYONE,
     ("GET", "/api/lots/{lot_id}/label"): PHARMACY,
     ("POST", "/api/lots/{lot_id}/release"): (P,),
+    ("POST", "/api/lots/{lot_id}/quarantine"): (P,),
     ("POST", "/api/lots/{lot_id}/open"): (P,),
     ("POST", "/api/lots/{lot_id}/adjust"): (P,),
     ("POST", "/api/lots/{lot_id}/dispose"): (P,),
@@ -103,9 +104,11 @@ ROLES = {
     ("POST", "/api/batches/{batch_id}/reject"): (P,),
     ("GET", "/api/forecast"): PHARMACY,
     ("GET", "/api/alerts"): PHARMACY,
+    ("GET", "/api/alerts/{alert_id}"): PHARMACY,
     ("POST", "/api/alerts/{alert_id}/ack"): PHARMACY,
     ("POST", "/api/alerts/ack"): PHARMACY,
     ("POST", "/api/alerts/scan"): (A,),
+    ("GET", "/api/vigilance"): EVERYONE,
 }
 
 

@@ -93,7 +93,7 @@ def test_the_page_offers_only_the_steps_the_lot_can_still_take(client, pharmacis
         return forms_of(html(client.get(f"/stock/lots/{lot.id}")))
 
     assert offered(held) == ["release", "adjust", "dispose", "recall"]
-    assert offered(fresh) == ["open", "adjust", "dispose", "recall"]
+    assert offered(fresh) == ["open", "adjust", "dispose", "quarantine", "recall"]
     assert offered(gone) == ["recall"]
     assert offered(recalled) == ["adjust", "dispose"]
 

@@ -5,20 +5,25 @@ can also ask how many alerts are open, for its links to the inbox."""
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
+from sqlalchemy import select
 from wtforms import SelectChoice, SelectField
 
-from core.accounts import PHARMACY_ROLES, User
+from clinic.vigilance import sessions_behind
+from core.accounts import PHARMACY_ROLES, Role, User
 from core.clock import moment_text, utcnow
 from core.database import db
 from core.errors import Invalid
 from inventory import alerts
 from inventory.alerts import AlertKind, AlertStatus
+from inventory.lots import transitions
+from inventory.models import Lot
 from web.pages import optional_record_id, page_of, role_page
 
 bp = Blueprint("inbox", __name__, url_prefix="/alerts")
 
 KIND_LABELS = {
     AlertKind.RECALL: "Recall",
+    AlertKind.ADVERSE_SIGNAL: "Adverse signal",
     AlertKind.EXPIRED: "Expired",
     AlertKind.EXPIRING: "Expiring",
     AlertKind.SHORTFALL: "Shortfall",
@@ -98,6 +103,7 @@ def _inbox_page(bulk_error: str | None = None, status: int = 200):
         # Acknowledging the last alert of the last page leaves that page empty: show the one
         # before it instead.
         return redirect(url_for("inbox.list_alerts", **{**inbox_arguments(), "page": page.pages}))
+    signal_sessions = sessions_behind(page.items)
     page_html = render_template(
         "alerts/inbox.html",
         form=form,
@@ -106,8 +112,23 @@ def _inbox_page(bulk_error: str | None = None, status: int = 200):
         open_shown=[alert.id for alert in page.items if alert.status == AlertStatus.OPEN],
         bulk_error=bulk_error,
         lot_links=True,  # pharmacists act on the lot page; administrators read it
+        # An adverse signal's sessions, all the page's in one query; pharmacists may put its
+        # lot in quarantine or recall it from here (the lot page's own steps).
+        signal_sessions=signal_sessions,
+        signal_lot_steps=_steps_of_signal_lots(page.items, signal_sessions),
+        recalls=current_user.role == Role.PHARMACIST,
     )
     return page_html, status
+
+
+def _steps_of_signal_lots(shown: list, signal_sessions: dict) -> dict[int, set[str]]:
+    """What each adverse signal's lot can still go through (quarantine, recall): one query for
+    the page's signals, none when it shows none."""
+    lot_ids = {alert.lot_id for alert in shown if alert.id in signal_sessions}
+    if not lot_ids:
+        return {}
+    found = db.session.scalars(select(Lot).where(Lot.id.in_(sorted(lot_ids))))
+    return {lot.id: {step.value for step in transitions(lot)} for lot in found}
 
 
 @bp.route("/<id:alert_id>/ack", methods=["POST"])

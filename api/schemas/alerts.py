@@ -35,6 +35,14 @@ class AlertSchema(LeanSchema):
         metadata={"description": "On hand in the lot, or the product's usable stock (low stock)."},
     )
     week_start = ma.fields.Date(allow_none=True)
+    window_start = ma.fields.Date(
+        allow_none=True,
+        metadata={"description": "Adverse signals: the first day of the window whose sessions "
+                  "reached the signal count (`threshold_days` long)."},
+    )  # fmt: skip
+    window_end = ma.fields.Date(
+        allow_none=True, metadata={"description": "Adverse signals: the window's last day."}
+    )
     scan_run_id = Integer(allow_none=True)
 
 
@@ -57,3 +65,29 @@ class AcknowledgeManySchema(ma.Schema):
         validate=ma.validate.Length(min=1, max=MOST_ACKNOWLEDGED_AT_ONCE),
         metadata={"description": f"The alerts seen (1 to {MOST_ACKNOWLEDGED_AT_ONCE})."},
     )
+
+
+class SignalSideEffectSchema(ma.Schema):
+    kind = ma.fields.String()
+    severity = ma.fields.String()
+
+
+class SignalSessionSchema(ma.Schema):
+    session_id = Integer()
+    patient_id = Integer()
+    patient_mrn = ma.fields.String(attribute="mrn")
+    patient_name = ma.fields.String()
+    performed_on = ma.fields.Date()
+    side_effects = ma.fields.List(
+        ma.fields.Nested(SignalSideEffectSchema),
+        metadata={"description": "Its allergic reactions and severe side effects."},
+    )
+
+
+class AlertDetailSchema(AlertSchema):
+    sessions = ma.fields.List(
+        ma.fields.Nested(SignalSessionSchema),
+        metadata={"description": "Adverse signals: the sessions with the lot within the window "
+                  "that had an allergic reaction or a severe side effect (still standing), "
+                  "oldest first; empty for other kinds."},
+    )  # fmt: skip

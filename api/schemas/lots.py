@@ -155,6 +155,10 @@ class RecallSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=REASON_REQUIRED)
 
 
+class QuarantineSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=REASON_REQUIRED)
+
+
 class MovementSchema(LeanSchema):
     id = Integer()
     lot_id = Integer()

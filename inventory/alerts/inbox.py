@@ -30,6 +30,14 @@ def inbox(status: AlertStatus | None = None, kind: AlertKind | None = None) -> S
     return stmt
 
 
+def get_alert(alert_id: int) -> Alert:
+    """The alert, with its product and who acknowledged it; a 404 when there is none."""
+    alert = db.session.scalar(with_details(select(Alert).where(Alert.id == alert_id)))
+    if alert is None:
+        raise NotFound(f"No alert with id {alert_id}.")
+    return alert
+
+
 def open_counts() -> dict[str, int]:
     """Open alerts per kind, every kind named (zero included): what is left to act on."""
     rows = db.session.execute(

@@ -1,7 +1,7 @@
 """The alert tables (SPEC 3.7): scan runs and the alerts they raise, and what an alert says."""
 
 import enum
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import (
@@ -28,11 +28,16 @@ class AlertKind(enum.StrEnum):
     LOW_STOCK = "low_stock"
     SHORTFALL = "shortfall"
     RECALL = "recall"
+    # Vigilance (clinic.vigilance): one lot's allergic reactions or severe side effects
+    # reached the clinic's count within its window.
+    ADVERSE_SIGNAL = "adverse_signal"
 
 
 # Most urgent first: the digest's order and the inbox's.
 URGENCY = (
     AlertKind.RECALL,
+    # Patients may be reacting to a lot still on the shelf: before anything about dates.
+    AlertKind.ADVERSE_SIGNAL,
     AlertKind.EXPIRED,
     AlertKind.EXPIRING,
     AlertKind.SHORTFALL,
@@ -97,6 +102,9 @@ TOLD_ONCE = {
     # a product once while the forecast shows it short (the clinic's forecast).
     "uq_alerts_shortfall_product_id":
         (("product_id",), "kind = 'shortfall' AND NOT resolved"),
+    # a lot once per vigilance window (its first day: clinic.vigilance).
+    "uq_alerts_adverse_signal_lot_id_window_start":
+        (("lot_id", "window_start"), "kind = 'adverse_signal'"),
 }  # fmt: skip
 
 
@@ -140,6 +148,9 @@ class Alert(db.Model):
     threshold_days: Mapped[int | None]
     # Shortfall alerts: the first week the planned sessions need more than is usable.
     week_start: Mapped[date | None] = mapped_column(Date)
+    # Adverse signals: the first day of the window (of `threshold_days` days) whose sessions
+    # reached the signal count.
+    window_start: Mapped[date | None] = mapped_column(Date)
     # A low-stock or shortfall alert whose product is no longer short: it stays in the inbox,
     # and the product's next shortage raises a new alert.
     resolved: Mapped[bool] = mapped_column(server_default=false())
@@ -171,6 +182,13 @@ class Alert(db.Model):
     @property
     def message(self) -> str:
         return alert_message(self.kind, self.product, alert=self)
+
+    @property
+    def window_end(self) -> date | None:
+        """An adverse signal's last day of its window."""
+        if self.window_start is None or self.threshold_days is None:
+            return None
+        return self.window_start + timedelta(days=self.threshold_days - 1)
 
 
 def raised_by(run: ScanRun) -> tuple:
@@ -210,6 +228,12 @@ def alert_message(kind: AlertKind, product: Product, *, alert) -> str:
         return (
             f"Lot {lot} of {name} (last day of use {expiry}) was recalled on "
             f"{_day(alert.as_of)}{reason} with {quantity} on hand: trace its batches and sessions."
+        )
+    if kind == AlertKind.ADVERSE_SIGNAL:
+        return (
+            f"Lot {lot} of {name}: {alert.note} in sessions from {_day(alert.window_start)} to "
+            f"{_day(alert.window_end)}, {quantity} on hand: review the sessions, and quarantine "
+            "or recall the lot."
         )
     if kind == AlertKind.LOW_STOCK:
         return (

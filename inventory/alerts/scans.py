@@ -25,6 +25,7 @@ alone, per site. One pass over the lots for both would read every lot's row inst
 alert carries its site: a lot's alerts its lot's, low stock the site short.
 """
 
+import dataclasses
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
@@ -72,6 +73,7 @@ EXPIRING_ONCE = "uq_alerts_expiring_lot_id_threshold_days"
 LOT_ONCE = "uq_alerts_lot_once_lot_id_kind"
 LOW_STOCK_ONCE = "uq_alerts_low_stock_product_id_site_id"
 SHORTFALL_ONCE = "uq_alerts_shortfall_product_id"
+ADVERSE_SIGNAL_ONCE = "uq_alerts_adverse_signal_lot_id_window_start"
 
 
 def scan(
@@ -80,6 +82,7 @@ def scan(
     *,
     now: datetime | None = None,
     shortfalls: Iterable[tuple[int | None, date]] = (),
+    adverse_signals: Iterable["AdverseSignal"] = (),
 ) -> ScanRun:
     """Raise every alert due on `as_of` that was not raised before, queue one digest per
     recipient of what is new, and mark the run succeeded. Changes the session; never commits.
@@ -87,7 +90,8 @@ def scan(
 
     `shortfalls` are the forecast's (product_id, first short week) pairs: the forecast reads
     the clinic's planned sessions, which the inventory does not import, so the caller passes
-    them in (`clinic.forecast.shortfalls`)."""
+    them in (`clinic.forecast.shortfalls`); so are the adverse signals due, which read the
+    clinic's side effects (`clinic.vigilance.signals_due_in_scan`)."""
     now = now or utcnow()
     if run is None:
         run = start_scan_run(as_of, now)
@@ -98,6 +102,9 @@ def scan(
     _resolve_recovered_low_stock(as_of)
     created[AlertKind.LOW_STOCK.value] = _raise_low_stock(run, as_of)
     created[AlertKind.SHORTFALL.value] = raise_shortfall_alerts(run, as_of, shortfalls=shortfalls)
+    created[AlertKind.ADVERSE_SIGNAL.value] = len(
+        raise_adverse_signals(adverse_signals, as_of=as_of, now=run.started_at, run=run)
+    )
     run.counts = created
     run.outcome = ScanOutcome.SUCCEEDED
     run.finished_at = utcnow()
@@ -327,3 +334,66 @@ def raise_recall_alert(lot: Lot, reason: str, *, now: datetime) -> Alert | None:
     for recipient in alert_recipients():
         queue_message(recipient, subject, body=f"A lot was recalled.\n\n{line}\n")
     return alert
+
+
+@dataclasses.dataclass(frozen=True)
+class AdverseSignal:
+    """A lot whose sessions reached the signal count within a window (`clinic.vigilance`)."""
+
+    lot_id: int
+    window_start: date
+    days: int  # the window's length
+    sessions: int  # how many sessions with an allergic reaction or a severe side effect
+
+
+def raise_adverse_signals(
+    signals: Iterable[AdverseSignal], *, as_of: date, now: datetime, run: ScanRun | None = None
+) -> list[int]:
+    """One `adverse_signal` alert per signal not told before (once per lot and window), with
+    the lot as it is now. Raised by the scan (`run`: its digest tells them), or when a side
+    effect is recorded: then each one's e-mail is queued at once, as a recall's. Answers the
+    ids of the alerts created."""
+    signals = list(signals)
+    if not signals:
+        return []
+    lots = {
+        lot.id: lot
+        for lot in db.session.scalars(
+            select(Lot).where(Lot.id.in_(sorted({s.lot_id for s in signals})))
+        )
+    }
+    rows = [
+        {
+            "kind": AlertKind.ADVERSE_SIGNAL,
+            "status": AlertStatus.OPEN,
+            "as_of": as_of,
+            "created_at": now,
+            "scan_run_id": run.id if run is not None else None,
+            "product_id": lots[signal.lot_id].product_id,
+            "lot_id": signal.lot_id,
+            "site_id": lots[signal.lot_id].site_id,
+            "lot_number": lots[signal.lot_id].lot_number,
+            "effective_expiry": lots[signal.lot_id].effective_expiry,
+            "quantity": lots[signal.lot_id].quantity_on_hand,
+            "window_start": signal.window_start,
+            "threshold_days": signal.days,
+            "note": f"{signal.sessions} session{'' if signal.sessions == 1 else 's'} with an "
+            "allergic reaction or a severe side effect",
+        }
+        for signal in signals
+    ]
+    insert = _dialect_insert()(Alert.__table__).values(rows)
+    created = db.session.scalars(
+        _told_once(insert, ADVERSE_SIGNAL_ONCE).returning(Alert.__table__.c.id)
+    ).all()
+    if run is None and created:
+        _tell_adverse_signals(created)
+    return list(created)
+
+
+def _tell_adverse_signals(alert_ids: list[int]) -> None:
+    recipients = alert_recipients()
+    for alert in db.session.scalars(with_details(select(Alert).where(Alert.id.in_(alert_ids)))):
+        subject = f"Adverse signal: lot {alert.lot_number} of {alert.product.name}"
+        for recipient in recipients:
+            queue_message(recipient, subject[:200], body=f"{alert.message}\n")

@@ -120,6 +120,14 @@ class DisposeForm(FlaskForm):
     )
 
 
+class QuarantineForm(FlaskForm):
+    PREFIX = "quarantine"
+    reason = StringField(
+        "Reason for the quarantine",
+        validators=[DataRequired("Say why the lot is held back."), Length(max=REASON_LENGTH)],
+    )
+
+
 class RecallForm(FlaskForm):
     PREFIX = "recall"
     reason = TextAreaField(

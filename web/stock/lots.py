@@ -1,7 +1,7 @@
 """A lot's page: what it is and holds, its ledger, everything that can still happen to it
-(release from quarantine, open, adjust the count, dispose of, recall) and, once recalled, its
-trace (the batches made from it and the patients treated with it or with them); and its
-printable label.
+(release from quarantine or put back into it, open, adjust the count, dispose of, recall)
+and, once recalled, its trace (the batches made from it and the patients treated with it or
+with them); and its printable label.
 
 Disposing and recalling cannot be undone: the page asks first (a dialog, or without script a
 confirm page). After each step the page says what the lot now has on hand. Administrators read
@@ -34,7 +34,14 @@ from web.pages import (
     role_page,
     show_domain_error,
 )
-from web.stock.forms import AdjustForm, DisposeForm, OpenForm, RecallForm, ReleaseForm
+from web.stock.forms import (
+    AdjustForm,
+    DisposeForm,
+    OpenForm,
+    QuarantineForm,
+    RecallForm,
+    ReleaseForm,
+)
 
 bp = Blueprint("stock_lots", __name__, url_prefix="/stock")
 
@@ -57,6 +64,7 @@ def _only_the_lots_of_ones_sites():
 
 FORMS = {
     Transition.RELEASE: ReleaseForm,
+    Transition.QUARANTINE: QuarantineForm,
     Transition.OPEN: OpenForm,
     Transition.ADJUST: AdjustForm,
     Transition.DISPOSE: DisposeForm,
@@ -183,6 +191,20 @@ def release(lot_id):
     if batch_of_lot(lot.id) is not None:
         return _done(lot, f"Verified batch {lot.lot_number} and released it from quarantine.")
     return _done(lot, f"Released {_lot_name(lot)} from quarantine.")
+
+
+@bp.route("/lots/<id:lot_id>/quarantine", methods=["POST"])
+@role_page(Role.PHARMACIST)
+def quarantine(lot_id):
+    form = _submitted(Transition.QUARANTINE)
+    if not form.validate():
+        return _lot_page(lot_id, (Transition.QUARANTINE, form), status=422)
+    reason = form.reason.data.strip()
+    try:
+        lot = lots.quarantine(lot_id, reason)
+    except DomainError as error:
+        return _refused(lot_id, Transition.QUARANTINE, form, error)
+    return _done(lot, f"Put {_lot_name(lot)} in quarantine ({reason}).")
 
 
 @bp.route("/lots/<id:lot_id>/open", methods=["POST"])
