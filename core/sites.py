@@ -71,6 +71,11 @@ def get_site(site_id: int) -> Site:
     return site
 
 
+def site_with_code(code: str) -> Site | None:
+    """The site a file or a command names by its code (spelt in any case), or None."""
+    return db.session.scalar(select(Site).where(Site.code == code.strip().upper()))
+
+
 def create_site(
     *, code: str, name: str, timezone: str, address: str | None = None, phone: str | None = None
 ) -> Site:
