@@ -64,6 +64,11 @@ def site_list() -> Select:
     return select(Site).order_by(Site.name, Site.id)
 
 
+def in_a_chain() -> bool:
+    """Whether the clinic has several sites (pages then say which site a record is at)."""
+    return len(db.session.scalars(select(Site.id).limit(2)).all()) > 1
+
+
 def get_site(site_id: int) -> Site:
     site = db.session.get(Site, site_id)
     if site is None:

@@ -2,6 +2,7 @@
 lot list are per site; someone outside a site is refused its stock with a 403; the migration
 puts an existing clinic's whole stock at its first site."""
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -548,3 +549,79 @@ def test_the_page_lists_and_changes_only_the_sites_one_works_at(client, sign_in_
     assert "Lyon" not in page and "1 site" in page
     url = f"/formulary/products/{product.id}/reorder-points/{lyon.id}"
     assert client.post(url, data={f"site-{lyon.id}-reorder_point": "8"}).status_code == 403
+
+
+# --- alerts per site -------------------------------------------------------------------------
+
+
+def alerts_of_each_site(lyon) -> tuple[Alert, Alert, Alert]:
+    """An expiring lot's alert at the main site and one at Lyon, and a clinic-wide shortfall
+    no site carries."""
+    here = factories.make_alert(
+        lot=factories.make_lot(site_id=factories.clinic_site().id, expiry_date=LATER)
+    )
+    there = factories.make_alert(lot=factories.make_lot(site_id=lyon.id, expiry_date=LATER))
+    everywhere = factories.save(
+        Alert(kind=AlertKind.SHORTFALL, product_id=here.product_id, as_of=date(2030, 12, 1),
+              week_start=date(2030, 12, 2))
+    )  # fmt: skip
+    return here, there, everywhere
+
+
+def test_the_alert_list_shows_the_users_sites_and_the_clinic_wide_alerts(client, login_as, lyon):
+    here, there, everywhere = alerts_of_each_site(lyon)
+
+    def listed(user, **query):
+        response = client.get("/api/alerts", query_string=query, headers=login_as(user))
+        assert response.status_code == 200, response.get_json()
+        return {alert["id"] for alert in response.get_json()}
+
+    both = factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon])
+    assert listed("pharmacist") == {here.id, everywhere.id}
+    assert listed(both) == {here.id, there.id, everywhere.id}
+    assert listed(both, site_id=lyon.id) == {there.id, everywhere.id}
+    assert listed("admin") == {here.id, there.id, everywhere.id}
+    refused = client.get(
+        "/api/alerts", query_string={"site_id": lyon.id}, headers=login_as("pharmacist")
+    )
+    assert refused.status_code == 403
+
+
+def test_acknowledging_an_alert_of_a_site_one_does_not_work_at_is_a_403(client, login_as, lyon):
+    here, there, everywhere = alerts_of_each_site(lyon)
+    headers = login_as("pharmacist")
+    assert client.post(f"/api/alerts/{there.id}/ack", headers=headers).status_code == 403
+    bulk = client.post("/api/alerts/ack", json={"alert_ids": [here.id, there.id]}, headers=headers)
+    assert bulk.status_code == 403
+    db.session.expire_all()
+    assert {db.session.get(Alert, a.id).status.value for a in (here, there)} == {"open"}
+    done = client.post(
+        "/api/alerts/ack", json={"alert_ids": [here.id, everywhere.id]}, headers=headers
+    )
+    assert done.status_code == 200, done.get_json()
+    assert {alert["id"] for alert in done.get_json()} == {here.id, everywhere.id}
+
+
+def test_the_inbox_follows_the_site_chosen_and_says_where_each_alert_is(client, sign_in_page, lyon):
+    here, there, everywhere = alerts_of_each_site(lyon)
+    sign_in_page(factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon]))
+
+    def shown():
+        page = client.get("/alerts").get_data(as_text=True)
+        return page, {int(found) for found in re.findall(r'<tr id="alert-(\d+)"', page)}
+
+    page, ids = shown()
+    assert ids == {here.id, there.id, everywhere.id}
+    assert '<th scope="col">Site</th>' in page
+    assert '<td class="alert-site">Lyon</td>' in page
+    assert '<td class="alert-site">Every site</td>' in page
+    client.post("/site", data={"site_id": lyon.id})
+    assert shown()[1] == {there.id, everywhere.id}
+    board = client.get("/stock").get_data(as_text=True)
+    assert "1 expiring" in board and "1 shortfall" in board
+
+
+def test_in_a_clinic_of_one_site_the_inbox_names_no_site(client, sign_in_page):
+    factories.make_alert()
+    sign_in_page("pharmacist")
+    assert '<th scope="col">Site</th>' not in client.get("/alerts").get_data(as_text=True)

@@ -324,6 +324,6 @@ def raise_recall_alert(lot: Lot, reason: str, *, now: datetime) -> Alert | None:
     db.session.flush()
     line = digest_line(alert.kind, lot.product, alert=alert)
     subject = f"Recall: lot {lot.lot_number} of {lot.product.name}"
-    for recipient in alert_recipients():
+    for recipient in alert_recipients(lot.site_id):
         queue_message(recipient, subject, body=f"A lot was recalled.\n\n{line}\n")
     return alert
