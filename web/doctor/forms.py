@@ -263,7 +263,7 @@ class CourseForm(FlaskForm):
     # Offered to a doctor at several sites with none chosen in the header (the panel's
     # `offer_sites` sets the choices, or removes the field: the site is then implicit).
     site_id = SelectField(
-        "Site",
+        "Site of the course",
         coerce=optional_record_id,
         validate_choice=True,
         validators=[DataRequired(message="Choose the site.")],
