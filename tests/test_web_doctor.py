@@ -615,3 +615,15 @@ def test_the_site_chosen_in_the_header_or_the_doctors_only_site_is_where_a_cours
     client.post(f"/patients/{other.id}/courses", data={**PLAN, "course-serum_id": serum.id})
     course = db.session.scalar(select(Course).where(Course.patient_id == other.id))
     assert course.site_id == main_site.id
+
+
+def test_a_session_offers_only_the_lots_of_its_own_site(client, sign_in_page, stocked_serum):
+    serum, here = stocked_serum
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    there = factories.make_lot(here.product, lot_number="VS-LYON", quantity="10",
+                               site_id=lyon.id)  # fmt: skip
+    course = factories.make_course(serum=serum, site_id=lyon.id)
+    sign_in_page(factories.make_user(role="doctor", sites=[lyon]))
+    page = html(client.get(f"/patients/{course.patient_id}"))
+    assert f'<option value="{there.id}">VS-LYON' in page
+    assert "VS-1 ·" not in page

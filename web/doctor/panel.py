@@ -166,7 +166,7 @@ def courses_panel(
         caution = screens[course.id].verdict == Verdict.CAUTION
         for session in course.sessions:
             panel.session_forms[session.id] = _session_forms(
-                session, lot_choices.get(course.serum_id, []), caution, submitted
+                session, lot_choices.get((course.serum_id, session.site_id), []), caution, submitted
             )
     if submitted and submitted.kind != "plan":
         drawn = panel.session_forms.get(submitted.session_id, {}).get(submitted.kind)
@@ -347,8 +347,9 @@ def _used_lots(lot_ids: set[int]) -> list[tuple[int, str, LotStatus]]:
     ).all()
 
 
-def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoice]]:
-    """For each serum, its lots usable today, first expiring first: two queries."""
+def _lot_choices(serum_ids: set[int], today: date) -> dict[tuple[int, int], list[SelectChoice]]:
+    """For each serum and site, its lots usable there today, first expiring first (a session
+    uses its own site's stock): two queries."""
     if not serum_ids:
         return {}
     products = db.session.execute(
@@ -357,13 +358,14 @@ def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoic
         )
     ).all()
     serum_of = dict(products)
-    choices: dict[int, list[SelectChoice]] = {}
+    choices: dict[tuple[int, int], list[SelectChoice]] = {}
     for lot in usable_serum_lots(sorted(serum_of), today):
         label = (
             f"{lot.lot_number} · last day {day_text(lot.effective_expiry)} · "
             f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit}"
         )
-        choices.setdefault(serum_of[lot.product_id], []).append(SelectChoice(str(lot.id), label))
+        place = (serum_of[lot.product_id], lot.site_id)
+        choices.setdefault(place, []).append(SelectChoice(str(lot.id), label))
     return choices
 
 
