@@ -13,7 +13,7 @@ from api.schemas.alerts import (
 from clinic.vigilance import alert_with_sessions
 from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_today, utcnow
-from core.sites import require_site
+from core.sites import require_site, sites_listed
 from inventory import alerts
 from ops.jobs import scan_in_request
 
@@ -26,8 +26,9 @@ blp = Blueprint("alerts", __name__, url_prefix="/api", description="Alert inbox 
 @blp.response(200, AlertSchema(many=True))
 @blp.paginate(**PAGINATION)
 def list_alerts(filters, pagination_parameters):
-    """Newest first; filter by `status` and `kind`."""
-    stmt = alerts.inbox(filters.get("status"), filters.get("kind"))
+    """Newest first; filter by `status`, `kind` and `site_id`."""
+    site_ids = sites_listed(current_api_user(), filters.get("site_id"))
+    stmt = alerts.inbox(filters.get("status"), filters.get("kind"), site_ids=site_ids)
     return paginate_after(stmt, pagination_parameters, after=filters.get("after"))
 
 
@@ -48,7 +49,8 @@ def get_alert(alert_id):
 @roles_required(*PHARMACY_ROLES)
 @blp.response(200, AlertSchema)
 def acknowledge_alert(alert_id):
-    """Mark the alert seen; acknowledging again keeps the first acknowledgement."""
+    """Mark the alert seen; acknowledging again keeps the first acknowledgement. An alert of
+    a site the user does not work at is a 403."""
     return alerts.acknowledge(alert_id, current_api_user(), now=utcnow())
 
 

@@ -9,10 +9,13 @@ from api.schemas.products import (
     ProductQuerySchema,
     ProductSchema,
     ProductUpdateSchema,
+    SiteReorderPointSchema,
+    SiteReorderPointUpdateSchema,
 )
 from core.accounts import ALL_ROLES, PHARMACY_ROLES, Role
 from core.clock import clinic_today, utcnow
-from core.sites import site_for_new_record
+from core.sites import require_site, site_for_new_record, site_ids_of
+from inventory import products
 from inventory.fefo import dispense
 from inventory.products import create_product, get_product, update_product
 from inventory.stock import product_list
@@ -80,3 +83,38 @@ def dispense_product(fields, product_id):
         site_id=site.id,
     )
     return {"picks": picks}
+
+
+@blp.route("/products/<id:product_id>/reorder-points", methods=["GET"])
+@roles_required(*ALL_ROLES)
+@blp.response(200, SiteReorderPointSchema(many=True))
+@blp.paginate(**PAGINATION)
+def list_site_reorder_points(product_id, pagination_parameters):
+    """Each site the user works at, by name, with the product's reorder point there: the
+    site's own, or the product's (`own` false)."""
+    get_product(product_id)
+    stmt = products.reorder_points_by_site(product_id, site_ids_of(current_api_user()))
+    return paginate(stmt, pagination_parameters, columns=tuple(stmt.selected_columns))
+
+
+@blp.route("/products/<id:product_id>/reorder-points/<id:site_id>", methods=["PUT"])
+@roles_required(*PHARMACY_ROLES)
+@blp.arguments(SiteReorderPointUpdateSchema)
+@blp.response(200, SiteReorderPointSchema)
+def set_site_reorder_point(fields, product_id, site_id):
+    """The product's reorder point at a site the user works at (another is a 403), in place
+    of the product's own there."""
+    product = get_product(product_id)
+    require_site(current_api_user(), site_id)
+    products.set_site_reorder_point(product, site_id, reorder_point=fields["reorder_point"])
+    return products.reorder_point_of_site(product_id, site_id)
+
+
+@blp.route("/products/<id:product_id>/reorder-points/<id:site_id>", methods=["DELETE"])
+@roles_required(*PHARMACY_ROLES)
+@blp.response(204)
+def clear_site_reorder_point(product_id, site_id):
+    """The site uses the product's reorder point again (also when it had none of its own)."""
+    product = get_product(product_id)
+    require_site(current_api_user(), site_id)
+    products.set_site_reorder_point(product, site_id, reorder_point=None)

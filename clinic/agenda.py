@@ -35,10 +35,11 @@ def week_from(as_of: date) -> tuple[date, date]:
     return as_of, as_of + timedelta(days=WEEK_DAYS - 1)
 
 
-def planned_sessions_query(*, first: date, last: date) -> Select:
-    """The sessions still planned between two days (both inclusive), by day, then by patient
-    name, with their patient, course and serum loaded in the same query."""
-    return (
+def planned_sessions_query(*, first: date, last: date, site_ids: list[int] | None = None) -> Select:
+    """The sessions still planned between two days (both inclusive) at the sites given (None:
+    every site), by day, then by patient name, with their patient, site, course and serum
+    loaded in the same query."""
+    stmt = (
         select(TreatmentSession)
         .join(Patient, Patient.id == TreatmentSession.patient_id)
         .where(
@@ -48,10 +49,14 @@ def planned_sessions_query(*, first: date, last: date) -> Select:
         )
         .options(
             joinedload(TreatmentSession.patient),
+            joinedload(TreatmentSession.site),
             joinedload(TreatmentSession.course).joinedload(Course.serum),
         )
         .order_by(TreatmentSession.scheduled_date, Patient.name, TreatmentSession.id)
     )
+    if site_ids is not None:
+        stmt = stmt.where(TreatmentSession.site_id.in_(site_ids))
+    return stmt
 
 
 def agenda_entries(sessions: list[TreatmentSession]) -> list[AgendaEntry]:

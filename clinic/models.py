@@ -293,6 +293,7 @@ class Course(db.Model):
 
     patient: Mapped[Patient] = relationship()
     serum: Mapped[Serum] = relationship()
+    site: Mapped[Site] = relationship()
     created_by: Mapped[User | None] = relationship()
     sessions: Mapped[list["TreatmentSession"]] = relationship(
         back_populates="course", order_by="[TreatmentSession.scheduled_date, TreatmentSession.id]"

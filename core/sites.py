@@ -64,11 +64,21 @@ def site_list() -> Select:
     return select(Site).order_by(Site.name, Site.id)
 
 
+def in_a_chain() -> bool:
+    """Whether the clinic has several sites (pages then say which site a record is at)."""
+    return len(db.session.scalars(select(Site.id).limit(2)).all()) > 1
+
+
 def get_site(site_id: int) -> Site:
     site = db.session.get(Site, site_id)
     if site is None:
         raise NotFound(f"No site with id {site_id}.")
     return site
+
+
+def site_with_code(code: str) -> Site | None:
+    """The site a file or a command names by its code (spelt in any case), or None."""
+    return db.session.scalar(select(Site).where(Site.code == code.strip().upper()))
 
 
 def create_site(

@@ -3,10 +3,11 @@
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 
 from core.database import db
 from core.errors import Conflict, Invalid, NotFound
+from core.sites import Site
 from formulary import units
 from formulary.models import Serum, Substance
 from inventory.barcodes import normalize_gtin
@@ -220,6 +221,32 @@ def set_site_reorder_point(
     else:
         own.reorder_point = reorder_point
     db.session.flush()
+
+
+def reorder_points_by_site(product_id: int, site_ids: list[int] | None = None) -> Select:
+    """Each site (of `site_ids`; None: every site) by name, with the product's reorder point
+    there: the site's own, or the product's (`own` false)."""
+    own = (
+        select(SiteReorderPoint.reorder_point)
+        .where(SiteReorderPoint.product_id == product_id, SiteReorderPoint.site_id == Site.id)
+        .scalar_subquery()
+    )
+    products = select(Product.reorder_point).where(Product.id == product_id).scalar_subquery()
+    stmt = select(
+        Site.id.label("site_id"),
+        Site.code.label("site_code"),
+        Site.name.label("site_name"),
+        func.coalesce(own, products).label("reorder_point"),
+        own.is_not(None).label("own"),
+    ).order_by(Site.name, Site.id)
+    if site_ids is not None:
+        stmt = stmt.where(Site.id.in_(site_ids))
+    return stmt
+
+
+def reorder_point_of_site(product_id: int, site_id: int):
+    """The product's reorder point at one site, as `reorder_points_by_site` lists it."""
+    return db.session.execute(reorder_points_by_site(product_id, [site_id])).one()
 
 
 def site_reorder_points(product_id: int) -> dict[int, Decimal]:

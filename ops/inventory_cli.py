@@ -13,6 +13,7 @@ from flask.cli import AppGroup
 from core.audit import acting_as
 from core.clock import utcnow
 from core.database import unit_of_work, writing
+from core.sites import site_with_code
 from inventory.csv_io import LotImportError, export_rows, import_lots
 from inventory.ledger import ledger_mismatches, lot_count
 from inventory.transfers import transfer_mismatches
@@ -24,14 +25,21 @@ inventory_cli = AppGroup("inventory", help="Stock ledger checks.")
 
 @import_cli.command("lots")
 @click.argument("file", type=click.File("rb"))
-def import_lots_command(file):
+@click.option(
+    "--site",
+    "site_code",
+    metavar="CODE",
+    help="The site of the lines that name none (default: the clinic's only site).",
+)
+def import_lots_command(file, site_code):
     """Import lots from a CSV file (columns product_id,lot_number,expiry_date,quantity, then
-    optionally supplier,storage,received_at,site (a site code: needed in a chain)): every line
-    is checked first, and a single bad line imports nothing."""
+    optionally supplier,storage,received_at,site (a site code: needed in a chain unless
+    --site names one)): every line is checked first, and a single bad line imports nothing."""
     now = utcnow()
     try:
         with writing(), acting_as(None, "cli"), unit_of_work():
-            count = import_lots(file, now=now, source=file.name)
+            site_id = _site_id(site_code) if site_code is not None else None
+            count = import_lots(file, now=now, source=file.name, site_id=site_id)
     except LotImportError as error:
         for message in error.errors:
             click.echo(message, err=True)
@@ -39,6 +47,13 @@ def import_lots_command(file):
             click.echo(f"... and {error.total - len(error.errors)} more", err=True)
         raise click.ClickException(str(error)) from None
     click.echo(f"Imported {count} lots.")
+
+
+def _site_id(code: str) -> int:
+    site = site_with_code(code)
+    if site is None:
+        raise click.ClickException(f"No site with the code {code}.")
+    return site.id
 
 
 @export_cli.command("lots")

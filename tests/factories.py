@@ -267,6 +267,7 @@ def make_alert(kind: str = "expiring", lot=None, **fields):
     kind = AlertKind(kind)
     fields.setdefault("threshold_days", 30 if kind == AlertKind.EXPIRING else None)
     fields.setdefault("as_of", date(2030, 12, 1))
+    fields.setdefault("site_id", lot.site_id)
     return save(
         Alert(
             kind=kind,
@@ -281,11 +282,13 @@ def make_alert(kind: str = "expiring", lot=None, **fields):
 
 
 def make_low_stock_alert(product=None, quantity="2", **fields):
-    """A low-stock alert as a scan would store it: on a product, with no lot."""
+    """A low-stock alert as a scan would store it: on a product, with no lot, at a site (the
+    clinic's first unless given)."""
     from inventory.alerts import Alert, AlertKind
 
     product = product or make_product(kind="consumable", reorder_point=Decimal(10))
     fields.setdefault("as_of", date(2030, 12, 1))
+    fields.setdefault("site_id", clinic_site().id)
     return save(
         Alert(
             kind=AlertKind.LOW_STOCK,

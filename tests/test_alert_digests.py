@@ -1,5 +1,6 @@
-"""Alert e-mail (SPEC 3.7): one digest per recipient per scan, through the outbox, over a real
-SMTP server on loopback; kept while the server is down, sent exactly once after."""
+"""Alert e-mail (SPEC 3.7): one digest per recipient per scan (in a chain, one per site), through
+the outbox, over a real SMTP server on loopback; kept while the server is down, sent exactly
+once after."""
 
 from datetime import UTC, date, datetime, timedelta
 
@@ -138,3 +139,88 @@ def test_a_digest_queued_while_the_server_is_down_arrives_exactly_once_after(mai
     assert first.exit_code == 0 and "sent 1, failed 0, queued 0" in first.output
     assert "sent 0, failed 0, queued 0" in second.output
     assert [m["To"] for m in mailbox.messages] == [admin.email]
+
+
+# --- in a chain: each site's digest to those who work there ---------------------------------
+
+
+def a_chain_with_alerts_due():
+    """The clinic's first site and Lyon, each with a lot reaching its last day within a week,
+    and a product the forecast finds short (an alert no site carries)."""
+    main_site = factories.clinic_site()
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    product = factories.make_product(kind="consumable", name="Mesoneedle 4 mm", unit="box")
+    factories.make_lot(product, lot_number="HERE-7", expiry_date=date(2025, 6, 5),
+                       site_id=main_site.id)  # fmt: skip
+    factories.make_lot(product, lot_number="LYON-7", expiry_date=date(2025, 6, 6),
+                       site_id=lyon.id)  # fmt: skip
+    return main_site, lyon, [(product.id, date(2025, 6, 2))]
+
+
+def digests_by_recipient() -> dict[str, list[str]]:
+    found = {}
+    for message in outbox():
+        found.setdefault(message.recipient, []).append(message.subject)
+    return {recipient: sorted(subjects) for recipient, subjects in found.items()}
+
+
+def test_each_sites_digest_goes_to_those_who_work_there_and_to_administrators_of_every_site():
+    main_site, lyon, shortfalls = a_chain_with_alerts_due()
+    admin = factories.make_user(role="admin", email="boss@clinic.example")
+    lyon_admin = factories.make_user(role="admin", email="lyon-boss@clinic.example", sites=[lyon])
+    here = factories.make_user(role="pharmacist", email="here@clinic.example", alert_emails=True)
+    there = factories.make_user(role="pharmacist", email="there@clinic.example",
+                                alert_emails=True, sites=[lyon])  # fmt: skip
+    factories.make_user(role="pharmacist", email="quiet@clinic.example", sites=[lyon])
+    scan(AS_OF, now=datetime(2025, 6, 1, 6, tzinfo=UTC), shortfalls=shortfalls)
+    db.session.commit()
+    at_main = f"Alerts of 1 Jun 2025 at {main_site.name}: 1 expiring"
+    at_lyon = "Alerts of 1 Jun 2025 at Lyon: 1 expiring"
+    everywhere = "Alerts of 1 Jun 2025 for every site: 1 shortfall"
+    assert digests_by_recipient() == {
+        admin.email: sorted([at_main, at_lyon, everywhere]),
+        lyon_admin.email: sorted([at_lyon, everywhere]),
+        here.email: sorted([at_main, everywhere]),
+        there.email: sorted([at_lyon, everywhere]),
+    }
+    [lyons] = [m for m in outbox() if m.recipient == there.email and "Lyon" in m.subject]
+    assert "found 1 new alert(s) at Lyon" in lyons.body
+    assert "lot LYON-7" in lyons.body and "lot HERE-7" not in lyons.body
+
+
+def test_a_sites_digest_is_told_once_a_second_scan_of_the_day_queues_nothing():
+    _, _, shortfalls = a_chain_with_alerts_due()
+    factories.make_user(role="admin")
+    scan(AS_OF, shortfalls=shortfalls)
+    scan(AS_OF, shortfalls=shortfalls)
+    db.session.commit()
+    assert len(outbox()) == 3  # one per site, one clinic-wide
+
+
+def test_a_recall_notice_goes_to_those_who_work_at_the_lots_site():
+    _, lyon, _ = a_chain_with_alerts_due()
+    admin = factories.make_user(role="admin")
+    factories.make_user(role="pharmacist", alert_emails=True)  # the main site's
+    there = factories.make_user(role="pharmacist", alert_emails=True, sites=[lyon])
+    lot = factories.make_lot(lot_number="R-LYON", site_id=lyon.id)
+    lots.recall(lot.id, "sterility failure", now=datetime(2025, 6, 1, tzinfo=UTC))
+    db.session.commit()
+    assert sorted(m.recipient for m in outbox()) == sorted([admin.email, there.email])
+
+
+def test_in_a_chain_the_scan_sends_each_site_its_digest_over_smtp_once(mail_config):
+    main_site, lyon, _ = a_chain_with_alerts_due()
+    here = factories.make_user(role="pharmacist", alert_emails=True)
+    there = factories.make_user(role="pharmacist", alert_emails=True, sites=[lyon])
+    with smtp_server() as (port, mailbox):
+        mail_config(port)
+        run_scan_job(AS_OF)
+        run_scan_job(AS_OF + timedelta(days=1))  # nothing new: nothing sent
+    # The subject as one line (a long header is folded), past the day the scan was for.
+    received = {m["To"]: (" ".join(m["Subject"].split()), m.get_payload())
+                for m in mailbox.messages}  # fmt: skip
+    assert len(mailbox.messages) == 2
+    assert received[here.email][0].endswith(f"at {main_site.name}: 1 expiring")
+    assert "lot HERE-7" in received[here.email][1] and "LYON-7" not in received[here.email][1]
+    assert received[there.email][0].endswith("at Lyon: 1 expiring")
+    assert {m.status for m in outbox()} == {OutboxStatus.SENT}

@@ -57,6 +57,7 @@ from inventory.models import (
     Movement,
     MovementKind,
     Product,
+    SiteReorderPoint,
     Storage,
     Transfer,
     TransferLine,
@@ -257,6 +258,10 @@ def a_lot() -> dict:
     return {"lot_id": factories.make_lot(factories.make_product(kind="consumable")).id}
 
 
+def a_product() -> dict:
+    return {"product_id": factories.make_product(kind="consumable").id}
+
+
 def a_clinic() -> dict:
     """A doctor, a patient to plan for and a serum lot for the sessions they completed."""
     place = formulary_place()
@@ -289,6 +294,19 @@ def add_sites(place: dict, count: int) -> None:
     bulk_links(
         user_sites, [{"user_id": u, "site_id": s} for u, s in zip(users, site_ids, strict=True)]
     )
+
+
+def add_sites_with_reorder_points(place: dict, count: int) -> None:
+    """Sites of a chain (as `add_sites`), every other one with a reorder point of its own for
+    the place's product."""
+    before = set(db.session.scalars(select(Site.id)))
+    add_sites(place, count)
+    new = sorted(set(db.session.scalars(select(Site.id))) - before)
+    bulk_links(
+        SiteReorderPoint.__table__,
+        [{"product_id": place["product_id"], "site_id": site_id, "reorder_point": Decimal(n)}
+         for n, site_id in enumerate(new) if n % 2 == 0],
+    )  # fmt: skip
 
 
 def add_audit_writes(place: dict, count: int) -> None:
@@ -637,6 +655,9 @@ API_LISTS = {
     "/api/courses/{course_id}/assessments": Case(Role.DOCTOR, add_assessments, a_course),
     "/api/patients/{patient_id}/serums": Case(Role.DOCTOR, add_serums, a_patient),
     "/api/products": Case(Role.PHARMACIST, add_products, formulary_place, DAY),
+    "/api/products/{product_id}/reorder-points": Case(
+        Role.ADMIN, add_sites_with_reorder_points, a_product
+    ),
     "/api/serums": Case(Role.PHARMACIST, add_serums, formulary_place),
     "/api/sessions": Case(Role.DOCTOR, add_courses, a_clinic),
     "/api/sites": Case(Role.DOCTOR, add_sites),
@@ -665,6 +686,9 @@ WEB_LISTS = {
                                         shown=links_to("/formulary/cross-reactivity")),
     "/formulary/products": Case(Role.PHARMACIST, add_products, formulary_place,
                                 shown=links_to("/formulary/products")),
+    "/formulary/products/<id:product_id>/reorder-points": Case(
+        Role.ADMIN, add_sites_with_reorder_points, a_product,
+        shown=rows('class="site-reorder-point"')),
     "/formulary/serums": Case(Role.PHARMACIST, add_serums, formulary_place,
                               shown=links_to("/formulary/serums")),
     "/formulary/substances": Case(Role.PHARMACIST, add_substances,
@@ -781,7 +805,8 @@ def test_a_list_page_costs_the_same_and_shows_a_page_for_few_or_many(
     measured = []
     for count in (SMALL, LARGE - SMALL):
         case.fill(place, count)
-        statements, response = queries_of_get(path, query_string=case.query)
+        url = re.sub(r"<id:(\w+)>", lambda name: str(place[name[1]]), path)
+        statements, response = queries_of_get(url, query_string=case.query)
         page = response.get_data(as_text=True)
         measured.append((statements, case.shown(page), len(response.get_data())))
     assert_bounded(case, measured)

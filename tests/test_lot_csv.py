@@ -347,3 +347,33 @@ def test_an_exported_text_that_a_spreadsheet_would_run_as_a_formula_starts_with_
     [exported] = [row for row in csv.DictReader(io.StringIO(output)) if row["id"] == str(lot.id)]
     assert (exported["lot_number"], exported["supplier"]) == ("'=HYPERLINK(1)", "'@evil")
     assert unescaped(exported["lot_number"]) == "=HYPERLINK(1)"
+
+
+# --- sites ------------------------------------------------------------------------------------
+
+SITE_HEADER = HEADER.strip() + ",site\n"
+
+
+def test_import_site_option_places_the_lines_naming_no_site(runner, tmp_path, product):
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    rows = f"{product.id},AT-LYON,{FAR},2,,,,\n{product.id},AT-MAIN,{FAR},3,,,,MAIN\n"
+    path = write_csv(tmp_path, SITE_HEADER + rows)
+    refused = runner.invoke(args=["import", "lots", path])
+    assert refused.exit_code != 0
+    assert "line 2: site: missing (the clinic has several sites: name its code)" in refused.output
+    result = runner.invoke(args=["import", "lots", "--site", lyon.code.lower(), path])
+    assert result.exit_code == 0, result.output
+    placed = dict(
+        db.session.execute(
+            select(Lot.lot_number, Lot.site_id).where(Lot.product_id == product.id)
+        ).all()
+    )
+    assert placed == {"AT-LYON": lyon.id, "AT-MAIN": factories.clinic_site().id}
+
+
+def test_import_with_an_unknown_site_code_says_so_and_imports_nothing(runner, tmp_path, product):
+    path = write_csv(tmp_path, HEADER + f"{product.id},NOWHERE-1,{FAR},2,,,\n")
+    result = runner.invoke(args=["import", "lots", "--site", "NOWHERE", path])
+    assert result.exit_code != 0
+    assert "No site with the code NOWHERE." in result.output
+    assert lot_count() == 0

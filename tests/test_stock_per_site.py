@@ -2,6 +2,7 @@
 lot list are per site; someone outside a site is refused its stock with a 403; the migration
 puts an existing clinic's whole stock at its first site."""
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
@@ -19,7 +20,7 @@ from inventory.alerts.models import AlertKind
 from inventory.fefo import dispense
 from inventory.lots import Expiry, receive
 from inventory.models import Lot, Movement
-from inventory.products import set_site_reorder_point
+from inventory.products import set_site_reorder_point, site_reorder_points
 from inventory.stock import low_stock, stock_of
 from tests import factories
 
@@ -452,3 +453,175 @@ def test_sessions_and_the_forecast_are_per_site(client, login_as, lyon):
     # Each site plans 4 weekly sessions of one dose; only the main site holds 2 doses.
     assert needed(main_site.id)[0] == (1, 2)
     assert needed(lyon.id)[0] == (1, 0)
+
+
+# --- the reorder point per site --------------------------------------------------------------
+
+
+def test_each_site_lists_its_own_reorder_point_or_the_products(client, login_as, lyon):
+    product = factories.make_product(reorder_point=Decimal(5))
+    set_site_reorder_point(product, lyon.id, reorder_point=Decimal(12))
+    db.session.commit()
+    response = client.get(f"/api/products/{product.id}/reorder-points", headers=login_as("admin"))
+    assert response.status_code == 200, response.get_json()
+    assert [(row["site_name"], row["reorder_point"], row["own"]) for row in response.get_json()] \
+        == [("Lyon", 12, True), (factories.clinic_site().name, 5, False)]  # fmt: skip
+    mine = client.get(f"/api/products/{product.id}/reorder-points", headers=login_as("doctor"))
+    assert [row["site_id"] for row in mine.get_json()] == [factories.clinic_site().id]
+
+
+def test_a_pharmacist_sets_a_sites_reorder_point_and_falls_back_to_the_products(
+    client, login_as, lyon
+):
+    product = factories.make_product(reorder_point=Decimal(5))
+    headers = login_as(factories.make_user(role="pharmacist", sites=[lyon]))
+    url = f"/api/products/{product.id}/reorder-points/{lyon.id}"
+    put = client.put(url, json={"reorder_point": "2.5"}, headers=headers)
+    assert put.status_code == 200, put.get_json()
+    assert (put.get_json()["reorder_point"], put.get_json()["own"]) == (2.5, True)
+    assert site_reorder_points(product.id) == {lyon.id: Decimal("2.5")}
+    assert client.delete(url, headers=headers).status_code == 204
+    assert site_reorder_points(product.id) == {}
+    assert client.delete(url, headers=headers).status_code == 204  # none of its own: still none
+
+
+@pytest.mark.parametrize("body", [{}, {"reorder_point": -1}, {"reorder_point": "many"}])
+def test_a_sites_reorder_point_must_be_a_number_not_below_zero(client, login_as, body):
+    product = factories.make_product()
+    response = client.put(
+        f"/api/products/{product.id}/reorder-points/{factories.clinic_site().id}",
+        json=body,
+        headers=login_as("pharmacist"),
+    )
+    assert response.status_code == 422
+    assert "reorder_point" in response.get_json()["errors"]
+    assert site_reorder_points(product.id) == {}
+
+
+def test_the_reorder_point_of_a_site_one_does_not_work_at_is_a_403(client, login_as, lyon):
+    product = factories.make_product()
+    url = f"/api/products/{product.id}/reorder-points/{lyon.id}"
+    headers = login_as("pharmacist")
+    assert client.put(url, json={"reorder_point": 1}, headers=headers).status_code == 403
+    assert client.delete(url, headers=headers).status_code == 403
+    assert site_reorder_points(product.id) == {}
+    missing = client.put(
+        f"/api/products/{product.id}/reorder-points/999999", json={"reorder_point": 1},
+        headers=login_as("admin"),
+    )  # fmt: skip
+    assert missing.status_code == 404
+
+
+def test_the_product_page_leads_to_each_sites_reorder_point(client, sign_in_page, lyon):
+    product = factories.make_product(name="Dexpanthenol vial", reorder_point=Decimal(5))
+    set_site_reorder_point(product, lyon.id, reorder_point=Decimal(12))
+    db.session.commit()
+    sign_in_page("admin")
+    form = client.get(f"/formulary/products/{product.id}/edit").get_data(as_text=True)
+    url = f"/formulary/products/{product.id}/reorder-points"
+    assert f'href="{url}"' in form
+    page = client.get(url).get_data(as_text=True)
+    assert "12 vial, its own" in page and "The product's: 5 vial" in page
+
+
+def test_the_page_saves_a_sites_reorder_point_or_says_what_is_wrong_next_to_it(
+    client, sign_in_page, lyon
+):
+    product = factories.make_product(reorder_point=Decimal(5))
+    sign_in_page(factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon]))
+    url = f"/formulary/products/{product.id}/reorder-points/{lyon.id}"
+    refused = client.post(url, data={f"site-{lyon.id}-reorder_point": "-2"})
+    assert refused.status_code == 422
+    assert f'id="site-{lyon.id}-reorder_point-error">Cannot be below 0.' in refused.get_data(
+        as_text=True
+    )
+    saved = client.post(url, data={f"site-{lyon.id}-reorder_point": "8"})
+    assert saved.status_code == 302
+    assert site_reorder_points(product.id) == {lyon.id: 8}
+    client.post(url, data={"fall_back": "y"})
+    assert site_reorder_points(product.id) == {}
+
+
+def test_the_page_lists_and_changes_only_the_sites_one_works_at(client, sign_in_page, lyon):
+    product = factories.make_product()
+    sign_in_page("pharmacist")
+    page = client.get(f"/formulary/products/{product.id}/reorder-points").get_data(as_text=True)
+    assert "Lyon" not in page and "1 site" in page
+    url = f"/formulary/products/{product.id}/reorder-points/{lyon.id}"
+    assert client.post(url, data={f"site-{lyon.id}-reorder_point": "8"}).status_code == 403
+
+
+# --- alerts per site -------------------------------------------------------------------------
+
+
+def alerts_of_each_site(lyon) -> tuple[Alert, Alert, Alert]:
+    """An expiring lot's alert at the main site and one at Lyon, and a clinic-wide shortfall
+    no site carries."""
+    here = factories.make_alert(
+        lot=factories.make_lot(site_id=factories.clinic_site().id, expiry_date=LATER)
+    )
+    there = factories.make_alert(lot=factories.make_lot(site_id=lyon.id, expiry_date=LATER))
+    everywhere = factories.save(
+        Alert(kind=AlertKind.SHORTFALL, product_id=here.product_id, as_of=date(2030, 12, 1),
+              week_start=date(2030, 12, 2))
+    )  # fmt: skip
+    return here, there, everywhere
+
+
+def test_the_alert_list_shows_the_users_sites_and_the_clinic_wide_alerts(client, login_as, lyon):
+    here, there, everywhere = alerts_of_each_site(lyon)
+
+    def listed(user, **query):
+        response = client.get("/api/alerts", query_string=query, headers=login_as(user))
+        assert response.status_code == 200, response.get_json()
+        return {alert["id"] for alert in response.get_json()}
+
+    both = factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon])
+    assert listed("pharmacist") == {here.id, everywhere.id}
+    assert listed(both) == {here.id, there.id, everywhere.id}
+    assert listed(both, site_id=lyon.id) == {there.id, everywhere.id}
+    assert listed("admin") == {here.id, there.id, everywhere.id}
+    refused = client.get(
+        "/api/alerts", query_string={"site_id": lyon.id}, headers=login_as("pharmacist")
+    )
+    assert refused.status_code == 403
+
+
+def test_acknowledging_an_alert_of_a_site_one_does_not_work_at_is_a_403(client, login_as, lyon):
+    here, there, everywhere = alerts_of_each_site(lyon)
+    headers = login_as("pharmacist")
+    assert client.post(f"/api/alerts/{there.id}/ack", headers=headers).status_code == 403
+    bulk = client.post("/api/alerts/ack", json={"alert_ids": [here.id, there.id]}, headers=headers)
+    assert bulk.status_code == 403
+    db.session.expire_all()
+    assert {db.session.get(Alert, a.id).status.value for a in (here, there)} == {"open"}
+    done = client.post(
+        "/api/alerts/ack", json={"alert_ids": [here.id, everywhere.id]}, headers=headers
+    )
+    assert done.status_code == 200, done.get_json()
+    assert {alert["id"] for alert in done.get_json()} == {here.id, everywhere.id}
+
+
+def test_the_inbox_follows_the_site_chosen_and_says_where_each_alert_is(client, sign_in_page, lyon):
+    here, there, everywhere = alerts_of_each_site(lyon)
+    sign_in_page(factories.make_user(role="pharmacist", sites=[factories.clinic_site(), lyon]))
+
+    def shown():
+        page = client.get("/alerts").get_data(as_text=True)
+        return page, {int(found) for found in re.findall(r'<tr id="alert-(\d+)"', page)}
+
+    page, ids = shown()
+    assert ids == {here.id, there.id, everywhere.id}
+    assert '<th scope="col">Site</th>' in page
+    assert '<td class="alert-site">Lyon</td>' in page
+    assert '<td class="alert-site">Every site</td>' in page
+    client.post("/site", data={"site_id": lyon.id})
+    assert shown()[1] == {there.id, everywhere.id}
+    board = client.get("/stock").get_data(as_text=True)
+    assert "1 expiring" in board and "1 shortfall" in board
+
+
+def test_in_a_clinic_of_one_site_the_inbox_names_no_site(client, sign_in_page):
+    factories.make_alert()
+    sign_in_page("pharmacist")
+    assert '<th scope="col">Site</th>' not in client.get("/alerts").get_data(as_text=True)

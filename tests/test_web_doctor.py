@@ -534,3 +534,96 @@ def test_course_and_session_forms_carry_their_csrf_tokens_and_are_refused_withou
     refused = csrf_client.post(f"/sessions/{planned_id}/complete", data=completing(planned_id))
     assert refused.status_code == 400
     assert db.session.scalar(select(Lot.quantity_on_hand).where(Lot.id == lot_id)) == 9
+
+
+# --- planning at a site ----------------------------------------------------------------------
+
+PLAN = {"course-start_date": "2025-03-03", "course-induction_sessions": "4",
+        "course-maintenance_months": "0", "course-doses_per_session": "1"}  # fmt: skip
+
+
+def test_a_doctor_at_several_sites_chooses_where_a_course_takes_place(
+    client, sign_in_page, stocked_serum
+):
+    serum, _ = stocked_serum
+    main_site = factories.clinic_site()
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    factories.make_site(code=factories.unique("PARIS-"), name="Paris")
+    sign_in_page(factories.make_user(role="doctor", sites=[main_site, lyon]))
+    patient = factories.make_safe_patient()
+    form = html(client.get(f"/patients/{patient.id}"))
+    offered = re.findall(
+        r'<option[^>]*value="(\d*)"[^>]*>([^<]*)</option>',
+        form[
+            form.index('id="course-site_id"') : form.index(
+                "</select>", form.index('id="course-site_id"')
+            )
+        ],
+    )
+    assert offered == [("", "Choose the site"), (str(lyon.id), "Lyon"),
+                       (str(main_site.id), main_site.name)]  # fmt: skip
+    url = f"/patients/{patient.id}/courses"
+    refused = client.post(url, data={**PLAN, "course-serum_id": serum.id})
+    assert refused.status_code == 422
+    assert 'id="course-site_id-error">Choose the site.' in html(refused)
+    assert db.session.scalar(select(func.count()).select_from(Course)) == 0
+    planned = client.post(url, data={**PLAN, "course-serum_id": serum.id,
+                                      "course-site_id": lyon.id})  # fmt: skip
+    assert planned.status_code == 302
+    course = db.session.scalar(select(Course).where(Course.patient_id == patient.id))
+    assert course.site_id == lyon.id
+    assert {session.site_id for session in course.sessions} == {lyon.id}
+    assert "At Lyon." in html(client.get(f"/patients/{patient.id}"))
+
+
+def test_a_site_the_doctor_does_not_work_at_cannot_be_chosen_for_a_course(
+    client, sign_in_page, stocked_serum
+):
+    serum, _ = stocked_serum
+    main_site = factories.clinic_site()
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    paris = factories.make_site(code=factories.unique("PARIS-"), name="Paris")
+    sign_in_page(factories.make_user(role="doctor", sites=[main_site, lyon]))
+    patient = factories.make_safe_patient()
+    refused = client.post(f"/patients/{patient.id}/courses",
+                          data={**PLAN, "course-serum_id": serum.id,
+                                "course-site_id": paris.id})  # fmt: skip
+    assert refused.status_code == 422
+    assert 'id="course-site_id-error"' in html(refused)
+    assert db.session.scalar(select(func.count()).select_from(Course)) == 0
+
+
+def test_the_site_chosen_in_the_header_or_the_doctors_only_site_is_where_a_course_goes(
+    client, sign_in_page, stocked_serum
+):
+    serum, _ = stocked_serum
+    main_site = factories.clinic_site()
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    sign_in_page(factories.make_user(role="doctor", sites=[main_site, lyon]))
+    client.post("/site", data={"site_id": lyon.id})
+    patient = factories.make_safe_patient()
+    assert 'id="course-site_id"' not in html(client.get(f"/patients/{patient.id}"))
+    planned = client.post(f"/patients/{patient.id}/courses",
+                          data={**PLAN, "course-serum_id": serum.id})  # fmt: skip
+    assert planned.status_code == 302
+    course = db.session.scalar(select(Course).where(Course.patient_id == patient.id))
+    assert course.site_id == lyon.id
+    client.post("/logout")
+    sign_in_page("doctor")  # at the main site only
+    other = factories.make_safe_patient()
+    assert 'id="course-site_id"' not in html(client.get(f"/patients/{other.id}"))
+    client.post(f"/patients/{other.id}/courses", data={**PLAN, "course-serum_id": serum.id})
+    course = db.session.scalar(select(Course).where(Course.patient_id == other.id))
+    assert course.site_id == main_site.id
+
+
+def test_a_session_offers_only_the_lots_of_its_own_site(client, sign_in_page, stocked_serum):
+    serum, here = stocked_serum
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    there = factories.make_lot(here.product, lot_number="VS-LYON", quantity="10",
+                               site_id=lyon.id)  # fmt: skip
+    course = factories.make_course(serum=serum, site_id=lyon.id)
+    sign_in_page(factories.make_user(role="doctor", sites=[lyon]))
+    page = html(client.get(f"/patients/{course.patient_id}"))
+    assert f'<option value="{there.id}">VS-LYON' in page
+    assert "VS-1 ·" not in page

@@ -176,3 +176,43 @@ def test_an_administrator_reads_today_and_a_pharmacist_does_not(client, sign_in_
     client.post("/logout")
     sign_in_page("pharmacist")
     assert client.get("/today").status_code == 403
+
+
+# --- in a chain ------------------------------------------------------------------------------
+
+
+def test_today_shows_the_site_chosen_or_all_the_doctors_sites_saying_which(
+    client, sign_in_page, serum
+):
+    main_site = factories.clinic_site()
+    lyon = factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    paris = factories.make_site(code=factories.unique("PARIS-"), name="Paris")
+    here = factories.make_course(serum=serum, start_date=MONDAY, site_id=main_site.id)
+    there = factories.make_course(serum=serum, start_date=MONDAY, site_id=lyon.id)
+    elsewhere = factories.make_course(serum=serum, start_date=MONDAY, site_id=paris.id)
+    sign_in_page(factories.make_user(role="doctor", sites=[main_site, lyon]))
+
+    def listed():
+        page = html(client.get("/today", query_string=AS_OF))
+        return page, {int(found) for found in re.findall(r'id="agenda-(\d+)"', page)}
+
+    page, ids = listed()
+    assert ids == {here.sessions[0].id, there.sessions[0].id}
+    assert elsewhere.sessions[0].id not in ids  # Paris is not the doctor's
+    assert '<th scope="col">Site</th>' in page
+    assert '<td data-label="Site" class="agenda-site">Lyon</td>' in entry(
+        page, there.sessions[0].id
+    )
+    client.post("/site", data={"site_id": lyon.id})
+    page, ids = listed()
+    assert ids == {there.sessions[0].id}
+    assert '<th scope="col">Site</th>' not in page
+
+
+def test_today_at_a_doctors_only_site_names_no_site(client, doctor, serum):
+    factories.make_site(code=factories.unique("LYON-"), name="Lyon")
+    course = factories.make_course(serum=serum, start_date=MONDAY,
+                                   site_id=factories.clinic_site().id)  # fmt: skip
+    page = html(client.get("/today", query_string=AS_OF))
+    assert f'id="agenda-{course.sessions[0].id}"' in page
+    assert '<th scope="col">Site</th>' not in page

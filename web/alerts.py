@@ -1,5 +1,7 @@
 """The alert inbox of the web interface, for administrators and pharmacists (SPEC 4 gives the
-inbox to both): filter by status and kind, newest first, and acknowledge an alert. Every page
+inbox to both): filter by status and kind, newest first, and acknowledge an alert. It shows
+the site chosen in the header (else every site of the user's), with the clinic-wide alerts,
+and in a chain says which site each alert is at. Every page
 can also ask how many alerts are open, for its links to the inbox."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -13,11 +15,13 @@ from core.accounts import PHARMACY_ROLES, Role, User
 from core.clock import moment_text, utcnow
 from core.database import db
 from core.errors import Invalid
+from core.sites import in_a_chain
 from inventory import alerts
 from inventory.alerts import AlertKind, AlertStatus
 from inventory.lots import transitions
 from inventory.models import Lot
 from web.pages import optional_record_id, page_of, role_page
+from web.sites import shown_site_ids
 
 bp = Blueprint("inbox", __name__, url_prefix="/alerts")
 
@@ -79,7 +83,7 @@ bp.add_app_template_filter(counts_text, "alert_counts")
 @bp.app_context_processor
 def alert_links():
     # A function, not a number: only the pages that show the count pay for its query.
-    return {"open_alert_counts": alerts.open_counts}
+    return {"open_alert_counts": lambda: alerts.open_counts(shown_site_ids())}
 
 
 def inbox_arguments() -> dict[str, str]:
@@ -98,7 +102,7 @@ def _inbox_page(bulk_error: str | None = None, status: int = 200):
         return render_template("alerts/inbox.html", form=form, page=None), 422
     state = None if form.status.data == ALL else AlertStatus(form.status.data)
     kind = AlertKind(form.kind.data) if form.kind.data else None
-    page = page_of(alerts.inbox(state, kind))
+    page = page_of(alerts.inbox(state, kind, site_ids=shown_site_ids()))
     if page.number > page.pages:
         # Acknowledging the last alert of the last page leaves that page empty: show the one
         # before it instead.
@@ -117,6 +121,7 @@ def _inbox_page(bulk_error: str | None = None, status: int = 200):
         signal_sessions=signal_sessions,
         signal_lot_steps=_steps_of_signal_lots(page.items, signal_sessions),
         recalls=current_user.role == Role.PHARMACIST,
+        show_sites=in_a_chain(),
     )
     return page_html, status
 

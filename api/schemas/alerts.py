@@ -49,6 +49,11 @@ class AlertSchema(LeanSchema):
 class AlertQuerySchema(AfterSchema):
     status = ma.fields.Enum(AlertStatus, by_value=True)
     kind = ma.fields.Enum(AlertKind, by_value=True)
+    site_id = id_field(
+        metadata={"description": "One site's alerts, with the clinic-wide ones no site carries "
+                  "(a forecast's shortfall); a site the user does not work at is a 403. "
+                  "Default: those of every site the user works at, and the clinic-wide ones."}
+    )  # fmt: skip
 
 
 class ScanSchema(ma.Schema):

@@ -115,3 +115,21 @@ class PickSchema(ma.Schema):
 
 class DispenseResultSchema(ma.Schema):
     picks = ma.fields.List(ma.fields.Nested(PickSchema))
+
+
+class SiteReorderPointSchema(LeanSchema):
+    site_id = Integer()
+    site_code = ma.fields.String()
+    site_name = ma.fields.String()
+    reorder_point = QuantityField(
+        dump_only=True,
+        metadata={"description": "What low stock is measured against at the site: its own, "
+                  "or the product's."},
+    )  # fmt: skip
+    own = ma.fields.Boolean(
+        metadata={"description": "False: the site has none of its own and uses the product's."}
+    )
+
+
+class SiteReorderPointUpdateSchema(ma.Schema):
+    reorder_point = QuantityField(required=True, validate=ma.validate.Range(min=0))

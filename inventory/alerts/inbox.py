@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import (
     Select,
     func,
+    or_,
     select,
 )
 from sqlalchemy.orm import joinedload
@@ -12,22 +13,39 @@ from sqlalchemy.orm import joinedload
 from core.accounts import User
 from core.database import db
 from core.errors import Invalid, NotFound
+from core.sites import require_site
 from inventory.alerts.models import Alert, AlertKind, AlertStatus
 
 
 def with_details(stmt: Select) -> Select:
     # Everything the alert's shape and message need, in the same query.
-    return stmt.options(joinedload(Alert.product), joinedload(Alert.acknowledged_by))
+    return stmt.options(
+        joinedload(Alert.product), joinedload(Alert.acknowledged_by), joinedload(Alert.site)
+    )
 
 
-def inbox(status: AlertStatus | None = None, kind: AlertKind | None = None) -> Select:
-    """Alerts newest first, optionally of one status and kind."""
+def at_sites(site_ids: list[int] | None) -> tuple:
+    """The conditions of the alerts someone working at `site_ids` acts on (None: every
+    site): those of their sites, and the clinic-wide ones that no site carries (a forecast's
+    shortfall)."""
+    if site_ids is None:
+        return ()
+    return (or_(Alert.site_id.in_(site_ids), Alert.site_id.is_(None)),)
+
+
+def inbox(
+    status: AlertStatus | None = None,
+    kind: AlertKind | None = None,
+    *,
+    site_ids: list[int] | None = None,
+) -> Select:
+    """Alerts newest first, optionally of one status and kind, at some sites (`at_sites`)."""
     stmt = with_details(select(Alert)).order_by(Alert.created_at.desc(), Alert.id.desc())
     if status is not None:
         stmt = stmt.where(Alert.status == status)
     if kind is not None:
         stmt = stmt.where(Alert.kind == kind)
-    return stmt
+    return stmt.where(*at_sites(site_ids))
 
 
 def get_alert(alert_id: int) -> Alert:
@@ -38,11 +56,12 @@ def get_alert(alert_id: int) -> Alert:
     return alert
 
 
-def open_counts() -> dict[str, int]:
-    """Open alerts per kind, every kind named (zero included): what is left to act on."""
+def open_counts(site_ids: list[int] | None = None) -> dict[str, int]:
+    """Open alerts per kind, every kind named (zero included): what is left to act on at the
+    sites (`at_sites`)."""
     rows = db.session.execute(
         select(Alert.kind, func.count())
-        .where(Alert.status == AlertStatus.OPEN)
+        .where(Alert.status == AlertStatus.OPEN, *at_sites(site_ids))
         .group_by(Alert.kind)
     )
     counts = {kind.value: 0 for kind in AlertKind}
@@ -60,6 +79,7 @@ def acknowledge(alert_id: int, user: User, *, now: datetime) -> Alert:
     )
     if alert is None:
         raise NotFound(f"No alert with id {alert_id}.")
+    _check_sites(user, [alert])
     if alert.status == AlertStatus.ACKNOWLEDGED:
         return alert
     alert.status = AlertStatus.ACKNOWLEDGED
@@ -92,6 +112,7 @@ def acknowledge_many(alert_ids: list[int], user: User, *, now: datetime) -> list
     missing = set(ids) - {alert.id for alert in found}
     if missing:
         raise NotFound(f"No alert with id {min(missing)}.")
+    _check_sites(user, found)
     acknowledged = [alert for alert in found if alert.status == AlertStatus.OPEN]
     for alert in acknowledged:
         alert.status = AlertStatus.ACKNOWLEDGED
@@ -99,3 +120,9 @@ def acknowledge_many(alert_ids: list[int], user: User, *, now: datetime) -> list
         alert.acknowledged_at = now
     db.session.flush()
     return acknowledged
+
+
+def _check_sites(user: User, alerts: list[Alert]) -> None:
+    """An alert of a site the user does not work at is a 403, as its stock is."""
+    for site_id in sorted({alert.site_id for alert in alerts if alert.site_id is not None}):
+        require_site(user, site_id)

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 from core.accounts import User
 from core.clock import clinic_date, day_text, utcnow
 from core.database import UTCDateTime, db, value_enum
+from core.sites import Site
 from inventory.models import Product, Quantity
 
 
@@ -173,6 +174,9 @@ class Alert(db.Model):
     )
     acknowledged_by: Mapped[User | None] = relationship(
         primaryjoin=lambda: foreign(Alert.acknowledged_by_id) == User.id
+    )
+    site: Mapped[Site | None] = relationship(
+        primaryjoin=lambda: foreign(Alert.site_id) == Site.id, viewonly=True
     )
 
     @property

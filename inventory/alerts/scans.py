@@ -331,7 +331,7 @@ def raise_recall_alert(lot: Lot, reason: str, *, now: datetime) -> Alert | None:
     db.session.flush()
     line = digest_line(alert.kind, lot.product, alert=alert)
     subject = f"Recall: lot {lot.lot_number} of {lot.product.name}"
-    for recipient in alert_recipients():
+    for recipient in alert_recipients(lot.site_id):
         queue_message(recipient, subject, body=f"A lot was recalled.\n\n{line}\n")
     return alert
 
@@ -392,8 +392,8 @@ def raise_adverse_signals(
 
 
 def _tell_adverse_signals(alert_ids: list[int]) -> None:
-    recipients = alert_recipients()
+    """Each signal at once to those who receive alerts at its lot's site."""
     for alert in db.session.scalars(with_details(select(Alert).where(Alert.id.in_(alert_ids)))):
         subject = f"Adverse signal: lot {alert.lot_number} of {alert.product.name}"
-        for recipient in recipients:
+        for recipient in alert_recipients(alert.site_id):
             queue_message(recipient, subject[:200], body=f"{alert.message}\n")

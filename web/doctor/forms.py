@@ -260,6 +260,15 @@ class CourseForm(FlaskForm):
         places=None,
         validators=[InputRequired(), exact_quantity],
     )
+    # Offered to a doctor at several sites with none chosen in the header (the panel's
+    # `offer_sites` sets the choices, or removes the field: the site is then implicit).
+    site_id = SelectField(
+        "Site of the course",
+        coerce=optional_record_id,
+        validate_choice=True,
+        validators=[DataRequired(message="Choose the site.")],
+        description="Where the sessions take place, and whose stock they use.",
+    )
 
 
 class CompleteForm(FlaskForm):

@@ -37,6 +37,7 @@ from clinic.safety import ScreenedSerum, screen_courses
 from core.clock import day_text
 from core.database import db
 from core.errors import DomainError
+from core.sites import in_a_chain
 from formulary.screen import Screen, Verdict
 from inventory.models import Lot, LotStatus, Product, ProductKind
 from inventory.serum_stock import usable_serum_lots
@@ -52,6 +53,7 @@ from web.doctor.forms import (
     SideEffectForm,
 )
 from web.pages import doses_text, quantity_text
+from web.sites import chosen_site_id, sites_to_choose
 
 
 def complete_prefix(session_id: int) -> str:
@@ -118,6 +120,8 @@ class CoursesPanel:
     # What a refused form said when the page no longer draws that form (a session cancelled
     # or completed meanwhile): shown at the top of the courses.
     refusals: list[str] = dataclasses.field(default_factory=list)
+    # The clinic has several sites: each course says which it is at.
+    in_a_chain: bool = False
     # By course id.
     results: dict[int, CourseResults] = dataclasses.field(default_factory=dict)
 
@@ -129,7 +133,11 @@ def courses_panel(
     can_edit: bool,
     submitted: SubmittedForm | None = None,
 ) -> CoursesPanel:
-    courses = list(db.session.scalars(courses_query(patient.id).options(joinedload(Course.serum))))
+    courses = list(
+        db.session.scalars(
+            courses_query(patient.id).options(joinedload(Course.serum), joinedload(Course.site))
+        )
+    )
     sessions = [s for course in courses for s in course.sessions]
     screens = screen_courses(patient, courses)
     used = _used_lots({s.lot_id for s in sessions if s.lot_id is not None})
@@ -143,6 +151,7 @@ def courses_panel(
         session_forms={},
         open_session_id=submitted.session_id if submitted else None,
         results={course.id: course_results(course, assessed[course.id]) for course in courses},
+        in_a_chain=in_a_chain(),
     )
     if not can_edit:
         return panel
@@ -157,7 +166,7 @@ def courses_panel(
         caution = screens[course.id].verdict == Verdict.CAUTION
         for session in course.sessions:
             panel.session_forms[session.id] = _session_forms(
-                session, lot_choices.get(course.serum_id, []), caution, submitted
+                session, lot_choices.get((course.serum_id, session.site_id), []), caution, submitted
             )
     if submitted and submitted.kind != "plan":
         drawn = panel.session_forms.get(submitted.session_id, {}).get(submitted.kind)
@@ -252,9 +261,24 @@ def _messages(form: FlaskForm) -> list[str]:
     return [*form.form_errors, *(m for field in form for m in field.errors)]
 
 
+def offer_sites(form: CourseForm) -> CourseForm:
+    """The sites a course may be planned at, when the doctor must choose: they work at
+    several and chose none in the header. Otherwise the field goes: the site is the one
+    chosen, or their only one (`web.sites.site_for_the_page`)."""
+    sites = sites_to_choose() if chosen_site_id() is None else []
+    if len(sites) < 2:
+        del form.site_id
+        return form
+    form.site_id.choices = [
+        SelectChoice("", "Choose the site"),
+        *(SelectChoice(str(site.id), site.name) for site in sites),
+    ]
+    return form
+
+
 def _plan_form(screened: list[ScreenedSerum], submitted: SubmittedForm | None) -> CourseForm:
     form = submitted.form if submitted and submitted.kind == "plan" else None
-    form = form or CourseForm(formdata=None, prefix=CourseForm.PREFIX)
+    form = form or offer_sites(CourseForm(formdata=None, prefix=CourseForm.PREFIX))
     offered = [item for item in screened if item.screen.verdict != Verdict.CONTRAINDICATED]
     form.serum_id.choices = [
         SelectChoice("", "Choose a serum"),
@@ -323,8 +347,9 @@ def _used_lots(lot_ids: set[int]) -> list[tuple[int, str, LotStatus]]:
     ).all()
 
 
-def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoice]]:
-    """For each serum, its lots usable today, first expiring first: two queries."""
+def _lot_choices(serum_ids: set[int], today: date) -> dict[tuple[int, int], list[SelectChoice]]:
+    """For each serum and site, its lots usable there today, first expiring first (a session
+    uses its own site's stock): two queries."""
     if not serum_ids:
         return {}
     products = db.session.execute(
@@ -333,13 +358,14 @@ def _lot_choices(serum_ids: set[int], today: date) -> dict[int, list[SelectChoic
         )
     ).all()
     serum_of = dict(products)
-    choices: dict[int, list[SelectChoice]] = {}
+    choices: dict[tuple[int, int], list[SelectChoice]] = {}
     for lot in usable_serum_lots(sorted(serum_of), today):
         label = (
             f"{lot.lot_number} · last day {day_text(lot.effective_expiry)} · "
             f"{quantity_text(lot.quantity_on_hand)} {lot.product.unit}"
         )
-        choices.setdefault(serum_of[lot.product_id], []).append(SelectChoice(str(lot.id), label))
+        place = (serum_of[lot.product_id], lot.site_id)
+        choices.setdefault(place, []).append(SelectChoice(str(lot.id), label))
     return choices
 
 

@@ -55,6 +55,7 @@ from web.doctor.panel import (
     complete_prefix,
     courses_panel,
     move_prefix,
+    offer_sites,
     place_screen_reasons,
     side_effect_prefix,
 )
@@ -66,6 +67,7 @@ from web.pages import (
     role_page,
     show_domain_error,
 )
+from web.sites import site_for_the_page
 
 bp = Blueprint("doctor", __name__)
 bp.add_app_template_filter(doses_text, "doses")
@@ -420,11 +422,12 @@ def _to_session(session, anchor: str = "") -> str:
 @role_page(Role.DOCTOR)
 def plan_course(patient_id):
     patient = patient_rules.get_patient(patient_id)
-    form = CourseForm(prefix=CourseForm.PREFIX)
+    form = offer_sites(CourseForm(prefix=CourseForm.PREFIX))
     submitted = SubmittedForm("plan", form)
     if not form.validate():
         return _patient_page(patient, submitted=submitted, status=422)
     try:
+        site_id = form.site_id.data if "site_id" in form else site_for_the_page().id
         course = course_rules.plan_course(
             patient,
             form.serum_id.data,
@@ -434,6 +437,7 @@ def plan_course(patient_id):
             doctor=_doctor(),
             doses_per_session=form.doses_per_session.data,
             indication=form.indication.data,
+            site_id=site_id,
         )
     except DomainError as error:
         status = show_domain_error(form, error)

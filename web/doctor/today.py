@@ -2,6 +2,8 @@
 each with its patient, serum and the verdict of the safety screen now, linking to the patient.
 
 `?as_of=YYYY-MM-DD` looks at the agenda as of another day (the clinic's today by default).
+The sessions are those of the site chosen in the header, else of every site the doctor works
+at, each then saying which site it is at.
 """
 
 from flask import Blueprint, render_template
@@ -9,7 +11,9 @@ from flask import Blueprint, render_template
 from clinic.agenda import agenda_entries, planned_sessions_query, week_from
 from core.accounts import CLINICAL_ROLES
 from core.clock import clinic_today
+from core.sites import in_a_chain
 from web.pages import as_of_argument, page_of, role_page
+from web.sites import shown_site_ids
 
 bp = Blueprint("doctor_today", __name__)
 
@@ -19,7 +23,8 @@ bp = Blueprint("doctor_today", __name__)
 def today():
     as_of = as_of_argument(clinic_today())
     first, last = week_from(as_of)
-    page = page_of(planned_sessions_query(first=first, last=last))
+    site_ids = shown_site_ids()
+    page = page_of(planned_sessions_query(first=first, last=last, site_ids=site_ids))
     entries = agenda_entries(page.items)
     return render_template(
         "doctor/today.html",
@@ -28,4 +33,6 @@ def today():
         page=page,
         today_entries=[e for e in entries if e.session.scheduled_date == as_of],
         week_entries=[e for e in entries if e.session.scheduled_date != as_of],
+        # Several sites shown: each session says which it is at.
+        show_sites=in_a_chain() and (site_ids is None or len(site_ids) > 1),
     )

@@ -131,6 +131,17 @@ class GroupForm(FlaskForm):
     note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=NOTE_LENGTH)])
 
 
+class SiteReorderPointForm(FlaskForm):
+    """A product's reorder point at one site (each site's form has the site's prefix)."""
+
+    reorder_point = DecimalField(
+        "Reorder point",
+        places=None,
+        validators=[InputRequired(), usable_number,
+                    NumberRange(min=0, message="Cannot be below 0."), decimal_places(6)],
+    )  # fmt: skip
+
+
 class ProductForm(FlaskForm):
     kind = SelectField(
         "Kind",

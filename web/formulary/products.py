@@ -4,6 +4,7 @@ usually stored; the forms that add and change products. How much of each is on t
 the stock's list, linked from here."""
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
@@ -11,13 +12,14 @@ from wtforms import SelectChoice
 from core.accounts import PHARMACY_ROLES
 from core.database import db
 from core.errors import DomainError
+from core.sites import require_site, site_ids_of
 from formulary import substances as catalogue
 from formulary import units
 from formulary.models import Serum, SerumStatus
 from inventory import products as product_rules
 from inventory.models import Product, ProductKind
 from web.formulary.common import stock_products_url
-from web.formulary.forms import ProductForm
+from web.formulary.forms import ProductForm, SiteReorderPointForm
 from web.pages import page_of, role_page, show_domain_error
 
 bp = Blueprint("formulary_products", __name__, url_prefix="/formulary/products")
@@ -93,6 +95,74 @@ def edit_product(product_id):
         return _form_page(form, product, status=show_domain_error(form, error, FIELDS))
     flash(f"Product {product.name} saved.", "success")
     return redirect(url_for("formulary_products.products", q=product.name))
+
+
+@bp.route("/<id:product_id>/reorder-points")
+@role_page(*PHARMACY_ROLES)
+def reorder_points(product_id):
+    return _reorder_points_page(product_rules.get_product(product_id))
+
+
+@bp.route("/<id:product_id>/reorder-points/<id:site_id>", methods=["POST"])
+@role_page(*PHARMACY_ROLES)
+def set_reorder_point(product_id, site_id):
+    """The site's own reorder point of the product, or (`fall_back`) the product's again."""
+    product = product_rules.get_product(product_id)
+    site = require_site(current_user, site_id)
+    if request.form.get("fall_back"):
+        product_rules.set_site_reorder_point(product, site.id, reorder_point=None)
+        flash(f"{site.name} uses the product's reorder point of {product.name}.", "success")
+    else:
+        form = SiteReorderPointForm(prefix=_prefix(site.id))
+        if not form.validate():
+            return _reorder_points_page(product, form, site.id, status=422)
+        try:
+            product_rules.set_site_reorder_point(
+                product, site.id, reorder_point=form.reorder_point.data
+            )
+        except DomainError as error:
+            status = show_domain_error(form, error)
+            return _reorder_points_page(product, form, site.id, status=status)
+        flash(f"Reorder point of {product.name} at {site.name} saved.", "success")
+    return redirect(
+        url_for("formulary_products.reorder_points", product_id=product.id, **_page_argument())
+    )
+
+
+def _prefix(site_id: int) -> str:
+    return f"site-{site_id}"
+
+
+def _page_argument() -> dict:
+    page = request.args.get("page", "")
+    return {"page": page} if page.isdigit() else {}
+
+
+def _reorder_points_page(
+    product: Product, refused: SiteReorderPointForm | None = None, refused_site=None, status=200
+):
+    """The sites the user works at, each with the product's reorder point there and a form
+    to change it (the refused one with its message next to its field)."""
+    page = page_of(
+        product_rules.reorder_points_by_site(product.id, site_ids_of(current_user)),
+        scalars=False,
+    )
+    forms = {
+        row.site_id: refused
+        if row.site_id == refused_site
+        else SiteReorderPointForm(
+            formdata=None, prefix=_prefix(row.site_id), reorder_point=row.reorder_point.normalize()
+        )
+        for row in page.items
+    }
+    html = render_template(
+        "formulary/reorder_points.html",
+        product=product,
+        page=page,
+        forms=forms,
+        back=_page_argument(),
+    )
+    return html, status
 
 
 def _with_serums(form: ProductForm, product: Product | None = None) -> ProductForm:
