@@ -327,7 +327,7 @@ def test_inventory_verify_passes_when_every_lot_matches_its_ledger(runner):
     factories.make_lot()
     result = runner.invoke(args=["inventory", "verify"])
     assert result.exit_code == 0, result.output
-    assert f"{lot_count()} lots verified" in result.output
+    assert f"{lot_count()} lots and their transfers verified" in result.output
 
 
 def test_inventory_verify_names_a_lot_that_disagrees_with_its_ledger_and_fails(runner):
