@@ -24,9 +24,11 @@ from api import (
     lots,
     patients,
     products,
+    purchase_orders,
     serums,
     sites,
     substances,
+    suppliers,
     users,
 )
 from api.documentation import complete_the_document
@@ -59,6 +61,7 @@ from web.stock import batches as stock_batches
 from web.stock import board as stock_board
 from web.stock import lists as stock_lists
 from web.stock import lots as stock_lots
+from web.stock import purchasing as stock_purchasing
 from web.stock import trace as stock_trace
 
 # Imported for its side effect: every table is in the metadata before anything uses it.
@@ -84,6 +87,8 @@ REST_BLUEPRINTS = [
     batches.blp,
     forecast.blp,
     alerts.blp,
+    suppliers.blp,
+    purchase_orders.blp,
 ]
 WEB_BLUEPRINTS = [
     web_auth.bp,
@@ -92,6 +97,7 @@ WEB_BLUEPRINTS = [
     stock_lists.bp,
     stock_trace.bp,
     stock_batches.bp,
+    stock_purchasing.bp,
     doctor_patients.bp,
     doctor_results.bp,
     doctor_today.bp,

@@ -28,6 +28,7 @@ class AlertKind(enum.StrEnum):
     LOW_STOCK = "low_stock"
     SHORTFALL = "shortfall"
     RECALL = "recall"
+    PURCHASE_ORDER_LATE = "purchase_order_late"
 
 
 # Most urgent first: the digest's order and the inbox's.
@@ -37,6 +38,7 @@ URGENCY = (
     AlertKind.EXPIRING,
     AlertKind.SHORTFALL,
     AlertKind.LOW_STOCK,
+    AlertKind.PURCHASE_ORDER_LATE,
 )
 
 
@@ -97,6 +99,9 @@ TOLD_ONCE = {
     # a product once while the forecast shows it short (the clinic's forecast).
     "uq_alerts_shortfall_product_id":
         (("product_id",), "kind = 'shortfall' AND NOT resolved"),
+    # a purchase order once, when its goods are late.
+    "uq_alerts_purchase_order_late_purchase_order_id":
+        (("purchase_order_id",), "kind = 'purchase_order_late'"),
 }  # fmt: skip
 
 
@@ -156,6 +161,8 @@ class Alert(db.Model):
     effective_expiry: Mapped[date | None] = mapped_column(Date)
     quantity: Mapped[Decimal | None] = mapped_column(Quantity)
     note: Mapped[str | None] = mapped_column(Text)
+    # Late purchase orders: the order.
+    purchase_order_id: Mapped[int | None]
 
     product: Mapped[Product] = relationship(
         primaryjoin=lambda: foreign(Alert.product_id) == Product.id
@@ -210,6 +217,11 @@ def alert_message(kind: AlertKind, product: Product, *, alert) -> str:
         return (
             f"Lot {lot} of {name} (last day of use {expiry}) was recalled on "
             f"{_day(alert.as_of)}{reason} with {quantity} on hand: trace its batches and sessions."
+        )
+    if kind == AlertKind.PURCHASE_ORDER_LATE:
+        return (
+            f"Purchase order {alert.note}: its goods have not all come "
+            f"(late on {_day(alert.as_of)})."
         )
     if kind == AlertKind.LOW_STOCK:
         return (
