@@ -1,12 +1,13 @@
 """The purchasing pages: suppliers and their products, the suggestions drafted into orders,
 an order submitted, received against its line by typed fields, cancelled only after asking."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from core.database import db
-from inventory.purchase_orders import OrderStatus, PurchaseOrder
+from inventory.purchase_orders import OrderStatus, PurchaseOrder, create_order, submit
 from inventory.suppliers import Supplier, supply_product
 from tests import factories
 
@@ -80,3 +81,29 @@ def test_suggestions_become_a_draft_that_is_submitted_received_and_never_cancell
     db.session.expire_all()
     assert order.status == OrderStatus.CANCELLED
     assert client.get(f"/stock/orders/{order.id}/print").status_code == 200
+
+
+def test_the_boards_receive_form_receives_against_an_open_order_line(client, sign_in_page):
+    sign_in_page("pharmacist")
+    product = factories.make_product(kind="consumable", name="Gauze pads", unit="piece")
+    supplier = Supplier(name="Meso Supplies", lead_time_days=5)
+    db.session.add(supplier)
+    db.session.flush()
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    order = create_order(
+        supplier.id, None, lines=[{"product_id": product.id, "quantity": Decimal(8)}],
+        user_id=None, now=now,
+    )  # fmt: skip
+    submit(order.id, user_id=None, now=now)
+    db.session.commit()
+    board = client.get("/stock").get_data(as_text=True)
+    assert f"{order.number} from Meso Supplies: Gauze pads, 8 piece to come" in board
+    received = client.post(
+        "/stock/receive",
+        data={"product_id": str(product.id), "lot_number": "G1", "expiry_date": "2030-12-31",
+              "quantity": "3", "purchase_order_line_id": str(order.lines[0].id)},
+    )  # fmt: skip
+    assert received.status_code == 302, received.get_data(as_text=True)
+    db.session.expire_all()
+    assert order.status == OrderStatus.PARTLY_RECEIVED
+    assert order.lines[0].received_quantity == 3

@@ -25,6 +25,7 @@ from inventory.models import (
     LotStatus,
     Product,
 )
+from inventory.purchase_orders import open_lines
 from inventory.stock import stock_board
 from web.pages import (
     as_of_argument,
@@ -37,6 +38,10 @@ from web.stock.forms import DispenseForm, ReceiveForm
 from web.stock.timeline import build_timeline
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
+
+# The receive form offers the lines of the oldest open purchase orders, at most this many (the
+# order's own page receives against any of its lines).
+OPEN_LINES_SHOWN = 50
 
 
 def _product_choices() -> list[SelectChoice]:
@@ -51,6 +56,17 @@ def _forms(receive_form=None, dispense_form=None):
     dispense_form = dispense_form or DispenseForm(formdata=None, prefix=DispenseForm.PREFIX)
     choices = _product_choices()
     receive_form.product_id.choices = [SelectChoice("", "From the barcode, or choose"), *choices]
+    receive_form.purchase_order_line_id.choices = [
+        SelectChoice("", "None"),
+        *(
+            SelectChoice(
+                str(line.id),
+                f"{line.order.number} from {line.order.supplier.name}: {line.product.name}, "
+                f"{quantity_text(line.outstanding)} {line.product.unit} to come",
+            )
+            for line in open_lines(site_ids=shown_site_ids(), limit=OPEN_LINES_SHOWN)
+        ),
+    ]
     dispense_form.product_id.choices = [SelectChoice("", "Choose a product"), *choices]
     return receive_form, dispense_form
 
@@ -137,6 +153,7 @@ def _receive(form: ReceiveForm) -> lots.Receipt:
         "storage": form.storage.data or None,  # none chosen: the product's usual storage
         "quarantine": form.quarantine.data,
         "site_id": site_for_the_page().id,
+        "purchase_order_line_id": form.purchase_order_line_id.data,
     }
     barcode = (form.barcode.data or "").strip()
     if barcode:

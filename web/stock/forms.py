@@ -66,6 +66,13 @@ class ReceiveForm(FlaskForm):
         default="",
     )  # fmt: skip
     quarantine = BooleanField("Receive into quarantine (release after inspection)")
+    purchase_order_line_id = SelectField(
+        "Against a purchase order",
+        coerce=optional_record_id,
+        validate_choice=True,
+        validators=[Optional()],
+        description="The order line this delivery brings: its received quantity grows.",
+    )
 
 
 class DispenseForm(FlaskForm):
