@@ -251,6 +251,8 @@ class Movement(db.Model):
         CheckConstraint("quantity <> 0", name="quantity_not_zero"),
         Index("ix_movements_lot_id_id", "lot_id", "id"),
         Index("ix_movements_user_id", "user_id"),
+        # The value written off per month: the dispose movements of a range of days.
+        Index("ix_movements_kind_created_at", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

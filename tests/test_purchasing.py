@@ -10,9 +10,11 @@ from sqlalchemy import select
 from clinic.forecast import forecast
 from core.database import db
 from inventory.alerts import Alert, AlertKind, scan
+from inventory.lots import dispose
 from inventory.models import Lot
 from inventory.purchase_orders import OrderStatus, PurchaseOrderLine, create_order, submit
 from inventory.suppliers import create_supplier, supply_product
+from inventory.value import stock_value, written_off_by_month
 from ops.jobs import deliver_job
 from tests import factories
 from tests.mailserver import smtp_server
@@ -325,3 +327,47 @@ def test_a_late_order_raises_one_alert_once():
     assert alert.purchase_order_id == order.id
     assert f"{order.number} from {order.supplier.name} was due on" in alert.message
     assert order.status == OrderStatus.SUBMITTED
+
+
+# --- value -------------------------------------------------------------------------------------
+
+
+def test_a_unit_cost_given_at_receipt_becomes_the_products_cost(client, login_as):
+    product = factories.make_product(kind="consumable")
+    answer = client.post(
+        "/api/lots",
+        headers=login_as("pharmacist"),
+        json={"product_id": product.id, "lot_number": "C1", "expiry_date": "2030-12-31",
+              "quantity": 10, "unit_cost": 1.75},
+    )  # fmt: skip
+    assert answer.status_code == 201
+    assert answer.get_json()["unit_cost"] == 1.75
+    db.session.expire_all()
+    assert product.unit_cost == Decimal("1.75")
+
+
+def test_the_stock_is_worth_its_lots_at_their_cost_and_disposals_are_written_off_per_month():
+    product = factories.make_product(kind="consumable")
+    costed = factories.make_lot(product, quantity="10", unit_cost=Decimal("2.5"))
+    factories.make_lot(product, quantity="2")  # at the product's last cost
+    uncosted = factories.make_product(kind="consumable")
+    factories.make_lot(uncosted, quantity="4")  # no cost known: counted as nothing
+    dispose(costed.id, "damaged", user_id=None, now=NOW - timedelta(days=35), quantity=Decimal(4))
+    dispose(costed.id, "expired", user_id=None, now=NOW, quantity=Decimal(2))
+    db.session.commit()
+    value = stock_value()
+    assert value.value == Decimal("15.00") and value.lots_without_cost == 1
+    months = written_off_by_month(AS_OF, months=3)
+    assert [(m.month, m.value) for m in months] == [
+        (date(2026, 1, 1), Decimal("10.00")),
+        (date(2026, 2, 1), Decimal("0")),
+        (date(2026, 3, 1), Decimal("5.00")),
+    ]
+
+
+def test_the_board_shows_the_stock_value_and_a_chart_of_what_was_written_off(client, sign_in_page):
+    sign_in_page("pharmacist")
+    factories.make_lot(factories.make_product(kind="consumable"), unit_cost=Decimal(3))
+    page = client.get("/stock", query_string={"as_of": AS_OF}).get_data(as_text=True)
+    assert '<strong id="stock-value">30.00</strong>' in page
+    assert page.count('<rect class="written-off"') == 12

@@ -176,9 +176,11 @@ def upgrade():
     )
     op.add_column("lots", sa.Column("unit_cost", sa.BigInteger(), nullable=True))
     op.add_column("products", sa.Column("unit_cost", sa.BigInteger(), nullable=True))
+    op.create_index("ix_movements_kind_created_at", "movements", ["kind", "created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_movements_kind_created_at", table_name="movements")
     with op.batch_alter_table("products", schema=None) as batch_op:
         batch_op.drop_column("unit_cost")
 

@@ -27,6 +27,7 @@ from inventory.models import (
 )
 from inventory.purchase_orders import open_lines
 from inventory.stock import stock_board
+from inventory.value import stock_value, written_off_by_month
 from web.pages import (
     as_of_argument,
     quantity_text,
@@ -36,8 +37,10 @@ from web.pages import (
 from web.sites import shown_site_ids, site_for_the_page
 from web.stock.forms import DispenseForm, ReceiveForm
 from web.stock.timeline import build_timeline
+from web.stock.value_chart import money_text, written_off_chart
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
+bp.add_app_template_filter(money_text, "money")
 
 # The receive form offers the lines of the oldest open purchase orders, at most this many (the
 # order's own page receives against any of its lines).
@@ -74,7 +77,9 @@ def _forms(receive_form=None, dispense_form=None):
 def _board(receive_form=None, dispense_form=None, status: int = 200):
     as_of = as_of_argument(clinic_today())
     receive_form, dispense_form = _forms(receive_form, dispense_form)
-    board = stock_board(as_of, bands=expiry_bands(), site_ids=shown_site_ids())
+    site_ids = shown_site_ids()
+    board = stock_board(as_of, bands=expiry_bands(), site_ids=site_ids)
+    written_off = written_off_by_month(as_of, site_ids=site_ids)
     page = render_template(
         "stock/board.html",
         board=board,
@@ -85,6 +90,9 @@ def _board(receive_form=None, dispense_form=None, status: int = 200):
         everything=_lists_of_everything(as_of, board.bands),
         receive_form=receive_form,
         dispense_form=dispense_form,
+        stock_value=stock_value(site_ids=site_ids),
+        written_off=written_off,
+        written_off_chart=written_off_chart(written_off),
     )
     return page, status
 
