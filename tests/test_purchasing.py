@@ -2,16 +2,21 @@
 supplier (by e-mail through the outbox) and received lot by lot against their lines (issue
 16)."""
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from clinic.forecast import forecast
+from core.accounts import create_user
+from core.clock import clinic_today, utcnow
 from core.database import db
 from inventory.alerts import Alert, AlertKind, scan
 from inventory.lots import dispose
 from inventory.models import Lot
+from inventory.products import create_product
 from inventory.purchase_orders import OrderStatus, PurchaseOrderLine, create_order, submit
 from inventory.suppliers import create_supplier, supply_product
 from inventory.value import stock_value, written_off_by_month
@@ -371,3 +376,46 @@ def test_the_board_shows_the_stock_value_and_a_chart_of_what_was_written_off(cli
     page = client.get("/stock", query_string={"as_of": AS_OF}).get_data(as_text=True)
     assert '<strong id="stock-value">30.00</strong>' in page
     assert page.count('<rect class="written-off"') == 12
+
+
+# --- receipts racing -----------------------------------------------------------------------------
+
+RACING = 20
+
+
+@pytest.mark.server
+def test_receipts_racing_on_one_order_line_never_receive_more_than_it_allows(live_app, live_server):
+    with live_app.app_context():
+        create_user("racing-receiver", "pharmacist", password="a long test password")
+        product = create_product(kind="consumable", name="Gauze pads", unit="piece", gtin=GTIN)
+        supplier = create_supplier(name="Racing Supplies", lead_time_days=3)
+        now = utcnow()
+        order = create_order(
+            supplier.id, None, lines=[{"product_id": product.id, "quantity": Decimal(10)}],
+            user_id=None, now=now,
+        )  # fmt: skip
+        submit(order.id, user_id=None, now=now)
+        db.session.commit()
+        line_id, order_id = order.lines[0].id, order.id
+        expiry = clinic_today() + timedelta(days=300)
+    token = live_server.token("racing-receiver", "a long test password")
+
+    def receive_one(n):
+        barcode = f"(01){GTIN}(17){expiry:%y%m%d}(10)RACE-{n}"
+        return live_server.request(
+            "POST", "/api/lots",
+            {"barcode": barcode, "quantity": 1, "purchase_order_line_id": line_id}, token=token,
+        )  # fmt: skip
+
+    with ThreadPoolExecutor(max_workers=RACING) as pool:
+        answers = list(pool.map(receive_one, range(RACING)))
+
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] * 10 + [409] * (RACING - 10), answers
+    with live_app.app_context():
+        line = db.session.get(PurchaseOrderLine, line_id)
+        assert line.received_quantity == 10
+        assert line.order.status == OrderStatus.RECEIVED
+        lots = select(func.count()).select_from(Lot).where(Lot.lot_number.like("RACE-%"))
+        assert db.session.scalar(lots) == 10
+        assert order_id == line.purchase_order_id
