@@ -68,6 +68,10 @@ class BaseConfig:
     SCAN_TIME = os.environ.get("SCAN_TIME", "06:00")
     # How far ahead the daily scan looks for planned sessions that stock will not cover.
     SHORTFALL_ALERT_WEEKS = int(os.environ.get("SHORTFALL_ALERT_WEEKS", "4"))
+    # Reorder suggestions cover the supplier's lead time and this many days after it.
+    REORDER_SAFETY_DAYS = int(os.environ.get("REORDER_SAFETY_DAYS", "7"))
+    # How far past its ordered quantity an order line may be received, in percent.
+    PURCHASE_OVER_RECEIPT_TOLERANCE = float(os.environ.get("PURCHASE_OVER_RECEIPT_TOLERANCE", "10"))
     SCHEDULER_ENABLED = _flag(os.environ.get("SCHEDULER_ENABLED"), default=False)
     # On PostgreSQL several `flask scheduler run` processes may run: one works, holding the
     # scheduler lock, and each other one tries to take it this often (seconds), and checks

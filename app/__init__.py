@@ -24,9 +24,11 @@ from api import (
     lots,
     patients,
     products,
+    purchase_orders,
     serums,
     sites,
     substances,
+    suppliers,
     transfers,
     users,
     vigilance,
@@ -62,6 +64,7 @@ from web.stock import batches as stock_batches
 from web.stock import board as stock_board
 from web.stock import lists as stock_lists
 from web.stock import lots as stock_lots
+from web.stock import purchasing as stock_purchasing
 from web.stock import trace as stock_trace
 from web.stock import transfers as stock_transfers
 
@@ -90,6 +93,8 @@ REST_BLUEPRINTS = [
     forecast.blp,
     alerts.blp,
     vigilance.blp,
+    suppliers.blp,
+    purchase_orders.blp,
 ]
 WEB_BLUEPRINTS = [
     web_auth.bp,
@@ -99,6 +104,7 @@ WEB_BLUEPRINTS = [
     stock_trace.bp,
     stock_transfers.bp,
     stock_batches.bp,
+    stock_purchasing.bp,
     doctor_patients.bp,
     doctor_results.bp,
     doctor_today.bp,

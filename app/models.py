@@ -14,6 +14,8 @@ import core.sites
 import formulary.models
 import inventory.alerts.models
 import inventory.models
+import inventory.purchase_orders
+import inventory.suppliers
 
 MODEL_MODULES = (
     core.accounts,
@@ -25,6 +27,8 @@ MODEL_MODULES = (
     clinic.models,
     inventory.models,
     inventory.alerts.models,
+    inventory.suppliers,
+    inventory.purchase_orders,
 )
 
 configure_mappers()

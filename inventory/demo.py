@@ -17,6 +17,8 @@ from formulary.models import Serum, SerumStatus, Substance
 from inventory.lots import Expiry, find_lot, receive
 from inventory.models import Product
 from inventory.products import create_product, update_product
+from inventory.purchase_orders import PurchaseOrder, create_order, submit
+from inventory.suppliers import Supplier, SupplierProduct, create_supplier, supply_product
 
 # GTIN-14s with valid check digits, so that the demo boxes can be "scanned".
 DEMO_SERUM_PRODUCTS = [
@@ -58,6 +60,7 @@ DEMO_COMPONENT_PRODUCTS = [
 DEMO_CONSUMABLES = [("Mesotherapy needle 30G 4 mm", "needle", 200)]
 # (days until expiry, quantity) for each product's lots.
 DEMO_LOTS = [(12, 3), (48, 8), (85, 12), (240, 20)]
+DEMO_SUPPLIER = "Demo Pharma Supplies"
 
 
 def seed_demo_stock(now: datetime) -> int:
@@ -65,7 +68,8 @@ def seed_demo_stock(now: datetime) -> int:
     added = 0
     today = clinic_today(now)
     site_id = db.session.scalar(select(func.min(Site.id)))
-    for product, scale in _demo_products():
+    products = _demo_products()
+    for product, scale in products:
         for number, (days, quantity) in enumerate(DEMO_LOTS, start=1):
             lot_number = f"D{product.id:03d}-{number}"
             if find_lot(product.id, lot_number, site_id=site_id) is not None:
@@ -81,7 +85,28 @@ def seed_demo_stock(now: datetime) -> int:
                 site_id=site_id,
             )
             added += 1
+    _demo_supplier([product for product, _ in products], site_id, now)
     return added
+
+
+def _demo_supplier(products: list[Product], site_id: int, now: datetime) -> None:
+    """A supplier of every demo product (packs of 5) and, the first time, an order of the
+    first product sent to it."""
+    supplier = db.session.scalar(select(Supplier).where(Supplier.name == DEMO_SUPPLIER))
+    if supplier is None:
+        supplier = create_supplier(
+            name=DEMO_SUPPLIER, email="orders@demo-pharma.example", phone="+1 555 0199",
+            lead_time_days=7,
+        )  # fmt: skip
+    for product in products:
+        if db.session.get(SupplierProduct, (supplier.id, product.id)) is None:
+            supply_product(supplier, product.id, pack_size=Decimal(5), unit_price=Decimal(3))
+    if products and db.session.scalar(select(PurchaseOrder.id).limit(1)) is None:
+        order = create_order(
+            supplier.id, site_id, lines=[{"product_id": products[0].id, "quantity": Decimal(10)}],
+            user_id=None, now=now,
+        )  # fmt: skip
+        submit(order.id, user_id=None, now=now)
 
 
 def _demo_products() -> list[tuple[Product, int]]:

@@ -23,6 +23,7 @@ from core.errors import Conflict, Invalid
 from formulary.models import Serum
 from inventory.expiry import usable_lot_conditions
 from inventory.models import Lot, Product, ProductKind
+from inventory.purchase_orders import arrivals
 from inventory.serum_stock import stock_as_doses
 
 MAX_WEEKS = 52
@@ -57,6 +58,8 @@ class ProductForecast:
     serum_id: int
     product_ids: tuple[int, ...]
     weeks: tuple[WeekForecast, ...]
+    # Doses submitted purchase orders still bring: each counts from the day it is due.
+    on_order: Decimal = Decimal(0)
 
     @property
     def shortfall_week(self) -> date | None:
@@ -67,6 +70,8 @@ class ProductForecast:
 class _Stock:
     last_day: date
     doses: Decimal
+    # Stock on order is there from the day it is due.
+    first_day: date = date.min
 
 
 def forecast_window(weeks: int, as_of: date) -> tuple[date, date]:
@@ -96,6 +101,7 @@ def forecast(
     only = set(needs) if planned_only else None
     products = _serum_products(only)
     stock = _usable_stock(as_of, only, site_ids) if products else {}
+    coming = _on_order(products, as_of, site_ids) if products else {}
     serum_ids = sorted(set(needs) | set(products.values()))
     by_serum: dict[int, list[int]] = defaultdict(list)
     for product_id, serum_id in sorted(products.items()):
@@ -106,12 +112,15 @@ def forecast(
         lots = [lot for product_id in product_ids for lot in stock.get(product_id, ())]
         lots.sort(key=lambda lot: lot[0])
         shelf = [_Stock(last_day, doses) for _, last_day, doses in lots]
+        ordered = sorted(arrival for pid in product_ids for arrival in coming.get(pid, ()))
+        shelf += [_Stock(date.max, doses, first_day=day) for day, doses in ordered]
         forecasts.append(
             ProductForecast(
                 product_id=product_ids[0] if product_ids else None,
                 serum_id=serum_id,
                 product_ids=product_ids,
                 weeks=tuple(_walk(week_starts, needs.get(serum_id, []), shelf)),
+                on_order=sum((doses for _, doses in ordered), Decimal(0)),
             )
         )
     return sorted(forecasts, key=lambda f: (f.product_id is None, f.product_id or 0, f.serum_id))
@@ -142,7 +151,10 @@ def _walk(
             allocated += _allocate(shelf, day, doses)
             last_session_day = day
             index += 1
-        left = sum((s.doses for s in shelf if s.last_day >= last_session_day), start=Decimal(0))
+        left = sum(
+            (s.doses for s in shelf if s.first_day <= last_session_day <= s.last_day),
+            start=Decimal(0),
+        )
         result.append(WeekForecast(week_start, needed, allocated + left))
     return result
 
@@ -152,7 +164,7 @@ def _allocate(shelf: list[_Stock], day: date, doses: Decimal) -> Decimal:
     for stock in shelf:
         if missing <= 0:
             break
-        if stock.last_day < day or stock.doses <= 0:
+        if stock.last_day < day or stock.first_day > day or stock.doses <= 0:
             continue
         taken = min(stock.doses, missing)
         stock.doses -= taken
@@ -166,6 +178,33 @@ def _serum_products(serum_ids: set[int] | None = None) -> dict[int, int]:
     if serum_ids is not None:
         stmt = stmt.where(Product.serum_id.in_(sorted(serum_ids)))
     return dict(db.session.execute(stmt).all())
+
+
+def _on_order(
+    products: dict[int, int], as_of: date, site_ids: list[int] | None
+) -> dict[int, list[tuple[date, Decimal]]]:
+    """product id -> [(day due, doses)] of what submitted orders still bring of the serum
+    products: one grouped query, and one for the products' units and dose volumes."""
+    arriving = arrivals(sorted(products), as_of=as_of, site_ids=site_ids)
+    if not arriving:
+        return {}
+    units = {
+        product_id: (unit, volume)
+        for product_id, unit, volume in db.session.execute(
+            select(Product.id, Product.unit, Serum.dose_volume_ml)
+            .join(Serum, Serum.id == Product.serum_id)
+            .where(Product.id.in_(sorted(arriving)))
+        )
+    }
+    found: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for product_id, rows in arriving.items():
+        unit, volume = units[product_id]
+        for day, quantity in rows:
+            try:
+                found[product_id].append((day, stock_as_doses(quantity, volume, unit=unit)))
+            except Conflict:
+                continue  # counted in mg: no doses
+    return found
 
 
 def _usable_stock(

@@ -26,6 +26,7 @@ from inventory.expiry import effective_expiry, refresh_effective_expiry
 from inventory.ledger import post_movement
 from inventory.models import Lot, LotStatus, MovementKind, Product, Storage
 from inventory.products import product_for_gtin
+from inventory.purchase_orders import receive_on_line
 from inventory.second_check import batch_of_lot, check_second_pharmacist, record_verification
 from inventory.transfers import transferred_copies
 
@@ -81,14 +82,59 @@ def receive(
     quarantine: bool = False,
     expiry_field: str = "expiry_date",
     site_id: int | None = None,
+    purchase_order_line_id: int | None = None,
+    unit_cost: Decimal | None = None,
 ) -> Receipt:
     """Receive stock of a lot at a site (`site_id`; the clinic's only site when none is named):
     a new lot, or more of a lot already on that site's shelf (a `receive` movement on it). An
     expiry already past is refused; for a known lot a different expiry is a conflict and a
     missing one keeps the stored date. A new lot is stored where the product usually is,
-    unless `storage` says otherwise."""
+    unless `storage` says otherwise.
+
+    Named, the purchase order line counts the receipt (`purchase_orders.receive_on_line`: a
+    409 past its tolerance). The lot and its product cost `unit_cost` a unit, else the
+    line's price when there is one: the product's cost is its last receipt's."""
     _check_positive(quantity)
+    if unit_cost is not None and unit_cost < 0:
+        raise Invalid({"unit_cost": ["Cannot be negative."]})
     site_id = stock_site_id(site_id)
+    receipt = _receive_lot(
+        product_id=product_id, lot_number=lot_number, expiry=expiry, quantity=quantity,
+        user_id=user_id, now=now, supplier=supplier, storage=storage, received_at=received_at,
+        quarantine=quarantine, expiry_field=expiry_field, site_id=site_id,
+    )  # fmt: skip
+    if purchase_order_line_id is not None:
+        line = receive_on_line(
+            purchase_order_line_id,
+            product_id=receipt.lot.product_id,
+            site_id=site_id,
+            quantity=quantity,
+            now=now,
+        )
+        if unit_cost is None:
+            unit_cost = line.unit_price
+    if unit_cost is not None:
+        receipt.lot.unit_cost = unit_cost
+        receipt.lot.product.unit_cost = unit_cost
+        db.session.flush()
+    return receipt
+
+
+def _receive_lot(
+    *,
+    product_id: int,
+    lot_number: str,
+    expiry: Expiry | None,
+    quantity: Decimal,
+    user_id: int | None,
+    now: datetime,
+    supplier: str | None,
+    storage: Storage | str | None,
+    received_at: datetime | None,
+    quarantine: bool,
+    expiry_field: str,
+    site_id: int,
+) -> Receipt:
     product = db.session.get(Product, product_id)
     if product is None:
         raise Invalid({"product_id": ["No such product."]})

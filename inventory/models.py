@@ -149,6 +149,8 @@ class Product(db.Model):
     # A component's strength, how much of its substance one unit holds: 250 mg per mL.
     strength_value: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
     strength_unit: Mapped[str | None] = mapped_column(String(STRENGTH_UNIT_LENGTH))
+    # What one unit cost at its last receipt (its order line's price, or the cost given).
+    unit_cost: Mapped[Decimal | None] = mapped_column(Quantity)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     substance: Mapped[Substance | None] = relationship()
@@ -223,6 +225,8 @@ class Lot(db.Model):
     storage: Mapped[Storage] = mapped_column(value_enum(Storage), default=Storage.ROOM)
     # Why the lot was last recalled or disposed of (the audit log keeps the history).
     status_reason: Mapped[str | None] = mapped_column(Text)
+    # What one unit of this lot cost (its order line's price, or the cost given at receipt).
+    unit_cost: Mapped[Decimal | None] = mapped_column(Quantity)
 
     product: Mapped[Product] = relationship()
     site: Mapped[Site] = relationship()
@@ -252,6 +256,8 @@ class Movement(db.Model):
         CheckConstraint("quantity <> 0", name="quantity_not_zero"),
         Index("ix_movements_lot_id_id", "lot_id", "id"),
         Index("ix_movements_user_id", "user_id"),
+        # The value written off per month: the dispose movements of a range of days.
+        Index("ix_movements_kind_created_at", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

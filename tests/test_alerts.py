@@ -165,6 +165,7 @@ def test_a_scan_run_is_recorded_with_its_outcome_and_counts_per_kind():
     assert run.counts == {
         "expiring": 0, "expired": 1, "low_stock": 0, "shortfall": 0, "recall": 0,
         "adverse_signal": 0,
+        "purchase_order_late": 0,
     }  # fmt: skip
     assert [a.scan_run_id for a in alerts_of(expired, AlertKind.EXPIRED)] == [run.id]
 
@@ -435,7 +436,7 @@ def test_flask_alerts_scan_as_of_a_day_prints_the_counts_per_kind(runner):
     assert result.exit_code == 0, result.output
     assert (
         "as of 2025-06-01: expiring 1, expired 0, low_stock 0, shortfall 0, recall 0, "
-        "adverse_signal 0." in result.output
+        "adverse_signal 0, purchase_order_late 0." in result.output
     )
     assert told(lot) == [("expiring", 30, False)]
     again = runner.invoke(args=["alerts", "scan", "--as-of", AS_OF.isoformat()])

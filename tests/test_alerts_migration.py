@@ -109,6 +109,7 @@ def test_0018_keeps_every_alert_and_its_downgrade_gives_the_old_keys_back(scratc
             assert run.counts == {
                 "expiring": 0, "expired": 0, "low_stock": 0, "shortfall": 0, "recall": 0,
                 "adverse_signal": 0,
+                "purchase_order_late": 0,
             }  # fmt: skip
             new = db.session.scalars(select(Alert).where(Alert.id > 7)).all()
             assert new == []

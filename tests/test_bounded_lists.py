@@ -63,7 +63,9 @@ from inventory.models import (
     TransferLine,
     TransferStatus,
 )
+from inventory.purchase_orders import OrderStatus, PurchaseOrder, PurchaseOrderLine
 from inventory.stock import BOARD_LOTS
+from inventory.suppliers import Supplier, SupplierProduct
 from tests import factories
 from web.admin import RECENT_SCANS, RECENT_WRITES
 
@@ -636,6 +638,65 @@ def add_batches(place: dict, count: int) -> None:
     )  # fmt: skip
 
 
+def new_suppliers(count: int) -> list[int]:
+    return bulk(
+        Supplier,
+        [{"name": factories.unique("Listed supplier "),
+          "email": f"orders{n}@supplier.example"} for n in range(count)],
+        phone="+33 1 00 00 00 00", lead_time_days=7,
+    )  # fmt: skip
+
+
+def add_suppliers(place: dict, count: int) -> None:
+    new_suppliers(count)
+
+
+def a_supplier() -> dict:
+    return {"supplier_id": new_suppliers(1)[0]}
+
+
+def add_offers(place: dict, count: int) -> None:
+    """Products the place's supplier sells, one each."""
+    bulk_links(
+        SupplierProduct.__table__,
+        [{"supplier_id": place["supplier_id"], "product_id": product, "pack_size": 10 * 10**6,
+          "unit_price": 2 * 10**6, "gtin": None} for product in new_products(count)],
+    )  # fmt: skip
+
+
+def add_suggestions(place: dict, count: int) -> None:
+    """Products below their reorder point with no stock at all, each sold by a supplier that
+    changes every ten products (and by a second, dearer one)."""
+    products = new_products(count)
+    cheap, dear = tens(new_suppliers, count), tens(new_suppliers, count)
+    bulk_links(
+        SupplierProduct.__table__,
+        [{"supplier_id": supplier, "product_id": product, "pack_size": 6 * 10**6,
+          "unit_price": price * 10**6, "gtin": None}
+         for product, first, second in zip(products, cheap, dear, strict=True)
+         for supplier, price in ((first, 2), (second, 3))],
+    )  # fmt: skip
+
+
+def add_orders(place: dict, count: int) -> None:
+    """Submitted orders, of a supplier that changes every ten orders, two lines each."""
+    orders = bulk(
+        PurchaseOrder,
+        [{"supplier_id": supplier, "created_at": PAST + timedelta(minutes=n)}
+         for n, supplier in enumerate(tens(new_suppliers, count))],
+        site_id=factories.clinic_site().id, status=OrderStatus.SUBMITTED, submitted_at=PAST,
+        expected_on=AS_OF,
+    )  # fmt: skip
+    products = new_products(2 * count)
+    bulk(
+        PurchaseOrderLine,
+        [{"purchase_order_id": order, "product_id": products[2 * n + k]}
+         for n, order in enumerate(orders) for k in (0, 1)],
+        quantity=Decimal(12), received_quantity=Decimal(0), unit_price=Decimal(2),
+        pack_size=Decimal(6),
+    )  # fmt: skip
+
+
 # --- the lists -----------------------------------------------------------------------------------
 
 DAY = {"as_of": AS_OF.isoformat()}
@@ -665,6 +726,10 @@ API_LISTS = {
     "/api/transfers": Case(Role.PHARMACIST, add_transfers),
     "/api/users": Case(Role.ADMIN, add_users),
     "/api/vigilance": Case(Role.PHARMACIST, add_side_effects_per_lot, a_clinic, VIGILANCE_YEAR),
+    "/api/suppliers": Case(Role.PHARMACIST, add_suppliers),
+    "/api/suppliers/{supplier_id}/products": Case(Role.PHARMACIST, add_offers, a_supplier),
+    "/api/reorder-suggestions": Case(Role.PHARMACIST, add_suggestions, query=DAY),
+    "/api/purchase-orders": Case(Role.PHARMACIST, add_orders),
 }
 
 BOARD_EXPIRING = lambda page: section(page, "expiring-title").count("<tr><td>")  # noqa: E731
@@ -707,6 +772,9 @@ WEB_LISTS = {
                        shown=rows('class="lot-month-row"')),
     "/today": Case(Role.DOCTOR, add_week_of_sessions, a_clinic, DAY,
                    shown=rows('class="agenda-entry ')),
+    "/stock/suppliers": Case(Role.PHARMACIST, add_suppliers, shown=links_to("/stock/suppliers")),
+    "/stock/reorder": Case(Role.PHARMACIST, add_suggestions, shown=rows('class="suggestion-row"')),
+    "/stock/orders": Case(Role.PHARMACIST, add_orders, shown=links_to("/stock/orders")),
 }  # fmt: skip
 
 # The pages that list nothing of a growing kind, and why.
@@ -740,6 +808,10 @@ NOT_LISTS = {
     "/stock/lots/<id:lot_id>/trace.csv": "one recall's trace, whole by design",
     "/stock/transfers/new": "a form",
     "/stock/transfers/<id:transfer_id>": "one record, of at most TRANSFER_MOST_LOTS lots",
+    "/stock/suppliers/new": "a form",
+    "/stock/suppliers/<id:supplier_id>": "one record; its products a page at a time",
+    "/stock/orders/<id:order_id>": "one order, its lines at most MAX_LINES",
+    "/stock/orders/<id:order_id>/print": "one order to print",
 }
 
 

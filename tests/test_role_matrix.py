@@ -112,6 +112,20 @@ ROLES = {
     ("POST", "/api/alerts/ack"): PHARMACY,
     ("POST", "/api/alerts/scan"): (A,),
     ("GET", "/api/vigilance"): EVERYONE,
+    ("GET", "/api/suppliers"): EVERYONE,
+    ("POST", "/api/suppliers"): PHARMACY,
+    ("GET", "/api/suppliers/{supplier_id}"): EVERYONE,
+    ("PATCH", "/api/suppliers/{supplier_id}"): PHARMACY,
+    ("GET", "/api/suppliers/{supplier_id}/products"): EVERYONE,
+    ("POST", "/api/suppliers/{supplier_id}/products"): PHARMACY,
+    ("GET", "/api/reorder-suggestions"): PHARMACY,
+    ("GET", "/api/purchase-orders"): PHARMACY,
+    ("POST", "/api/purchase-orders"): PHARMACY,
+    ("POST", "/api/purchase-orders/from-suggestions"): PHARMACY,
+    ("GET", "/api/purchase-orders/{order_id}"): PHARMACY,
+    ("POST", "/api/purchase-orders/{order_id}/submit"): PHARMACY,
+    ("POST", "/api/purchase-orders/{order_id}/cancel"): PHARMACY,
+    ("GET", "/api/purchase-orders/{order_id}/print"): PHARMACY,
 }
 
 

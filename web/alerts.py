@@ -32,6 +32,7 @@ KIND_LABELS = {
     AlertKind.EXPIRING: "Expiring",
     AlertKind.SHORTFALL: "Shortfall",
     AlertKind.LOW_STOCK: "Low stock",
+    AlertKind.PURCHASE_ORDER_LATE: "Order late",
 }
 ALL = "all"
 # The inbox's own query arguments: an acknowledgement sends the reader back to the same view.

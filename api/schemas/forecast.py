@@ -40,3 +40,8 @@ class ForecastSchema(LeanSchema):
     unit = ma.fields.Constant("dose")
     weeks = ma.fields.List(ma.fields.Nested(WeekSchema))
     shortfall_week = ma.fields.Date(allow_none=True)
+    on_order = QuantityField(
+        dump_only=True,
+        metadata={"description": "Doses submitted purchase orders still bring; each counts "
+                  "as usable from the day its order is due (today, for a late one)."},
+    )  # fmt: skip

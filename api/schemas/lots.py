@@ -60,6 +60,9 @@ class LotSchema(LeanSchema):
     received_at = ma.fields.AwareDateTime()
     supplier = ma.fields.String(allow_none=True)
     storage = ma.fields.Enum(Storage, by_value=True)
+    unit_cost = QuantityField(
+        dump_only=True, allow_none=True, metadata={"description": "What one unit cost."}
+    )
     gs1_element_string = ma.fields.Function(
         _element_string,
         allow_none=True,
@@ -92,6 +95,16 @@ class LotReceiveSchema(ma.Schema):
     received_at = ClinicDateTime()
     quarantine = JSONBoolean(load_default=False)
     site_id = id_field(metadata=SITE_ID_DOC)
+    purchase_order_line_id = id_field(
+        metadata={"description": "The purchase order line this receipt delivers: its received "
+                  "quantity grows (409 past the ordered quantity plus the tolerance); the lot "
+                  "costs the line's price unless `unit_cost` says otherwise."}
+    )  # fmt: skip
+    unit_cost = QuantityField(
+        allow_none=True,
+        validate=ma.validate.Range(min=0),
+        metadata={"description": "What one unit cost; the product's cost becomes it."},
+    )
 
     @ma.validates_schema
     def barcode_or_fields(self, data, **kwargs):

@@ -69,6 +69,12 @@ class ProductSchema(LeanSchema, FlatErrorsSchema):
     strength = ma.fields.Nested(
         StrengthSchema, allow_none=True, load_default=None, metadata=STRENGTH
     )
+    unit_cost = QuantityField(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "What one unit cost at its last receipt (its order line's "
+                  "price, or the `unit_cost` given to `POST /api/lots`)."},
+    )  # fmt: skip
 
 
 class ProductUpdateSchema(FlatErrorsSchema):

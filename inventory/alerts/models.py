@@ -32,6 +32,7 @@ class AlertKind(enum.StrEnum):
     # Vigilance (clinic.vigilance): one lot's allergic reactions or severe side effects
     # reached the clinic's count within its window.
     ADVERSE_SIGNAL = "adverse_signal"
+    PURCHASE_ORDER_LATE = "purchase_order_late"
 
 
 # Most urgent first: the digest's order and the inbox's.
@@ -43,6 +44,7 @@ URGENCY = (
     AlertKind.EXPIRING,
     AlertKind.SHORTFALL,
     AlertKind.LOW_STOCK,
+    AlertKind.PURCHASE_ORDER_LATE,
 )
 
 
@@ -106,6 +108,9 @@ TOLD_ONCE = {
     # a lot once per vigilance window (its first day: clinic.vigilance).
     "uq_alerts_adverse_signal_lot_id_window_start":
         (("lot_id", "window_start"), "kind = 'adverse_signal'"),
+    # a purchase order once, when its goods are late.
+    "uq_alerts_purchase_order_late_purchase_order_id":
+        (("purchase_order_id",), "kind = 'purchase_order_late'"),
 }  # fmt: skip
 
 
@@ -168,6 +173,8 @@ class Alert(db.Model):
     effective_expiry: Mapped[date | None] = mapped_column(Date)
     quantity: Mapped[Decimal | None] = mapped_column(Quantity)
     note: Mapped[str | None] = mapped_column(Text)
+    # Late purchase orders: the order.
+    purchase_order_id: Mapped[int | None]
 
     product: Mapped[Product] = relationship(
         primaryjoin=lambda: foreign(Alert.product_id) == Product.id
@@ -238,6 +245,11 @@ def alert_message(kind: AlertKind, product: Product, *, alert) -> str:
             f"Lot {lot} of {name}: {alert.note} in sessions from {_day(alert.window_start)} to "
             f"{_day(alert.window_end)}, {quantity} on hand: review the sessions, and quarantine "
             "or recall the lot."
+        )
+    if kind == AlertKind.PURCHASE_ORDER_LATE:
+        return (
+            f"Purchase order {alert.note}: its goods have not all come "
+            f"(late on {_day(alert.as_of)})."
         )
     if kind == AlertKind.LOW_STOCK:
         return (

@@ -60,6 +60,7 @@ from inventory.alerts.models import (
 from inventory.alerts.notifications import alert_recipients, digest_line, queue_scan_digest
 from inventory.expiry import expiry_alert_days
 from inventory.models import Lot, LotStatus, Product
+from inventory.purchase_orders import late_orders
 from inventory.stock import reorder_point_at, short_products, usable_at
 
 # Serialises scans on PostgreSQL (SQLite's BEGIN IMMEDIATE already does): two scans inserting
@@ -74,6 +75,7 @@ LOT_ONCE = "uq_alerts_lot_once_lot_id_kind"
 LOW_STOCK_ONCE = "uq_alerts_low_stock_product_id_site_id"
 SHORTFALL_ONCE = "uq_alerts_shortfall_product_id"
 ADVERSE_SIGNAL_ONCE = "uq_alerts_adverse_signal_lot_id_window_start"
+LATE_ORDER_ONCE = "uq_alerts_purchase_order_late_purchase_order_id"
 
 
 def scan(
@@ -105,6 +107,7 @@ def scan(
     created[AlertKind.ADVERSE_SIGNAL.value] = len(
         raise_adverse_signals(adverse_signals, as_of=as_of, now=run.started_at, run=run)
     )
+    created[AlertKind.PURCHASE_ORDER_LATE.value] = _raise_late_orders(run, as_of)
     run.counts = created
     run.outcome = ScanOutcome.SUCCEEDED
     run.finished_at = utcnow()
@@ -298,6 +301,20 @@ def raise_shortfall_alerts(
         for product_id, week_start in sorted(first_short_week.items())
     ]
     return _created(_told_once(_dialect_insert()(Alert.__table__).values(rows), SHORTFALL_ONCE))
+
+
+def _raise_late_orders(run: ScanRun, as_of: date) -> int:
+    """One alert per purchase order whose goods were due before `as_of` and have not all come
+    (once per order, whatever comes after)."""
+    rows = [
+        {"kind": AlertKind.PURCHASE_ORDER_LATE, "status": AlertStatus.OPEN, "as_of": as_of,
+         "created_at": run.started_at, "scan_run_id": run.id, "purchase_order_id": order_id,
+         "site_id": site_id, "product_id": product_id, "note": note}
+        for order_id, site_id, product_id, note in late_orders(as_of)
+    ]  # fmt: skip
+    if not rows:
+        return 0
+    return _created(_told_once(_dialect_insert()(Alert.__table__).values(rows), LATE_ORDER_ONCE))
 
 
 def created_by(run_id: int) -> list[Alert]:

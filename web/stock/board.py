@@ -25,7 +25,9 @@ from inventory.models import (
     LotStatus,
     Product,
 )
+from inventory.purchase_orders import open_lines
 from inventory.stock import stock_board
+from inventory.value import stock_value, written_off_by_month
 from web.pages import (
     as_of_argument,
     quantity_text,
@@ -35,8 +37,14 @@ from web.pages import (
 from web.sites import shown_site_ids, site_for_the_page
 from web.stock.forms import DispenseForm, ReceiveForm
 from web.stock.timeline import build_timeline
+from web.stock.value_chart import money_text, written_off_chart
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
+bp.add_app_template_filter(money_text, "money")
+
+# The receive form offers the lines of the oldest open purchase orders, at most this many (the
+# order's own page receives against any of its lines).
+OPEN_LINES_SHOWN = 50
 
 
 def _product_choices() -> list[SelectChoice]:
@@ -51,6 +59,17 @@ def _forms(receive_form=None, dispense_form=None):
     dispense_form = dispense_form or DispenseForm(formdata=None, prefix=DispenseForm.PREFIX)
     choices = _product_choices()
     receive_form.product_id.choices = [SelectChoice("", "From the barcode, or choose"), *choices]
+    receive_form.purchase_order_line_id.choices = [
+        SelectChoice("", "None"),
+        *(
+            SelectChoice(
+                str(line.id),
+                f"{line.order.number} from {line.order.supplier.name}: {line.product.name}, "
+                f"{quantity_text(line.outstanding)} {line.product.unit} to come",
+            )
+            for line in open_lines(site_ids=shown_site_ids(), limit=OPEN_LINES_SHOWN)
+        ),
+    ]
     dispense_form.product_id.choices = [SelectChoice("", "Choose a product"), *choices]
     return receive_form, dispense_form
 
@@ -58,7 +77,9 @@ def _forms(receive_form=None, dispense_form=None):
 def _board(receive_form=None, dispense_form=None, status: int = 200):
     as_of = as_of_argument(clinic_today())
     receive_form, dispense_form = _forms(receive_form, dispense_form)
-    board = stock_board(as_of, bands=expiry_bands(), site_ids=shown_site_ids())
+    site_ids = shown_site_ids()
+    board = stock_board(as_of, bands=expiry_bands(), site_ids=site_ids)
+    written_off = written_off_by_month(as_of, site_ids=site_ids)
     page = render_template(
         "stock/board.html",
         board=board,
@@ -69,6 +90,9 @@ def _board(receive_form=None, dispense_form=None, status: int = 200):
         everything=_lists_of_everything(as_of, board.bands),
         receive_form=receive_form,
         dispense_form=dispense_form,
+        stock_value=stock_value(site_ids=site_ids),
+        written_off=written_off,
+        written_off_chart=written_off_chart(written_off),
     )
     return page, status
 
@@ -137,6 +161,7 @@ def _receive(form: ReceiveForm) -> lots.Receipt:
         "storage": form.storage.data or None,  # none chosen: the product's usual storage
         "quarantine": form.quarantine.data,
         "site_id": site_for_the_page().id,
+        "purchase_order_line_id": form.purchase_order_line_id.data,
     }
     barcode = (form.barcode.data or "").strip()
     if barcode:

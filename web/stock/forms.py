@@ -12,12 +12,20 @@ from wtforms import (
     Form,
     FormField,
     HiddenField,
+    IntegerField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from core.database import REASON_LENGTH
 from inventory.lots import LotSort, LotState
@@ -28,6 +36,13 @@ from inventory.models import (
     SUPPLIER_LENGTH,
     ProductKind,
     Storage,
+)
+from inventory.suppliers import (
+    DEFAULT_LEAD_TIME_DAYS,
+    MAX_LEAD_TIME_DAYS,
+    SUPPLIER_EMAIL_LENGTH,
+    SUPPLIER_NAME_LENGTH,
+    SUPPLIER_PHONE_LENGTH,
 )
 from web.pages import (
     exact_quantity,
@@ -55,6 +70,13 @@ class ReceiveForm(FlaskForm):
         default="",
     )  # fmt: skip
     quarantine = BooleanField("Receive into quarantine (release after inspection)")
+    purchase_order_line_id = SelectField(
+        "Against a purchase order",
+        coerce=optional_record_id,
+        validate_choice=True,
+        validators=[Optional()],
+        description="The order line this delivery brings: its received quantity grows.",
+    )
 
 
 class DispenseForm(FlaskForm):
@@ -274,3 +296,70 @@ class ReceiveTransferForm(FlaskForm):
 
 class CancelTransferForm(FlaskForm):
     reason = StringField("Reason (optional)", validators=[Optional(), Length(max=REASON_LENGTH)])
+
+
+# --- purchasing --------------------------------------------------------------------------------
+
+
+class SupplierForm(FlaskForm):
+    name = StringField(
+        "Name",
+        validators=[DataRequired("A supplier has a name."), Length(max=SUPPLIER_NAME_LENGTH)],
+    )
+    email = StringField(
+        "E-mail",
+        validators=[Optional(), Length(max=SUPPLIER_EMAIL_LENGTH)],
+        description="A submitted order is e-mailed here; without one, print the order.",
+    )
+    phone = StringField("Phone", validators=[Optional(), Length(max=SUPPLIER_PHONE_LENGTH)])
+    lead_time_days = IntegerField(
+        "Lead time (days)",
+        default=DEFAULT_LEAD_TIME_DAYS,
+        validators=[InputRequired("How many days a delivery takes."),
+                    NumberRange(min=0, max=MAX_LEAD_TIME_DAYS)],
+        description="Days from an order to its delivery.",
+    )  # fmt: skip
+
+
+class SupplierProductForm(FlaskForm):
+    PREFIX = "offer"
+    product_id = SelectField(
+        "Product", coerce=optional_record_id, validate_choice=True, validators=[DataRequired()]
+    )
+    pack_size = DecimalField(
+        "Pack size",
+        default=Decimal(1),
+        validators=[InputRequired(), exact_quantity],
+        description="Units of the product in one pack: orders are whole packs.",
+    )
+    unit_price = DecimalField(
+        "Price of one unit",
+        validators=[Optional(), NumberRange(min=0)],
+        description="Leave empty when not known.",
+    )
+    gtin = StringField(
+        "Supplier's GTIN (optional)", validators=[Optional(), Length(max=14)],
+        description="8, 12, 13 or 14 digits.",
+    )  # fmt: skip
+
+
+class OrderActionForm(FlaskForm):
+    """Submitting, cancelling or ordering the suggestions: nothing to fill in."""
+
+
+class OrderReceiveForm(FlaskForm):
+    PREFIX = "receive"
+    barcode = StringField(
+        "Barcode",
+        validators=[Optional(), Length(max=200)],
+        description="Scan the box, or type the lot number and expiry.",
+    )
+    line_id = SelectField(
+        "Order line",
+        coerce=optional_record_id,
+        validators=[Optional()],
+        description="Found from the barcode's product when left to choose.",
+    )
+    lot_number = StringField("Lot number", validators=[Optional(), Length(max=LOT_NUMBER_LENGTH)])
+    expiry_date = StringField("Expiry date", validators=[Optional()], description=EXPIRY_HINT)
+    quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
