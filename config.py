@@ -5,6 +5,7 @@ Every environment variable the product reads (SPEC section 6) is read here and n
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
@@ -41,6 +42,13 @@ def _reminder_hour(raw: str) -> int:
     if not 0 <= hour <= 23:
         raise ValueError(f"REMINDER_HOUR must be an hour of the day, 0 to 23, got {raw!r}")
     return hour
+
+
+def _decimal(raw: str) -> Decimal:
+    value = Decimal(raw)
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"A count approval threshold must be a number of 0 or more, got {raw!r}")
+    return value
 
 
 def _flag(raw: str | None, default: bool) -> bool:
@@ -98,6 +106,11 @@ class BaseConfig:
     REMINDER_HOUR = _reminder_hour(os.environ.get("REMINDER_HOUR", "9"))
     REMINDER_INTERVAL_SECONDS = float(os.environ.get("REMINDER_INTERVAL_SECONDS", "600"))
     AFTERCARE_WITHIN_HOURS = int(os.environ.get("AFTERCARE_WITHIN_HOURS", "24"))
+    # A stock count's variance beyond either needs a second pharmacist's approval: more than
+    # this many units of a lot, or worth more than this at the product's unit cost (where the
+    # product has one).
+    COUNT_APPROVAL_QUANTITY = _decimal(os.environ.get("COUNT_APPROVAL_QUANTITY", "2"))
+    COUNT_APPROVAL_VALUE = _decimal(os.environ.get("COUNT_APPROVAL_VALUE", "100"))
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 

@@ -13,6 +13,7 @@ import core.signin
 import core.sites
 import formulary.models
 import inventory.alerts.models
+import inventory.counts
 import inventory.models
 
 MODEL_MODULES = (
@@ -25,6 +26,7 @@ MODEL_MODULES = (
     clinic.models,
     inventory.models,
     inventory.alerts.models,
+    inventory.counts,
 )
 
 configure_mappers()
