@@ -58,6 +58,7 @@ from web.formulary import substances as formulary_substances
 from web.login import login_manager
 from web.stock import batches as stock_batches
 from web.stock import board as stock_board
+from web.stock import counts as stock_counts
 from web.stock import lists as stock_lists
 from web.stock import lots as stock_lots
 from web.stock import trace as stock_trace
@@ -94,6 +95,7 @@ WEB_BLUEPRINTS = [
     stock_lists.bp,
     stock_trace.bp,
     stock_batches.bp,
+    stock_counts.bp,
     doctor_patients.bp,
     doctor_results.bp,
     doctor_today.bp,

@@ -50,7 +50,7 @@ from formulary.models import (
 )
 from formulary.screen import Verdict
 from inventory.alerts import Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
-from inventory.counts import CountStatus, StockCount
+from inventory.counts import COUNT_LINES_MAX, CountStatus, StockCount
 from inventory.models import Batch, Lot, LotStatus, Movement, MovementKind, Product, Storage
 from inventory.stock import BOARD_LOTS
 from tests import factories
@@ -615,6 +615,7 @@ WEB_LISTS = {
                    cap=BOARD_LOTS),
     "/stock/batches": Case(Role.PHARMACIST, add_batches, formulary_place,
                            shown=links_to("/stock/batches"), cap=RECENT_BATCHES),
+    "/stock/counts": Case(Role.PHARMACIST, add_counts, shown=rows('class="count-row ')),
     "/stock/lots": Case(Role.PHARMACIST, add_lots, shown=rows('class="lot-row ')),
     "/stock/products": Case(Role.PHARMACIST, add_products, formulary_place,
                             shown=rows('class="product-row')),
@@ -647,6 +648,7 @@ NOT_LISTS = {
     "/courses/<id:course_id>/assessments/new": "a form",
     "/sessions/<id:session_id>/aftercare": "one record",
     "/stock/batches/<id:batch_id>": "one record",
+    "/stock/counts/<id:count_id>": f"one count: its sheet holds at most {COUNT_LINES_MAX} lots",
     "/stock/lots/<id:lot_id>": "one record",
     "/stock/lots/<id:lot_id>/label": "one record's label",
     "/stock/lots/<id:lot_id>/trace": "one recall's trace, whole by design",

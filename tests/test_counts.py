@@ -429,3 +429,81 @@ def test_parallel_approvals_of_one_count_adjust_it_once(live_app, live_server):
         )
         assert db.session.scalar(adjusted) == 1
         assert db.session.get(StockCount, count["id"]).status == CountStatus.APPROVED
+
+
+# --- the pages --------------------------------------------------------------------------------
+
+
+def test_the_count_screen_never_shows_what_the_records_hold_while_open(client, sign_in_page, shelf):
+    sign_in_page("pharmacist")
+    started = client.post("/stock/counts", data={"storage": "refrigerated"})
+    assert started.status_code == 302
+    page = client.get(started.location).get_data(as_text=True)
+    assert "HA-1" in page and "HA-2" in page and "SW-1" not in page
+    assert "autofocus" in page and 'name="barcode"' in page
+    assert ">10<" not in page and "10 vial" not in page and "Records" not in page
+
+
+def test_a_box_scanned_on_the_page_asks_how_many_then_records_it(client, sign_in_page, shelf):
+    sign_in_page("pharmacist")
+    url = client.post("/stock/counts", data={"storage": "refrigerated"}).location
+    count_id = int(url.rsplit("/", 1)[-1])
+    asked = client.post(f"{url}/lines", data={"barcode": barcode(shelf["first"])})
+    assert asked.status_code == 200
+    assert "Lot HA-1 of Hyaluronic vial: how many vial are on the shelf?" in asked.get_data(
+        as_text=True
+    )
+    recorded = client.post(f"{url}/lines", data={"barcode": barcode(shelf["first"]),
+                                                 "counted": "9"})  # fmt: skip
+    assert recorded.status_code == 302
+    line = db.session.scalar(
+        select(CountLine).where(
+            CountLine.count_id == count_id, CountLine.lot_id == shelf["first"].id
+        )
+    )
+    assert line.counted == 9
+
+
+def test_a_bad_entry_on_the_page_is_told_next_to_its_field(client, sign_in_page, shelf):
+    sign_in_page("pharmacist")
+    url = client.post("/stock/counts", data={"storage": "refrigerated"}).location
+    refused = client.post(f"{url}/lines", data={"barcode": "nonsense", "counted": "1"})
+    assert refused.status_code == 422
+    assert 'id="barcode-error"' in refused.get_data(as_text=True)
+    negative = client.post(f"{url}/lines", data={"lot_id": shelf["first"].id, "counted": "-1"})
+    assert negative.status_code == 422
+    assert f'id="counted-{shelf["first"].id}-error"' in negative.get_data(as_text=True)
+
+
+def test_the_page_asks_before_submitting_and_a_second_pharmacist_approves(
+    client, sign_in_page, shelf
+):
+    submitter = sign_in_page("pharmacist")
+    url = client.post("/stock/counts", data={"storage": "refrigerated"}).location
+    client.post(f"{url}/lines", data={"lot_id": shelf["first"].id, "counted": "5"})
+    asked = client.post(f"{url}/submit")
+    assert asked.status_code == 200 and "1 lot not counted will be counted as 0" in asked.get_data(
+        as_text=True
+    )
+    assert client.post(f"{url}/submit", data={"confirmed": "yes"}).status_code == 302
+    view = client.get(url).get_data(as_text=True)
+    assert 'id="second-pharmacist-needed"' in view and 'id="approve-form"' not in view
+    assert on_hand(shelf["first"]) == 10
+    refused = client.post(f"{url}/approve", data={"confirmed": "yes"})
+    assert refused.status_code == 409 and on_hand(shelf["first"]) == 10
+    client.post("/logout")
+    second = sign_in_page("pharmacist")
+    assert second.id != submitter.id
+    view = client.get(url).get_data(as_text=True)
+    assert 'id="approve-form"' in view and "beyond the threshold" in view
+    assert client.post(f"{url}/approve").status_code == 200  # asked first
+    assert client.post(f"{url}/approve", data={"confirmed": "yes"}).status_code == 302
+    assert on_hand(shelf["first"]) == 5 and on_hand(shelf["second"]) == 0
+
+
+def test_the_count_page_of_another_site_is_refused(client, sign_in_page, login_as, shelf):
+    count = start(client, login_as("pharmacist"), storage="room")
+    sign_in_page(factories.make_user(role="pharmacist", sites=[factories.make_site()]))
+    assert client.get(f"/stock/counts/{count['id']}").status_code == 403
+    assert client.post(f"/stock/counts/{count['id']}/submit",
+                       data={"confirmed": "yes"}).status_code == 403  # fmt: skip
