@@ -271,8 +271,8 @@ def get_count(count_id: int, *, lock: bool = False) -> StockCount:
 def _people_loaded() -> tuple:
     return tuple(
         joinedload(relation)
-        for relation in (StockCount.created_by, StockCount.submitted_by, StockCount.approved_by,
-                         StockCount.cancelled_by)
+        for relation in (StockCount.site, StockCount.created_by, StockCount.submitted_by,
+                         StockCount.approved_by, StockCount.cancelled_by)
     )  # fmt: skip
 
 
@@ -284,7 +284,8 @@ def count_list(
     *, site_ids: list[int] | None = None, status: CountStatus | str | None = None
 ) -> Select:
     """Counts newest first, of those sites (None: every site), of one status when given, with
-    who began, submitted, approved or cancelled each (joined: no query per count)."""
+    their site and who began, submitted, approved or cancelled each (joined: no query per
+    count)."""
     stmt = select(StockCount).options(*_people_loaded()).order_by(StockCount.id.desc())
     if site_ids is not None:
         stmt = stmt.where(StockCount.site_id.in_(site_ids))

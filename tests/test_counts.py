@@ -13,7 +13,7 @@ from core.accounts import create_user
 from core.audit import AuditEntry
 from core.clock import clinic_today, utcnow
 from core.database import db
-from inventory.counts import CountLine, CountStatus, StockCount
+from inventory.counts import CountLine, CountStatus, StockCount, Thresholds, beyond_threshold
 from inventory.lots import Expiry, receive
 from inventory.models import Lot, Movement, MovementKind
 from inventory.products import create_product
@@ -240,6 +240,18 @@ def test_the_threshold_is_the_clinic_s(app, client, login_as, shelf, pharmacist,
     enter(client, headers, count["id"], {"lot_id": shelf["first"].id, "counted": 9.5},
           {"lot_id": shelf["second"].id, "counted": 4})  # fmt: skip
     assert act(client, headers, count["id"], "submit")["needs_second_approval"] is True
+
+
+def test_a_variance_worth_more_than_the_value_threshold_needs_a_second_pharmacist(shelf):
+    # Products carry no unit cost yet (purchasing adds it, as `unit_cost`): given one, a
+    # variance within the quantity threshold can still be worth too much.
+    line = CountLine(lot=shelf["first"], variance=Decimal(-2))
+    thresholds = Thresholds(quantity=Decimal(2), value=Decimal(100))
+    assert not beyond_threshold(line, thresholds)
+    shelf["vial"].unit_cost = Decimal("60.00")
+    assert beyond_threshold(line, thresholds)
+    shelf["vial"].unit_cost = Decimal("40.00")
+    assert not beyond_threshold(line, thresholds)
 
 
 # --- the steps, once each -------------------------------------------------------------------------
