@@ -5,6 +5,7 @@ Every environment variable the product reads (SPEC section 6) is read here and n
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 INSTANCE_DIR = Path(__file__).resolve().parent / "instance"
@@ -48,6 +49,13 @@ def _at_least_one(name: str, default: str) -> int:
     value = int(raw)
     if value < 1:
         raise ValueError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return value
+
+
+def _decimal(raw: str) -> Decimal:
+    value = Decimal(raw)
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"A count approval threshold must be a number of 0 or more, got {raw!r}")
     return value
 
 
@@ -117,6 +125,11 @@ class BaseConfig:
     # reaction or a severe side effect within this many days.
     VIGILANCE_SIGNAL_COUNT = _at_least_one("VIGILANCE_SIGNAL_COUNT", "3")
     VIGILANCE_SIGNAL_DAYS = _at_least_one("VIGILANCE_SIGNAL_DAYS", "30")
+    # A stock count's variance beyond either needs a second pharmacist's approval: more than
+    # this many units of a lot, or worth more than this at the product's unit cost (where the
+    # product has one).
+    COUNT_APPROVAL_QUANTITY = _decimal(os.environ.get("COUNT_APPROVAL_QUANTITY", "2"))
+    COUNT_APPROVAL_VALUE = _decimal(os.environ.get("COUNT_APPROVAL_VALUE", "100"))
     # `flask seed --demo` creates users whose passwords are printed in the README.
     DEMO_DATA_ALLOWED = False
 

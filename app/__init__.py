@@ -17,6 +17,7 @@ from api import (
     audit,
     batches,
     condition_rules,
+    counts,
     courses,
     cross_reactivity,
     forecast,
@@ -62,6 +63,7 @@ from web.formulary import substances as formulary_substances
 from web.login import login_manager
 from web.stock import batches as stock_batches
 from web.stock import board as stock_board
+from web.stock import counts as stock_counts
 from web.stock import lists as stock_lists
 from web.stock import lots as stock_lots
 from web.stock import purchasing as stock_purchasing
@@ -87,6 +89,7 @@ REST_BLUEPRINTS = [
     condition_rules.blp,
     products.blp,
     lots.blp,
+    counts.blp,
     courses.blp,
     assessments.blp,
     batches.blp,
@@ -105,6 +108,7 @@ WEB_BLUEPRINTS = [
     stock_transfers.bp,
     stock_batches.bp,
     stock_purchasing.bp,
+    stock_counts.bp,
     doctor_patients.bp,
     doctor_results.bp,
     doctor_today.bp,

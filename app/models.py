@@ -13,6 +13,7 @@ import core.signin
 import core.sites
 import formulary.models
 import inventory.alerts.models
+import inventory.counts
 import inventory.models
 import inventory.purchase_orders
 import inventory.suppliers
@@ -29,6 +30,7 @@ MODEL_MODULES = (
     inventory.alerts.models,
     inventory.suppliers,
     inventory.purchase_orders,
+    inventory.counts,
 )
 
 configure_mappers()

@@ -50,6 +50,7 @@ from formulary.models import (
 )
 from formulary.screen import Verdict
 from inventory.alerts import Alert, AlertKind, AlertStatus, ScanOutcome, ScanRun
+from inventory.counts import COUNT_LINES_MAX, CountStatus, StockCount
 from inventory.models import (
     Batch,
     Lot,
@@ -618,6 +619,21 @@ def add_board_lots(place: dict, count: int) -> None:
     )  # fmt: skip
 
 
+def add_counts(place: dict, count: int) -> None:
+    """Counts of every status at the clinic's site, begun, submitted, approved and cancelled
+    by pharmacists who change every ten counts."""
+    users = tens(new_users, count)
+    statuses = list(CountStatus)
+    bulk(
+        StockCount,
+        [{"status": statuses[n % len(statuses)], "created_by_id": user, "submitted_by_id": user,
+          "approved_by_id": user if n % 4 == 2 else None, "cancelled_by_id": user,
+          "storage": Storage.ROOM if n % 2 else None, "created_at": PAST + timedelta(minutes=n)}
+         for n, user in enumerate(users)],
+        site_id=factories.clinic_site().id, submitted_at=PAST, needs_second_approval=False,
+    )  # fmt: skip
+
+
 def add_batches(place: dict, count: int) -> None:
     """Compounded batches, each with its lot, of a serum (and its product) and by a
     pharmacist that change every ten batches."""
@@ -706,6 +722,7 @@ API_LISTS = {
     "/api/alerts": Case(Role.PHARMACIST, add_alerts),
     "/api/audit": Case(Role.ADMIN, add_audit_writes),
     "/api/condition-rules": Case(Role.DOCTOR, add_condition_rules),
+    "/api/counts": Case(Role.PHARMACIST, add_counts),
     "/api/cross-reactivity": Case(Role.PHARMACIST, add_groups),
     "/api/forecast": Case(Role.PHARMACIST, add_forecast_serums, a_clinic, DAY | {"weeks": 8}),
     "/api/lots": Case(Role.PHARMACIST, add_lots),
@@ -763,6 +780,7 @@ WEB_LISTS = {
                    cap=BOARD_LOTS),
     "/stock/batches": Case(Role.PHARMACIST, add_batches, formulary_place,
                            shown=links_to("/stock/batches"), cap=RECENT_BATCHES),
+    "/stock/counts": Case(Role.PHARMACIST, add_counts, shown=rows('class="count-row ')),
     "/stock/lots": Case(Role.PHARMACIST, add_lots, shown=rows('class="lot-row ')),
     "/stock/products": Case(Role.PHARMACIST, add_products, formulary_place,
                             shown=rows('class="product-row')),
@@ -802,6 +820,7 @@ NOT_LISTS = {
     "/courses/<id:course_id>/assessments/new": "a form",
     "/sessions/<id:session_id>/aftercare": "one record",
     "/stock/batches/<id:batch_id>": "one record",
+    "/stock/counts/<id:count_id>": f"one count: its sheet holds at most {COUNT_LINES_MAX} lots",
     "/stock/lots/<id:lot_id>": "one record",
     "/stock/lots/<id:lot_id>/label": "one record's label",
     "/stock/lots/<id:lot_id>/trace": "one recall's trace, whole by design",

@@ -26,8 +26,9 @@ from wtforms.validators import (
     Optional,
     ValidationError,
 )
+from wtforms.widgets import HiddenInput
 
-from core.database import REASON_LENGTH
+from core.database import MAX_ID, REASON_LENGTH
 from inventory.lots import LotSort, LotState
 from inventory.models import (
     LOT_NUMBER_LENGTH,
@@ -363,3 +364,55 @@ class OrderReceiveForm(FlaskForm):
     lot_number = StringField("Lot number", validators=[Optional(), Length(max=LOT_NUMBER_LENGTH)])
     expiry_date = StringField("Expiry date", validators=[Optional()], description=EXPIRY_HINT)
     quantity = DecimalField("Quantity", validators=[InputRequired(), exact_quantity])
+
+
+# --- stock counts ----------------------------------------------------------------------------
+
+
+def counted_quantity(form, field) -> None:
+    """A WTForms validator for what a shelf holds: 0 or more, in millionths at most."""
+    value = field.data
+    if value is None:
+        return
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValidationError("Not a number.")
+    if value.as_tuple().exponent < -QUANTITY_PLACES:
+        raise ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
+    if value < 0:
+        raise ValidationError("0 when there is none, never less.")
+
+
+STORAGE_PLACES = {
+    Storage.ROOM: "Lots kept at room temperature",
+    Storage.REFRIGERATED: "Lots kept in the fridge",
+    Storage.FROZEN: "Lots kept in the freezer",
+}
+
+
+class CountStartForm(FlaskForm):
+    storage = SelectField(
+        "What to count",
+        choices=[SelectChoice("", "Every lot of the site"),
+                 *(SelectChoice(s.value, label) for s, label in STORAGE_PLACES.items())],
+        default="",
+    )  # fmt: skip
+
+
+class CountEntryForm(FlaskForm):
+    """A box scanned (or a lot of the sheet) and how many of it are on the shelf."""
+
+    barcode = StringField(
+        "Barcode",
+        validators=[Optional(), Length(max=500)],
+        description="Scan the box (the scanner types the code, then Enter).",
+    )
+    lot_id = IntegerField(widget=HiddenInput(), validators=[Optional(), NumberRange(1, MAX_ID)])
+    counted = DecimalField(
+        "How many are on the shelf",
+        validators=[Optional(), counted_quantity],
+        description="All of this lot on the shelf, in the product's unit; 0 when there is none.",
+    )
+
+
+class CountStepForm(FlaskForm):
+    """Submitting, approving or cancelling a count: nothing to fill in but the token."""
