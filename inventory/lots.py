@@ -22,7 +22,12 @@ from core.errors import Conflict, Invalid, NotFound
 from core.sites import stock_site_id
 from inventory.alerts import raise_recall_alert
 from inventory.barcodes import BoxLabel, read_barcode
-from inventory.expiry import effective_expiry, refresh_effective_expiry
+from inventory.expiry import (
+    ExpiryFormatError,
+    effective_expiry,
+    parse_expiry,
+    refresh_effective_expiry,
+)
 from inventory.ledger import post_movement
 from inventory.models import Lot, LotStatus, MovementKind, Product, Storage
 from inventory.products import product_for_gtin
@@ -37,6 +42,17 @@ class Expiry:
 
     day: date
     month_only: bool = False
+
+
+def typed_expiry(text: str | None, *, field: str = "expiry_date") -> Expiry | None:
+    """An expiry as a person types it (YYYY-MM-DD, YYYY-MM, MM/YYYY), None when blank; a 422
+    naming `field` when it is no date."""
+    if not text or not text.strip():
+        return None
+    try:
+        return Expiry(*parse_expiry(text))
+    except ExpiryFormatError as error:
+        raise Invalid({field: [str(error)]}) from None
 
 
 @dataclasses.dataclass(frozen=True)

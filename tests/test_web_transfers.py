@@ -142,3 +142,27 @@ def test_a_draft_is_cancelled_after_being_asked(client, sign_in_page, paris, lyo
     )
     db.session.expire_all()
     assert db.session.get(Transfer, transfer.id).status == TransferStatus.CANCELLED
+
+
+def test_a_lot_that_never_arrived_is_received_as_0_with_its_reason_without_a_scan(
+    client, sign_in_page, paris, lyon
+):
+    sender = factories.make_user(role="pharmacist", sites=[paris])
+    lot = factories.make_lot(quantity="3", expiry_date=LATER, site_id=paris.id)
+    sign_in_page(sender)
+    client.post("/stock/transfers/new", data={"to_site_id": lyon.id})
+    transfer = db.session.scalar(select(Transfer).order_by(Transfer.id.desc()))
+    page = f"/stock/transfers/{transfer.id}"
+    client.post(f"{page}/lots", data={"barcode": lot.lot_number, "quantity": "2"})
+    client.post(f"{page}/ship", data={"confirmed": "yes"})
+    client.post("/logout")
+    sign_in_page(factories.make_user(role="pharmacist", sites=[lyon]))
+    nothing = {"lines-0-lot_id": str(lot.id), "lines-0-received_quantity": "0"}
+    asked = client.post(f"{page}/receive", data=nothing)
+    assert asked.status_code == 422
+    assert "Say why less arrived" in asked.get_data(as_text=True)
+    lost = client.post(f"{page}/receive", data={**nothing, "lines-0-reason": "lost in the post"})
+    assert lost.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Transfer, transfer.id).status == TransferStatus.RECEIVED
+    assert db.session.scalars(select(Lot).where(Lot.site_id == lyon.id)).all() == []

@@ -81,17 +81,37 @@ def optional_record_id(value) -> int | None:
     return number
 
 
-def exact_quantity(form, field) -> None:
-    """A WTForms validator: the ledger counts in millionths, no finer."""
+def _amount_in_millionths(field) -> Decimal | None:
+    """The field's amount, refused when it is no number or finer than the ledger counts."""
     value = field.data
     if value is None:
-        return
+        return None
     if not isinstance(value, Decimal) or not value.is_finite():
         raise ValidationError("Not a number.")
     if value.as_tuple().exponent < -QUANTITY_PLACES:
         raise ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
-    if value <= 0:
+    return value
+
+
+def exact_quantity(form, field) -> None:
+    """A WTForms validator: more than 0, in millionths at most (the ledger counts no finer)."""
+    value = _amount_in_millionths(field)
+    if value is not None and value <= 0:
         raise ValidationError("Must be more than 0.")
+
+
+def counted_quantity(form, field) -> None:
+    """A WTForms validator for what is there (on a shelf, out of a box): 0 or more."""
+    value = _amount_in_millionths(field)
+    if value is not None and value < 0:
+        raise ValidationError("0 when there is none, never less.")
+
+
+def signed_exact_quantity(form, field) -> None:
+    """A WTForms validator for a correction: up or down, never zero, in millionths at most."""
+    value = _amount_in_millionths(field)
+    if value == 0:
+        raise ValidationError("An adjustment changes the count: write +2 or -2, not 0.")
 
 
 def quantity_text(quantity: Decimal | None) -> str:

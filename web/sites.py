@@ -8,7 +8,14 @@ from sqlalchemy import select
 
 from core.database import db
 from core.errors import Invalid
-from core.sites import Site, site_for_new_record, site_list, sites_listed, works_everywhere
+from core.sites import (
+    Site,
+    site_for_new_record,
+    site_list,
+    sites_listed,
+    works_at,
+    works_everywhere,
+)
 from web.auth import _safe_next
 
 bp = Blueprint("sites_switch", __name__)
@@ -78,3 +85,12 @@ def choose_site():
             abort(403)
         session[CHOSEN] = int(choice)
     return redirect(_safe_next(request.form.get("next")) or url_for("web.home"))
+
+
+def refuse_outside_its_site(site_id: int | None) -> None:
+    """A record of a site the signed-in user does not work at is a 403 on every page and
+    action of it (None: no such record, left to the page's own 404)."""
+    if site_id is None or not current_user.is_authenticated:
+        return
+    if not works_at(current_user, site_id):
+        abort(403)

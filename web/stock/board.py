@@ -15,10 +15,10 @@ from wtforms import (
 from core.accounts import Role
 from core.clock import clinic_today, day_text, utcnow
 from core.database import db
-from core.errors import DomainError, Invalid
+from core.errors import DomainError
 from inventory import fefo, lots
 from inventory.barcodes import read_barcode
-from inventory.expiry import Bands, ExpiryFormatError, expiry_bands, parse_expiry
+from inventory.expiry import Bands, expiry_bands
 from inventory.lots import LotSort, LotState
 from inventory.models import (
     Lot,
@@ -156,7 +156,7 @@ def _receive(form: ReceiveForm) -> lots.Receipt:
         "now": utcnow(),
         "product_id": form.product_id.data,
         "lot_number": form.lot_number.data,
-        "expiry": _typed_expiry(form.expiry_date.data),
+        "expiry": lots.typed_expiry(form.expiry_date.data),
         "supplier": form.supplier.data or None,
         "storage": form.storage.data or None,  # none chosen: the product's usual storage
         "quarantine": form.quarantine.data,
@@ -179,15 +179,6 @@ def _missing_without_barcode(form: ReceiveForm) -> dict[str, str]:
         for name in ("product_id", "lot_number", "expiry_date")
         if not getattr(form, name).data and not getattr(form, name).errors
     }
-
-
-def _typed_expiry(text: str | None) -> lots.Expiry | None:
-    if not text or not text.strip():
-        return None
-    try:
-        return lots.Expiry(*parse_expiry(text))
-    except ExpiryFormatError as error:
-        raise Invalid({"expiry_date": [str(error)]}) from None
 
 
 @bp.route("/barcode")

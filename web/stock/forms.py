@@ -24,7 +24,6 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
 from wtforms.widgets import HiddenInput
 
@@ -33,7 +32,6 @@ from inventory.lots import LotSort, LotState
 from inventory.models import (
     LOT_NUMBER_LENGTH,
     PRODUCT_NAME_LENGTH,
-    QUANTITY_PLACES,
     SUPPLIER_LENGTH,
     ProductKind,
     Storage,
@@ -46,8 +44,10 @@ from inventory.suppliers import (
     SUPPLIER_PHONE_LENGTH,
 )
 from web.pages import (
+    counted_quantity,
     exact_quantity,
     optional_record_id,
+    signed_exact_quantity,
 )
 
 EXPIRY_HINT = "YYYY-MM-DD, or YYYY-MM / MM/YYYY when the box shows a month only."
@@ -90,17 +90,6 @@ class DispenseForm(FlaskForm):
 # --- a lot's transitions (each form has its prefix: they share the lot page) ------------------
 
 REASON_REQUIRED = "Say why: the ledger keeps the reason."
-
-
-def signed_exact_quantity(form, field) -> None:
-    """A WTForms validator for a correction: up or down, never zero, in millionths at most."""
-    value = field.data
-    if value is None:
-        return
-    if not isinstance(value, Decimal) or value.as_tuple().exponent < -QUANTITY_PLACES:
-        raise ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
-    if value == 0:
-        raise ValidationError("An adjustment changes the count: write +2 or -2, not 0.")
 
 
 class ReleaseForm(FlaskForm):
@@ -287,7 +276,7 @@ class ScanArrivalForm(FlaskForm):
 
 class LineArrivalForm(Form):
     lot_id = HiddenField()
-    received_quantity = DecimalField("Arrived", validators=[InputRequired(), exact_quantity])
+    received_quantity = DecimalField("Arrived", validators=[InputRequired(), counted_quantity])
     reason = StringField("Why less (if so)", validators=[Optional(), Length(max=REASON_LENGTH)])
 
 
@@ -367,19 +356,6 @@ class OrderReceiveForm(FlaskForm):
 
 
 # --- stock counts ----------------------------------------------------------------------------
-
-
-def counted_quantity(form, field) -> None:
-    """A WTForms validator for what a shelf holds: 0 or more, in millionths at most."""
-    value = field.data
-    if value is None:
-        return
-    if not isinstance(value, Decimal) or not value.is_finite():
-        raise ValidationError("Not a number.")
-    if value.as_tuple().exponent < -QUANTITY_PLACES:
-        raise ValidationError(f"At most {QUANTITY_PLACES} decimal places.")
-    if value < 0:
-        raise ValidationError("0 when there is none, never less.")
 
 
 STORAGE_PLACES = {

@@ -9,7 +9,7 @@ the page without its forms: the alerts they receive lead here."""
 
 from datetime import datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -17,8 +17,7 @@ from clinic.recall import trace_to_patients
 from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_timezone, clinic_today, day_text, moment_text, utcnow
 from core.database import db
-from core.errors import DomainError, Forbidden
-from core.sites import require_site
+from core.errors import DomainError
 from inventory import lots
 from inventory.expiry import usable_on
 from inventory.labels import lot_label
@@ -34,6 +33,7 @@ from web.pages import (
     role_page,
     show_domain_error,
 )
+from web.sites import refuse_outside_its_site
 from web.stock.forms import (
     AdjustForm,
     DisposeForm,
@@ -51,15 +51,8 @@ def _only_the_lots_of_ones_sites():
     """A lot of a site the user does not work at is refused (403) on every page and action
     of a lot; an unknown lot is left to the page's own 404."""
     lot_id = (request.view_args or {}).get("lot_id")
-    if lot_id is None or not current_user.is_authenticated:
-        return
-    site_id = db.session.scalar(select(Lot.site_id).where(Lot.id == lot_id))
-    if site_id is None:
-        return
-    try:
-        require_site(current_user, site_id)
-    except Forbidden:
-        abort(403)
+    if lot_id is not None:
+        refuse_outside_its_site(db.session.scalar(select(Lot.site_id).where(Lot.id == lot_id)))
 
 
 FORMS = {

@@ -11,13 +11,11 @@ from clinic.reorder import reorder_suggestions, safety_days
 from core.accounts import PHARMACY_ROLES, Role
 from core.clock import clinic_today, day_text, utcnow
 from core.database import PAGE_SIZE, db
-from core.errors import DomainError, Forbidden, Invalid
-from core.sites import require_site
+from core.errors import DomainError, Invalid
 from inventory import lots
 from inventory import purchase_orders as orders
 from inventory import suppliers as supplier_rules
 from inventory.barcodes import read_barcode
-from inventory.expiry import ExpiryFormatError, parse_expiry
 from inventory.models import Product
 from inventory.purchase_orders import OrderStatus, PurchaseOrder
 from web.pages import (
@@ -28,7 +26,7 @@ from web.pages import (
     role_page,
     show_domain_error,
 )
-from web.sites import shown_site_ids, site_for_the_page
+from web.sites import refuse_outside_its_site, shown_site_ids, site_for_the_page
 from web.stock.forms import OrderActionForm, OrderReceiveForm, SupplierForm, SupplierProductForm
 
 bp = Blueprint("purchasing", __name__, url_prefix="/stock")
@@ -46,15 +44,9 @@ bp.add_app_template_filter(lambda status: STATUS_LABELS[OrderStatus(status)], "o
 @bp.before_request
 def _only_the_orders_of_ones_sites():
     order_id = (request.view_args or {}).get("order_id")
-    if order_id is None or not current_user.is_authenticated:
-        return
-    site_id = db.session.scalar(select(PurchaseOrder.site_id).where(PurchaseOrder.id == order_id))
-    if site_id is None:
-        return
-    try:
-        require_site(current_user, site_id)
-    except Forbidden:
-        abort(403)
+    if order_id is not None:
+        site_of = select(PurchaseOrder.site_id).where(PurchaseOrder.id == order_id)
+        refuse_outside_its_site(db.session.scalar(site_of))
 
 
 # --- suppliers ---------------------------------------------------------------------------------
@@ -352,7 +344,7 @@ def _receive(order: PurchaseOrder, form: OrderReceiveForm) -> lots.Receipt:
         "user_id": current_user.id,
         "now": utcnow(),
         "lot_number": form.lot_number.data or None,
-        "expiry": _typed_expiry(form.expiry_date.data),
+        "expiry": lots.typed_expiry(form.expiry_date.data),
         "site_id": order.site_id,
         "purchase_order_line_id": line_id,
         "supplier": order.supplier.name,
@@ -368,12 +360,3 @@ def _receive(order: PurchaseOrder, form: OrderReceiveForm) -> lots.Receipt:
         raise Invalid(missing)
     line = next(line for line in order.lines if line.id == line_id)
     return lots.receive(product_id=line.product_id, **fields)
-
-
-def _typed_expiry(text: str | None) -> lots.Expiry | None:
-    if not text or not text.strip():
-        return None
-    try:
-        return lots.Expiry(*parse_expiry(text))
-    except ExpiryFormatError as error:
-        raise Invalid({"expiry_date": [str(error)]}) from None
