@@ -53,6 +53,9 @@ def reorder_point_at(product_id, site_id):
     own = (
         select(SiteReorderPoint.reorder_point)
         .where(SiteReorderPoint.product_id == product_id, SiteReorderPoint.site_id == site_id)
+        # Correlated to the statement that names the product and the site, however deep
+        # this sits in it (the scan's UPDATE of alerts reads it inside a subquery on products).
+        .correlate_except(SiteReorderPoint)
         .scalar_subquery()
     )
     return func.coalesce(own, Product.reorder_point)

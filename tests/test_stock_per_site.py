@@ -271,6 +271,27 @@ def test_the_scan_tells_low_stock_once_per_product_and_site(lyon):
     assert [(a.site_id, a.resolved) for a in alerts] == [(main_site.id, False), (lyon.id, True)]
 
 
+def test_a_low_stock_alert_recovers_against_its_own_sites_reorder_point(lyon):
+    main_site = factories.clinic_site()
+    product = factories.make_product(reorder_point=Decimal(5))
+    set_site_reorder_point(product, main_site.id, reorder_point=Decimal(20))
+    set_site_reorder_point(product, lyon.id, reorder_point=Decimal(3))
+    factories.make_lot(product, quantity="4", expiry_date=LATER, site_id=main_site.id)
+    factories.make_lot(product, quantity="1", expiry_date=LATER, site_id=lyon.id)
+    as_of = date(2025, 3, 1)
+    scan(as_of, now=NOW)
+    alerts = db.session.scalars(
+        select(Alert).where(Alert.kind == AlertKind.LOW_STOCK).order_by(Alert.site_id)
+    ).all()
+    assert [a.site_id for a in alerts] == [main_site.id, lyon.id]
+    # 4 more at each: Lyon (5 of its 3) recovers, the main site (8 of its 20) does not.
+    factories.make_lot(product, quantity="4", expiry_date=LATER, site_id=main_site.id)
+    factories.make_lot(product, quantity="4", expiry_date=LATER, site_id=lyon.id)
+    scan(as_of, now=NOW)
+    db.session.expire_all()
+    assert [(a.site_id, a.resolved) for a in alerts] == [(main_site.id, False), (lyon.id, True)]
+
+
 def test_a_lots_alerts_carry_its_site(lyon):
     lot = factories.make_lot(expiry_date=date(2025, 3, 5), site_id=lyon.id)
     scan(date(2025, 3, 1), now=NOW)
