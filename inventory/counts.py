@@ -53,7 +53,7 @@ from core.audit import record
 from core.clock import utcnow
 from core.database import UTCDateTime, db, value_enum
 from core.errors import Conflict, Invalid, NotFound
-from core.sites import Site
+from core.sites import Site, require_site
 from inventory.barcodes import read_barcode
 from inventory.ledger import post_movement
 from inventory.models import (
@@ -265,6 +265,13 @@ def get_count(count_id: int, *, lock: bool = False) -> StockCount:
     count = db.session.scalar(stmt)
     if count is None:
         raise NotFound(f"No count with id {count_id}.")
+    return count
+
+
+def count_for(user, count_id: int) -> StockCount:
+    """The count, for someone who works at its site (403 otherwise)."""
+    count = get_count(count_id)
+    require_site(user, count.site_id)
     return count
 
 

@@ -11,7 +11,6 @@ from flask_login import current_user
 from core.accounts import Role
 from core.clock import utcnow
 from core.errors import DomainError
-from core.sites import require_site
 from inventory import counts
 from inventory.counts import CountStatus
 from web.pages import (
@@ -92,9 +91,7 @@ def count_page(count_id):
 
 
 def _at_my_site(count_id: int) -> counts.StockCount:
-    count = counts.get_count(count_id)
-    require_site(current_user, count.site_id)
-    return count
+    return counts.count_for(current_user, count_id)
 
 
 def _count_page(
